@@ -1,0 +1,1 @@
+"""Veloweb's backup engine: plain Python, no Django, readable next to the Velero spec."""

@@ -1,0 +1,330 @@
+"""The item collector: which objects a backup reads, and in which order (spec part 2 (f)).
+
+Only item keys and the few facts the relations need are kept, so a 300,000-object cluster
+stays small in memory; every list streams page by page from the source.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .filters import NAMESPACES, NamespaceFilter, ResourceFilter
+from .items import ItemKey
+from .log import BackupLog
+from .relations import Relation
+from .resources import ResourceInfo, ResourceTable
+from .source import Source, SourceError
+from .spec import EXCLUDE_LABEL, BackupSpec, SpecError
+
+CORE_PRIORITY = {"pods": 0, "persistentvolumeclaims": 1, "persistentvolumes": 2}
+# The same resource served by two groups is collected once, from the group seen first.
+COHABITING = {
+    "deployments": {"apps", "extensions"},
+    "daemonsets": {"apps", "extensions"},
+    "replicasets": {"apps", "extensions"},
+    "networkpolicies": {"networking.k8s.io", "extensions"},
+    "events": {"", "events.k8s.io"},
+}
+# Velero never collects these: only snapshots it creates itself belong in a backup.
+AUTO_EXCLUDED = ("volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io")
+
+
+def collection_order(table: ResourceTable) -> list[ResourceInfo]:
+    """Core group first (pods, claims, volumes, then the rest), then groups in discovery
+    order with `extensions` last; only resources Velero can back up."""
+    resources = [r for r in table if r.backupable]
+    groups: list[str] = []
+    for r in resources:
+        if r.group not in groups:
+            groups.append(r.group)
+    groups.sort(key=lambda g: (g != "", g == "extensions"))
+    ordered: list[ResourceInfo] = []
+    for group in groups:
+        members = [r for r in resources if r.group == group]
+        if group == "":
+            members.sort(key=lambda r: CORE_PRIORITY.get(r.resource, 3))
+        ordered.extend(members)
+    return ordered
+
+
+def object_exclusion(obj: dict) -> str:
+    """Reasons an object is left out whatever the filters say."""
+    meta = obj.get("metadata") or {}
+    if ((meta.get("labels") or {}).get(EXCLUDE_LABEL)) == "true":
+        return f"has label {EXCLUDE_LABEL}=true"
+    if meta.get("deletionTimestamp"):
+        return "is being deleted"
+    return ""
+
+
+@dataclass
+class Collection:
+    """The collected list: keys in order, plus what the block walk needs per item."""
+
+    table: ResourceTable
+    namespaces: NamespaceFilter
+    resources: ResourceFilter
+    keys: list[ItemKey] = field(default_factory=list)
+    ordered: set[int] = field(default_factory=set)
+    blocked: dict[int, str] = field(default_factory=dict)  # object-level exclusion reasons
+    facts: dict[int, tuple[tuple[Relation, Any], ...]] = field(default_factory=dict)
+    tracked_namespaces: set[str] = field(default_factory=set)
+
+
+class WatchCache:
+    """Per-namespace lists that relations read (pods of a namespace, all bindings...).
+
+    Filled from the collector's own lists when they were complete (no label selector), so
+    a full backup lists each resource once; otherwise listed from the source on first use.
+    """
+
+    def __init__(self, source: Source, table: ResourceTable, volume_group_label_key: str):
+        self.source = source
+        self.table = table
+        self.volume_group_label_key = volume_group_label_key
+        self._lists: dict[tuple[str, str, str | None], list[tuple[str, Any]]] = {}
+        self._complete: set[tuple[str, str]] = set()
+
+    def prime(
+        self,
+        relation: Relation,
+        group_resource: str,
+        objects: Iterable[dict],
+        all_namespaces: bool,
+        namespace: str | None,
+    ) -> None:
+        summarize = relation.watches[group_resource]
+        lists: dict[str | None, list[tuple[str, Any]]] = {}
+        if not all_namespaces:
+            lists[namespace] = []
+        for obj in objects:
+            meta = obj["metadata"]
+            lists.setdefault(meta.get("namespace") or None, []).append((meta["name"], summarize(obj)))
+        for ns, items in lists.items():
+            self._lists[(relation.name, group_resource, ns)] = items
+        if all_namespaces:
+            self._complete.add((relation.name, group_resource))
+
+    def objects(
+        self, relation: Relation, group_resource: str, namespace: str | None
+    ) -> list[tuple[str, Any]]:
+        key = (relation.name, group_resource, namespace or None)
+        found = self._lists.get(key)
+        if found is not None:
+            return found
+        if (relation.name, group_resource) in self._complete:
+            return []
+        info = self.table.by_group_resource(group_resource)
+        if info is None:
+            return []
+        summarize = relation.watches[group_resource]
+        items = [(o["metadata"]["name"], summarize(o)) for o in self.source.list(info, namespace or None)]
+        self._lists[key] = items
+        return items
+
+
+class Collector:
+    def __init__(self, source: Source, spec: BackupSpec, relations: list[Relation], log: BackupLog):
+        self.source = source
+        self.spec = spec
+        self.relations = relations
+        self.log = log
+
+    def collect(self, watch: WatchCache | None = None) -> Collection:
+        table = self.source.resources()
+        all_namespaces = self._list_namespaces(table)
+        active = [
+            ns for ns in all_namespaces if ((ns.get("status") or {}).get("phase") or "Active") == "Active"
+        ]
+        namespaces = NamespaceFilter.build(self.spec.included_namespaces, self.spec.excluded_namespaces)
+        labelled_out = [
+            ns["metadata"]["name"] for ns in active if object_exclusion(ns).startswith("has label")
+        ]
+        namespaces = namespaces.excluding(labelled_out)
+        excludes = list(self.spec.excluded_resources) + [
+            gr for gr in AUTO_EXCLUDED if table.by_group_resource(gr)
+        ]
+        resources = ResourceFilter.build(
+            table, self.spec.included_resources, excludes, self.spec.include_cluster_resources, namespaces
+        )
+        ordered = self._ordered_resources(table)
+        selector = self.spec.label_selector or None
+        result = Collection(table, namespaces, resources)
+        names = {ns["metadata"]["name"] for ns in all_namespaces}
+        for explicit in namespaces.explicit_includes():
+            if explicit not in names:
+                self.log.error(
+                    f"namespace {explicit} in included namespaces does not exist",
+                    resource=NAMESPACES,
+                    name=explicit,
+                )
+        if namespaces.include_everything:
+            to_list: list[str | None] = [None]
+        else:
+            to_list = sorted(
+                n["metadata"]["name"] for n in active if namespaces.should_include(n["metadata"]["name"])
+            )
+        self._track_namespaces(result, active, namespaces, selector)
+
+        applicable = {}
+        for relation in self.relations:
+            for gr in relation.applies_to:
+                applicable.setdefault(gr, []).append(relation)
+        watched = {}
+        for relation in self.relations:
+            for gr in relation.watches:
+                watched.setdefault(gr, []).append(relation)
+
+        seen_cohabiting: dict[str, str] = {}
+        namespace_positions: list[int] = []
+        for info in collection_order(table):
+            gr = info.group_resource
+            if not resources.should_include(gr):
+                continue
+            groups = COHABITING.get(info.resource)
+            if groups and info.group in groups:
+                if info.resource in seen_cohabiting:
+                    continue
+                seen_cohabiting[info.resource] = info.group
+            if gr == NAMESPACES:
+                start = len(result.keys)
+                self._add_objects(result, info, all_namespaces, applicable.get(gr, ()))
+                namespace_positions = list(range(start, len(result.keys)))
+                continue
+            start = len(result.keys)
+            for namespace in [None] if not info.namespaced else to_list:
+                try:
+                    objects = self.source.list(info, namespace, selector)
+                    if watch is not None and selector is None and gr in watched:
+                        objects = list(objects)
+                        for relation in watched[gr]:
+                            watch.prime(relation, gr, objects, namespace is None, namespace)
+                    self._add_objects(result, info, objects, applicable.get(gr, ()))
+                except SourceError as error:
+                    self.log.error(
+                        f"error listing items: {error.message}", resource=gr, namespace=namespace or ""
+                    )
+            if gr in ordered:
+                self._apply_order(result, start, ordered[gr], gr)
+        self._drop_untracked_namespaces(result, namespace_positions)
+        return result
+
+    def _list_namespaces(self, table: ResourceTable) -> list[dict]:
+        info = table.by_group_resource(NAMESPACES)
+        if info is None:
+            return []
+        try:
+            return list(self.source.list(info))
+        except SourceError as error:
+            raise SourceError(
+                f"cannot list namespaces: {error.message}", resource=NAMESPACES, status=error.status
+            ) from error
+
+    def _ordered_resources(self, table: ResourceTable) -> dict[str, list[str]]:
+        result = {}
+        for name, items in (self.spec.ordered_resources or {}).items():
+            try:
+                result[table.resolve(name).group_resource] = list(items)
+            except ValueError:
+                raise SpecError(f"invalid ordered resources: unknown resource {name!r}") from None
+        return result
+
+    def _track_namespaces(
+        self, result: Collection, active: list[dict], namespaces: NamespaceFilter, selector: str | None
+    ) -> None:
+        matcher = None
+        if selector:
+            from .selectors import parse_selector
+
+            matcher = parse_selector(selector)
+        for ns in active:
+            meta = ns.get("metadata") or {}
+            if matcher is not None and matcher.matches(meta.get("labels") or {}):
+                result.tracked_namespaces.add(meta["name"])
+                continue
+            if namespaces.include_everything and matcher is not None:
+                continue
+            if namespaces.should_include(meta["name"]):
+                result.tracked_namespaces.add(meta["name"])
+
+    def _add_objects(
+        self, result: Collection, info: ResourceInfo, objects: Iterable[dict], relations: Iterable[Relation]
+    ) -> None:
+        keys, blocked, facts, tracked = result.keys, result.blocked, result.facts, result.tracked_namespaces
+        group, version, resource = info.group, info.version, info.resource
+        intern = sys.intern
+        relations = tuple(relations)
+        for obj in objects:
+            meta = obj["metadata"]
+            namespace = intern(meta.get("namespace") or "") if info.namespaced else ""
+            index = len(keys)
+            keys.append(ItemKey(group, version, resource, namespace, meta["name"]))
+            reason = object_exclusion(obj)
+            if reason:
+                blocked[index] = reason
+            if relations:
+                applied = tuple(
+                    (r, r.summarize(obj)) for r in relations if relation_applies(r, namespace, meta)
+                )
+                if applied:
+                    facts[index] = applied
+            if namespace:
+                tracked.add(namespace)
+
+    def _apply_order(self, result: Collection, start: int, order: list[str], gr: str) -> None:
+        """Move the ordered items to the front of their resource's list, in the given order."""
+        segment = result.keys[start:]
+        position = {(f"{k.namespace}/{k.name}" if k.namespace else k.name): i for i, k in enumerate(segment)}
+        front = []
+        for name in order:
+            i = position.pop(name, None)
+            if i is None:
+                self.log.warning(f"cannot find ordered resource {name!r}", resource=gr)
+            else:
+                front.append(i)
+        chosen = set(front)
+        permutation = front + [i for i in range(len(segment)) if i not in chosen]
+        self._permute(result, start, permutation)
+        result.ordered.update(range(start, start + len(front)))
+
+    @staticmethod
+    def _permute(result: Collection, start: int, permutation: list[int]) -> None:
+        old_keys = result.keys[start:]
+        old_blocked = {i - start: result.blocked.pop(i) for i in list(result.blocked) if i >= start}
+        old_facts = {i - start: result.facts.pop(i) for i in list(result.facts) if i >= start}
+        result.keys[start:] = [old_keys[i] for i in permutation]
+        for new, old in enumerate(permutation):
+            if old in old_blocked:
+                result.blocked[start + new] = old_blocked[old]
+            if old in old_facts:
+                result.facts[start + new] = old_facts[old]
+
+    @staticmethod
+    def _drop_untracked_namespaces(result: Collection, positions: list[int]) -> None:
+        drop = {i for i in positions if result.keys[i].name not in result.tracked_namespaces}
+        if not drop:
+            return
+        keep = [i for i in range(len(result.keys)) if i not in drop]
+        remap = {old: new for new, old in enumerate(keep)}
+        result.keys = [result.keys[i] for i in keep]
+        result.ordered = {remap[i] for i in result.ordered if i in remap}
+        result.blocked = {remap[i]: v for i, v in result.blocked.items() if i in remap}
+        result.facts = {remap[i]: v for i, v in result.facts.items() if i in remap}
+
+
+def relation_applies(relation: Relation, namespace: str, meta: dict) -> bool:
+    """Velero's ShouldUse: a cluster-scoped item only when the relation takes every namespace."""
+    if relation.included_namespaces or relation.excluded_namespaces:
+        if not namespace:
+            return False
+        ns_filter = NamespaceFilter(
+            list(relation.included_namespaces) or ["*"], list(relation.excluded_namespaces)
+        )
+        if not ns_filter.should_include(namespace):
+            return False
+    if relation.label_selector is not None and not relation.label_selector.matches(meta.get("labels") or {}):
+        return False
+    return True

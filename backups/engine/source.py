@@ -1,0 +1,47 @@
+"""Where the engine reads cluster objects from: a live API server or a set of manifests.
+
+The engine sees only this protocol, so it runs the same against a cluster (backups.kube)
+and offline against a `kubectl get -A -o yaml` dump (backups.engine.manifests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from .resources import ResourceInfo, ResourceTable
+
+
+class SourceError(Exception):
+    """A read that failed: names the resource and namespace so the log line is useful."""
+
+    def __init__(self, message: str, *, resource: str = "", namespace: str = "", status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.resource = resource
+        self.namespace = namespace
+        self.status = status
+
+    def __str__(self) -> str:
+        where = self.resource or "?"
+        if self.namespace:
+            where += f" in namespace {self.namespace}"
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"{where}: {self.message}{status}"
+
+
+class Source(Protocol):
+    def resources(self) -> ResourceTable:
+        """Every served resource at its preferred version, in discovery order."""
+
+    def list(
+        self, resource: ResourceInfo, namespace: str | None = None, label_selector: str | None = None
+    ) -> Iterator[dict]:
+        """Objects as raw JSON dicts with `apiVersion` and `kind` set, in (namespace, name) order.
+
+        `namespace=None` lists across all namespaces (and is the only form for cluster-scoped
+        resources). Raises SourceError naming the resource and namespace.
+        """
+
+    def get(self, resource: ResourceInfo, namespace: str | None, name: str) -> dict | None:
+        """One object as raw JSON, or None when it does not exist. Raises SourceError otherwise."""
