@@ -1,0 +1,127 @@
+"""Building a per-connection ApiClient from a kubeconfig or the in-cluster service account.
+
+Never touches the kubernetes client's global default Configuration: several clusters can be
+registered in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import urllib3
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from .errors import KubeConfigError
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+def _kubeconfig_paths(kubeconfig: str | None) -> tuple[str, list[str]]:
+    """The value to hand to the loader and the files it names (KUBECONFIG may be a path list)."""
+    value = kubeconfig if kubeconfig is not None else os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
+    paths = [os.path.expanduser(p) for p in value.split(os.pathsep) if p]
+    return value, paths
+
+
+def load_kubeconfig(kubeconfig: str | None, context: str | None) -> tuple[k8s_client.ApiClient, str]:
+    """(ApiClient, context name) for a kubeconfig file and optional context."""
+    value, paths = _kubeconfig_paths(kubeconfig)
+    if not paths:
+        raise KubeConfigError("no kubeconfig given (empty path)")
+    existing = [p for p in paths if os.path.isfile(p)]
+    if not existing:
+        raise KubeConfigError(f"kubeconfig {value!r} not found")
+    for path in existing:
+        _check_yaml(path)
+    loader_arg = value if kubeconfig is None else os.path.expanduser(kubeconfig)
+    try:
+        contexts, current = k8s_config.list_kube_config_contexts(config_file=loader_arg)
+    except (ConfigException, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        raise KubeConfigError(f"invalid kubeconfig {value!r}: {exc}") from exc
+    except Exception as exc:  # yaml errors and the like
+        raise KubeConfigError(f"invalid kubeconfig {value!r}: {type(exc).__name__}: {exc}") from exc
+    names = [c.get("name") for c in contexts or [] if isinstance(c, dict)]
+    if context is not None and context not in names:
+        known = ", ".join(repr(n) for n in names) or "none"
+        raise KubeConfigError(f"context {context!r} not found in kubeconfig {value!r} (contexts: {known})")
+    chosen = context if context is not None else (current or {}).get("name")
+    if not chosen:
+        raise KubeConfigError(f"kubeconfig {value!r} has no current-context; pass a context")
+    try:
+        api_client = k8s_config.new_client_from_config(
+            config_file=loader_arg,
+            context=chosen,
+            persist_config=False,
+            client_configuration=new_configuration(),
+        )
+    except (ConfigException, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        raise KubeConfigError(f"invalid kubeconfig {value!r} (context {chosen!r}): {exc}") from exc
+    return api_client, chosen
+
+
+def _check_yaml(path: str) -> None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KubeConfigError(f"cannot read kubeconfig {path!r}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise KubeConfigError(f"invalid kubeconfig {path!r}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict) or not any(k in doc for k in ("clusters", "contexts", "users")):
+        raise KubeConfigError(f"invalid kubeconfig {path!r}: no clusters, contexts or users in it")
+
+
+def load_in_cluster() -> k8s_client.ApiClient:
+    configuration = new_configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as exc:
+        raise KubeConfigError(f"in-cluster configuration unavailable: {exc}") from exc
+    return k8s_client.ApiClient(configuration=configuration)
+
+
+def new_configuration() -> k8s_client.Configuration:
+    """A fresh Configuration (never the global default) whose retries cover connection set-up only.
+
+    A read timeout is reported after `request_timeout`, not silently retried three times.
+    """
+    configuration = k8s_client.Configuration()
+    configuration.retries = urllib3.Retry(
+        total=3,
+        connect=3,
+        read=0,
+        status=0,
+        other=0,
+        redirect=3,
+        respect_retry_after_header=False,  # 429 is retried by KubeSource, 503 is reported
+        raise_on_status=False,
+    )
+    return configuration
+
+
+class RateLimiter:
+    """Token bucket, like client-go's QPS/burst (Velero runs 100/100). qps <= 0 disables it."""
+
+    def __init__(self, qps: float, burst: int):
+        self.qps = float(qps)
+        self.burst = max(1, int(burst))
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.qps <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1
+            wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
