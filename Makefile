@@ -1,0 +1,45 @@
+# Veloweb: `make run` starts the dashboard, `make test` runs ruff and the test suite.
+# Both create .venv and install requirements.txt first (again only when requirements.txt changes).
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+
+.PHONY: run test lint pytest venv chromium clean
+
+run: venv
+	$(VPY) manage.py run_dashboard
+
+test: venv chromium lint pytest
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+# pytest exits 5 when it collects no test: not a failure for us.
+pytest: venv
+	@$(VPY) -m pytest $(PYTEST_ARGS) tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+# Browser tests drive Debian's chromium: install it when missing, if we are root with apt-get.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser tests…"; \
+		( apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ) \
+			|| echo "WARNING: apt-get could not install chromium; browser tests will be skipped."; \
+	else \
+		echo "WARNING: /usr/bin/chromium is missing and apt-get is not usable (not root?);" \
+			"browser tests will be skipped. Install it with: sudo apt-get install chromium"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,1 @@
+"""Veloweb's backups app: clusters, backups and the dashboard."""

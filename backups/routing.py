@@ -1,0 +1,3 @@
+"""WebSocket routes, mounted by veloweb/asgi.py."""
+
+websocket_urlpatterns = []

@@ -1,0 +1,1 @@
+"""Veloweb project package: settings, ASGI entry point and process helpers."""
