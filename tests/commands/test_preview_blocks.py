@@ -1,0 +1,169 @@
+"""`manage.py preview_blocks`: the blocks a backup would run, computed from manifests."""
+
+import json
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from tests.engine.objects import configmap, namespace, pod, pv, pvc
+
+REPO = Path(__file__).resolve().parents[2]
+
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {"group": "example.com", "scope": "Namespaced",
+             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+             "versions": [{"name": "v1", "served": True, "storage": True}]},
+}
+
+
+def key(resource, ns, name, group="", version="v1"):
+    return {"group": group, "version": version, "resource": resource, "namespace": ns, "name": name}
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A `kubectl get -A -o json` dump: a pod with a bound PVC, and a configmap."""
+    items = [
+        namespace("shop"), namespace("bank"),
+        pod("shop", "web-0", claims=["data-web-0"]),
+        pvc("shop", "data-web-0", volume="pv-1"),
+        pv("pv-1"),
+        configmap("shop", "settings"),
+        configmap("bank", "rates", labels={"app": "rates"}),
+    ]
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return path
+
+
+def preview(*args):
+    out, err = StringIO(), StringIO()
+    call_command("preview_blocks", *map(str, args), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def run(*args):
+    """The command as a user runs it, for exit codes and what reaches the terminal."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "preview_blocks", *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+
+
+def blocks(output):
+    return [block["items"] for block in json.loads(output)["blocks"]]
+
+
+def test_pod_pvc_and_pv_form_one_block_in_that_order_and_a_configmap_stands_alone(cluster):
+    out, err = preview("--manifests", cluster, "--include-namespaces", "shop", "--output", "json")
+    assert json.loads(out).keys() == {"blocks", "excluded"}
+    found = blocks(out)
+    assert found[0] == [
+        key("pods", "shop", "web-0"),
+        key("persistentvolumeclaims", "shop", "data-web-0"),
+        key("persistentvolumes", "", "pv-1"),
+    ]
+    assert [key("configmaps", "shop", "settings")] in found
+    assert err == ""
+
+
+def test_namespace_filter_keeps_other_namespaces_out(cluster):
+    out, _ = preview("--manifests", cluster, "--exclude-namespaces", "shop")
+    names = {(item["resource"], item["namespace"], item["name"]) for block in blocks(out) for item in block}
+    assert ("configmaps", "bank", "rates") in names
+    assert not any(ns == "shop" for _, ns, _ in names)
+
+
+def test_label_selector_limits_the_items(cluster):
+    out, _ = preview("--manifests", cluster, "--selector", "app=rates", "--include-resources", "configmaps")
+    assert blocks(out) == [[key("configmaps", "bank", "rates")]]
+
+
+def test_table_output_summarises_then_lists_each_block(cluster):
+    out, _ = preview("--manifests", cluster, "--include-namespaces", "shop", "--output", "table")
+    lines = out.splitlines()
+    assert lines[0].startswith("3 blocks, 5 items, 0 excluded, 0 warnings")
+    assert lines[2].split() == ["BLOCK", "ITEMS", "ITEM"]
+    assert lines[3].split()[:4] == ["1", "3", "pods", "shop/web-0"]
+    assert "persistentvolumeclaims shop/data-web-0" in lines[4]
+    assert "persistentvolumes pv-1" in lines[5]
+    assert any(line.split()[2:4] == ["configmaps", "shop/settings"] for line in lines[6:])
+
+
+def test_yaml_list_dump_and_custom_resources_are_read(tmp_path):
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
+              "metadata": {"name": "w", "namespace": "shop"}}
+    dump = {"apiVersion": "v1", "kind": "List", "items": [namespace("shop"), WIDGET_CRD, widget]}
+    path = tmp_path / "dump.yaml"
+    path.write_text(json.dumps(dump))  # JSON is YAML
+    out, _ = preview("--manifests", path, "--include-namespaces", "shop")
+    assert [key("widgets", "shop", "w", group="example.com")] in blocks(out)
+
+
+def test_warnings_from_the_plan_go_to_stderr(cluster):
+    out, err = preview("--manifests", cluster, "--ordered-resources", "pods=shop/web-0,shop/missing")
+    assert "shop/missing" in err
+    assert json.loads(out)["blocks"][0]["items"][0] == key("pods", "shop", "web-0")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--selector", "app in (web"], 'invalid label selector "app in (web"'),
+        (["--include-resources", "pods,foos"], "unknown resource 'foos'"),
+        (["--ordered-resources", "pods"], "invalid ordered resources 'pods'"),
+        (["--include-cluster-resources", "maybe"], "invalid include-cluster-resources 'maybe'"),
+    ],
+)
+def test_bad_options_exit_non_zero_with_one_line_naming_the_problem(cluster, args, named):
+    result = run("--manifests", cluster, *args)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert named in result.stderr
+
+
+def test_unreadable_yaml_and_missing_paths_name_the_file(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x\n")
+    for path, named in [(broken, f"{broken}: invalid YAML in document 1"),
+                        (tmp_path / "gone.yaml", "gone.yaml: no such file or folder")]:
+        result = run("--manifests", path)
+        assert result.returncode != 0
+        assert result.stderr.strip().count("\n") == 0
+        assert named in result.stderr
+
+
+def test_unknown_kind_names_kind_and_api_version(tmp_path):
+    path = tmp_path / "odd.yaml"
+    path.write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: x}\n")
+    result = run("--manifests", path)
+    assert result.returncode != 0
+    assert "unknown kind 'Widget' (apiVersion 'example.com/v1')" in result.stderr
+
+
+def test_kubeconfig_errors_are_one_line(tmp_path):
+    result = run("--kubeconfig", tmp_path / "no-such-kubeconfig")
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "no-such-kubeconfig" in result.stderr
+
+
+def test_manifests_and_kubeconfig_are_mutually_exclusive_and_one_is_required(cluster):
+    assert run().returncode != 0
+    both = run("--manifests", cluster, "--kubeconfig", "x")
+    assert both.returncode != 0
+    assert "not allowed with argument" in both.stderr
+
+
+def test_hand_written_manifests_without_namespace_objects_can_be_filtered_by_namespace(tmp_path):
+    (tmp_path / "app.yaml").write_text(json.dumps(configmap("shop", "settings")))
+    out, err = preview("--manifests", tmp_path, "--include-namespaces", "shop")
+    assert [key("configmaps", "shop", "settings")] in blocks(out)
+    assert err == ""
