@@ -60,8 +60,11 @@ def test_the_pod_labelled_for_exclusion_is_left_out(offline_plan):
     every = [n for block in block_names(offline_plan) for n in block]
     assert len(every) == len(set(every))
     widgets = [n for n in every if n.startswith("widgets.example.com ")]
-    assert widgets == ["widgets.example.com shop/blue-widget", "widgets.example.com shop/green-widget",
-                       "widgets.example.com shop/red-widget"]
+    assert widgets == [
+        "widgets.example.com shop/blue-widget",
+        "widgets.example.com shop/green-widget",
+        "widgets.example.com shop/red-widget",
+    ]
 
 
 def test_a_live_preview_over_http_gives_the_same_plan(offline_plan, tmp_path):
@@ -71,3 +74,20 @@ def test_a_live_preview_over_http_gives_the_same_plan(offline_plan, tmp_path):
         live = plan_item_blocks(source, BackupSpec(), BackupLog())
     assert block_names(live) == block_names(offline_plan)
     assert live.excluded == offline_plan.excluded
+
+
+def test_a_403_on_one_resource_in_one_namespace_is_an_error_and_the_rest_is_planned(offline_plan, tmp_path):
+    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emulator:
+        kubeconfig = emulator.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        emulator.fail(403, resource="secrets", namespace="shop", verb="list")
+        log = BackupLog()
+        live = plan_item_blocks(
+            connect(kubeconfig=kubeconfig), BackupSpec(included_namespaces=["shop", "payments"]), log
+        )
+    [error] = [e for e in log.entries if e.level == "error"]
+    assert (error.resource, error.namespace) == ("secrets", "shop")
+    assert "forbidden" in error.message.lower()
+    planned = {n for block in block_names(live) for n in block}
+    assert "secrets shop/db-credentials" not in planned
+    assert any(n.startswith("secrets payments/") for n in planned)
+    assert block_of(live, "pods shop/db-0") == block_of(offline_plan, "pods shop/db-0")

@@ -31,22 +31,43 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         where = parser.add_mutually_exclusive_group(required=True)
-        where.add_argument("--manifests", nargs="+", metavar="PATH",
-                           help="YAML/JSON files or folders of them, read as the cluster's content")
+        where.add_argument(
+            "--manifests",
+            nargs="+",
+            metavar="PATH",
+            help="YAML/JSON files or folders of them, read as the cluster's content",
+        )
         where.add_argument("--kubeconfig", metavar="PATH", help="read a live cluster through this kubeconfig")
         parser.add_argument("--context", help="kubeconfig context (default: its current context)")
+        parser.add_argument(
+            "--page-size",
+            type=int,
+            default=500,
+            metavar="N",
+            help="objects per list request against a live cluster (Velero's --client-page-size)",
+        )
         parser.add_argument("--output", "-o", choices=["json", "table"], default="json")
         parser.add_argument("--include-namespaces", metavar="NS,...", help="namespaces to include (*)")
         parser.add_argument("--exclude-namespaces", metavar="NS,...", help="namespaces to exclude")
         parser.add_argument("--include-resources", metavar="RES,...", help="resources to include (default *)")
         parser.add_argument("--exclude-resources", metavar="RES,...", help="resources to exclude")
-        parser.add_argument("--include-cluster-resources", metavar="true|false",
-                            help="include cluster-scoped resources (unset: only with all namespaces)")
+        parser.add_argument(
+            "--include-cluster-resources",
+            metavar="true|false",
+            help="include cluster-scoped resources (unset: only with all namespaces)",
+        )
         parser.add_argument("--selector", "-l", metavar="SELECTOR", help="label selector, as kubectl -l")
-        parser.add_argument("--ordered-resources", metavar="MAP",
-                            help="resources backed up in order: pods=ns/a,ns/b;persistentvolumes=pv1")
-        parser.add_argument("--volume-group-label-key", default=DEFAULT_VOLUME_GROUP_LABEL_KEY, metavar="KEY",
-                            help="PVCs sharing this label's value form one block (default %(default)s)")
+        parser.add_argument(
+            "--ordered-resources",
+            metavar="MAP",
+            help="resources backed up in order: pods=ns/a,ns/b;persistentvolumes=pv1",
+        )
+        parser.add_argument(
+            "--volume-group-label-key",
+            default=DEFAULT_VOLUME_GROUP_LABEL_KEY,
+            metavar="KEY",
+            help="PVCs sharing this label's value form one block (default %(default)s)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -86,7 +107,11 @@ class Command(BaseCommand):
             return load_manifests(options["manifests"], add_missing_namespaces=True)
         from backups.kube import connect
 
-        return connect(kubeconfig=options["kubeconfig"], context=options["context"])
+        if options["page_size"] < 1:
+            raise CommandError(f"invalid --page-size {options['page_size']}: must be at least 1")
+        return connect(
+            kubeconfig=options["kubeconfig"], context=options["context"], page_size=options["page_size"]
+        )
 
     def _report(self, entry) -> None:
         if entry.level in ("warning", "error"):
