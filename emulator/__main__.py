@@ -36,9 +36,12 @@ def main(argv=None):
         from .generate import generate_cluster
 
         objects = generate_cluster(args.generate)
-    from .manifests import load_manifests
+    from .manifests import ManifestError, load_manifests
 
-    objects = load_manifests(args.manifests) + objects
+    try:
+        objects = load_manifests(args.manifests) + objects
+    except ManifestError as exc:
+        parser.error(str(exc))
     emu = KubeEmulator(objects=objects, host=args.host, port=args.port).start()
     if args.kubeconfig_out:
         emu.write_kubeconfig(args.kubeconfig_out, context=args.context)

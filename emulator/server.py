@@ -13,8 +13,10 @@ import time
 import yaml
 from aiohttp import WSMsgType, web
 
+from backups.engine.selectors import InvalidSelector, parse_selector
+
+from .field_selectors import SelectorError, match_fields, parse_field_selector
 from .manifests import load_manifests
-from .selectors import SelectorError, match_fields, match_labels, parse_field_selector, parse_label_selector
 from .store import Store, decode_continue, encode_continue
 
 SERVER_VERSION = {
@@ -528,7 +530,7 @@ class KubeEmulator:
                 obj = self.store.delete(info, ns, name)
                 return self._not_found(info, name) if obj is None else web.json_response(obj)
             return await self._update(request, info, ns, name, sub, patch=(verb == "patch"))
-        except SelectorError as e:
+        except (SelectorError, InvalidSelector) as e:
             return status_response(400, str(e))
 
     def _not_found(self, info, name):
@@ -545,13 +547,13 @@ class KubeEmulator:
 
     def _list(self, request, info, ns, api_version):
         q = request.query
-        label_reqs = parse_label_selector(q.get("labelSelector"))
+        selector = parse_selector(q.get("labelSelector"))
         field_reqs = parse_field_selector(q.get("fieldSelector"), info.resource)
         predicate = None
-        if label_reqs or field_reqs:
+        if selector.requirements or field_reqs:
 
             def predicate(entry):
-                return (not label_reqs or match_labels(label_reqs, entry.labels)) and (
+                return (not selector.requirements or selector.matches(entry.labels)) and (
                     not field_reqs or match_fields(field_reqs, entry.obj)
                 )
 

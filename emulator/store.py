@@ -9,7 +9,7 @@ import json
 import threading
 import uuid
 
-from .builtin_resources import BUILTIN_RESOURCES, BUILTIN_SUBRESOURCES
+from backups.engine.builtin_resources import BUILTIN_RESOURCES, BUILTIN_SUBRESOURCES
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _SKIP_TYPE_KEYS = ("apiVersion", "kind")

@@ -1,13 +1,12 @@
 """The discovery table of Kubernetes' built-in resources, for offline (manifests) mode.
 
-The data lives in `emulator.builtin_resources` (the Kubernetes API emulator serves the same table),
+The data lives in `builtin_resources` (the Kubernetes API emulator imports and serves the same table),
 so the offline engine and the emulated cluster agree on names, scopes, verbs and order.
 """
 
 from __future__ import annotations
 
-from emulator.builtin_resources import BUILTIN_RESOURCES
-
+from .builtin_resources import BUILTIN_RESOURCES
 from .resources import ResourceInfo, ResourceTable
 
 

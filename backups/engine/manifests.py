@@ -153,6 +153,21 @@ def load_manifests(
             gc.enable()
 
 
+def read_objects(path_or_paths: str | Path | Iterable[str | Path]) -> Iterator[dict]:
+    """The Kubernetes objects in YAML/JSON files or folders, as plain dicts, in file order.
+
+    Files and folders as for `load_manifests` (folders recursively, `*.yaml`, `*.yml`, `*.json`,
+    sorted); multi-document YAML and `List`/`*List` objects are expanded. Each object is checked to
+    have apiVersion, kind and metadata.name; kinds are not resolved and nothing is deduplicated.
+    Raises ManifestError naming the file for missing paths, unreadable or invalid input.
+    """
+    paths = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
+    for path in _manifest_files(paths):
+        origin = str(path)
+        for document in _read_documents(path):
+            yield from _expand(document, origin)
+
+
 def _manifest_files(paths: list[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
@@ -296,7 +311,6 @@ def _plain_scalar(event: yaml.events.ScalarEvent):
     return value
 
 
-
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -320,44 +334,25 @@ class _Loader:
             self.add(obj, origin)
 
     def add(self, obj: dict, origin: str) -> None:
-        if not isinstance(obj, dict):
-            raise ManifestError(f"{origin}: a {type(obj).__name__} is not a Kubernetes object")
-        api_version, kind = obj.get("apiVersion"), obj.get("kind")
-        if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
-            raise ManifestError(f"{origin}: object without apiVersion and kind ({_describe(obj)})")
-        metadata = obj.get("metadata")
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        if kind.endswith("List") and "items" in obj and not name:
-            self._add_list(obj, api_version, kind, origin)
+        name = _object_name(obj, origin)
+        if name is None:
+            for item in _list_items(obj, origin):
+                self.add(item, origin)
             return
-        if not name or not isinstance(name, str):
-            raise ManifestError(f"{origin}: {kind} ({api_version}) without metadata.name")
+        api_version, kind, metadata = obj["apiVersion"], obj["kind"], obj["metadata"]
         if kind == "CustomResourceDefinition" and api_version.startswith(CRD_GROUP + "/"):
             self._crds.append(_crd_resource(obj, origin))
         key = (api_version, kind)
         if key not in self._objects:
             self._objects[key] = {}
             self._origins[key] = origin
-        self._objects[key][(metadata.get("namespace") or "", metadata["name"])] = obj
-
-    def _add_list(self, obj: dict, api_version: str, kind: str, origin: str) -> None:
-        items = obj.get("items") or []
-        if not isinstance(items, list):
-            raise ManifestError(f"{origin}: {kind} whose items is not a list")
-        # A typed list from the API (PodList) leaves apiVersion and kind out of its items.
-        item_kind = kind[: -len("List")] if kind != "List" else ""
-        for n, item in enumerate(items, start=1):
-            if not isinstance(item, dict):
-                raise ManifestError(f"{origin}: item {n} of {kind} is not a Kubernetes object")
-            if item_kind:
-                item.setdefault("apiVersion", api_version)
-                item.setdefault("kind", item_kind)
-            self.add(item, origin)
+        self._objects[key][(metadata.get("namespace") or "", name)] = obj
 
     def build(self, add_missing_namespaces: bool) -> tuple[ResourceTable, dict[str, _ResourceIndex]]:
         table = builtin_resource_table()
-        crds = sorted({c.group_resource: c for c in reversed(self._crds)}.values(),
-                      key=lambda c: (c.group, c.resource))
+        crds = sorted(
+            {c.group_resource: c for c in reversed(self._crds)}.values(), key=lambda c: (c.group, c.resource)
+        )
         table = table.extended(crds)
         grouped: dict[str, dict[tuple[str, str], dict]] = {}
         for (api_version, kind), objects in self._objects.items():
@@ -385,10 +380,60 @@ class _Loader:
         return table, {gr: _ResourceIndex(list(objects.values())) for gr, objects in grouped.items()}
 
 
+def _object_name(obj: dict, origin: str) -> str | None:
+    """The metadata.name of a Kubernetes object, or None for a `List`/`*List` to expand.
+
+    Raises ManifestError for a non-mapping, a missing apiVersion or kind, or an object without a name.
+    """
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{origin}: a {type(obj).__name__} is not a Kubernetes object")
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
+        raise ManifestError(f"{origin}: object without apiVersion and kind ({_describe(obj)})")
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if kind.endswith("List") and "items" in obj and not name:
+        return None
+    if not name or not isinstance(name, str):
+        raise ManifestError(f"{origin}: {kind} ({api_version}) without metadata.name")
+    return name
+
+
+def _list_items(obj: dict, origin: str) -> Iterator[dict]:
+    """The items of a `List`/`*List`, each checked as it comes; a typed list's items get its apiVersion
+    and kind (a PodList's: v1 Pod)."""
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    items = obj.get("items") or []
+    if not isinstance(items, list):
+        raise ManifestError(f"{origin}: {kind} whose items is not a list")
+    # A typed list from the API (PodList) leaves apiVersion and kind out of its items.
+    item_kind = kind[: -len("List")] if kind != "List" else ""
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ManifestError(f"{origin}: item {n} of {kind} is not a Kubernetes object")
+        if item_kind:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", item_kind)
+        yield item
+
+
+def _expand(obj: dict, origin: str) -> Iterator[dict]:
+    """The object itself, or a list's items expanded (recursively); each checked by `_object_name`."""
+    if _object_name(obj, origin) is None:
+        for item in _list_items(obj, origin):
+            yield from _expand(item, origin)
+    else:
+        yield obj
+
+
 def _namespace(name: str) -> dict:
     """The Namespace a cluster must have for objects to live in it, when the input leaves it out."""
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
-            "status": {"phase": "Active"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name},
+        "status": {"phase": "Active"},
+    }
 
 
 def _crd_resource(crd: dict, origin: str) -> ResourceInfo:

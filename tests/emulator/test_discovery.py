@@ -1,6 +1,6 @@
 from kubernetes import client, config, dynamic
 
-from emulator.builtin_resources import BUILTIN_RESOURCES
+from backups.engine.builtin_resources import BUILTIN_RESOURCES
 
 
 def test_load_kube_config_and_version(emu, kubeconfig):

@@ -3,8 +3,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backups.engine.selectors import parse_selector
 from emulator import KubeEmulator
-from emulator.selectors import match_labels, parse_label_selector
 from emulator.store import Store, decode_continue, encode_continue
 
 NAMES = st.text("abcdefghij-.0123", min_size=1, max_size=6).filter(
@@ -57,17 +57,15 @@ def test_paging_returns_each_object_once_in_order(keys, limit, churn):
 def test_selector_semantics(labels, key, values):
     vals = ",".join(sorted(values))
     present = key in labels
-    assert match_labels(parse_label_selector(key), labels) == present
-    assert match_labels(parse_label_selector(f"!{key}"), labels) == (not present)
-    assert match_labels(parse_label_selector(f"{key} in ({vals})"), labels) == (
-        present and labels[key] in values
-    )
-    assert match_labels(parse_label_selector(f"{key} notin ({vals})"), labels) == (
+    assert parse_selector(key).matches(labels) == present
+    assert parse_selector(f"!{key}").matches(labels) == (not present)
+    assert parse_selector(f"{key} in ({vals})").matches(labels) == (present and labels[key] in values)
+    assert parse_selector(f"{key} notin ({vals})").matches(labels) == (
         not present or labels[key] not in values
     )
     v = sorted(values)[0]
-    assert match_labels(parse_label_selector(f"{key}={v}"), labels) == (labels.get(key) == v)
-    assert match_labels(parse_label_selector(f"{key}!={v}"), labels) == (labels.get(key) != v)
+    assert parse_selector(f"{key}={v}").matches(labels) == (labels.get(key) == v)
+    assert parse_selector(f"{key}!={v}").matches(labels) == (labels.get(key) != v)
 
 
 def test_from_manifests_lists_json_and_late_crds(tmp_path):

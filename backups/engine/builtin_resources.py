@@ -1,4 +1,4 @@
-"""Built-in API resources served by the emulator (modelled on Kubernetes 1.31).
+"""Built-in API resources of Kubernetes 1.31, as served by the emulator and used by offline (manifests) mode.
 
 ``BUILTIN_RESOURCES`` is a list of dicts with the keys ``group`` ("" for core), ``version``, ``resource``
 (plural), ``kind``, ``namespaced``, ``shortNames``, ``verbs``, ``singularName`` and optionally ``categories``.
