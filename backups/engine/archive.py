@@ -26,14 +26,16 @@ import glob
 import gzip
 import json
 import os
-import re
 import tarfile
 import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
+from .durations import go_duration, parse_duration
 from .items import ItemKey
 from .layout import (
     BACKUP_FORMAT_VERSION,
@@ -58,8 +60,6 @@ __all__ = [
     "velero_backup_json",
     "dump_backup_json",
     "rfc3339",
-    "go_duration",
-    "parse_go_duration",
 ]
 
 ENTRY_MODE = 0o755
@@ -143,6 +143,23 @@ def _publish(tmp: str, path: str, fsync: bool) -> None:
             pass
         finally:
             os.close(fd)
+
+
+@contextmanager
+def _written_atomically(path: str, fsync: bool = True) -> Iterator[BinaryIO]:
+    """A file that appears under `path` only when complete: a failure leaves nothing behind."""
+    tmp = _temp_name(path)
+    try:
+        with open(tmp, "xb") as out:
+            yield out
+            out.flush()
+            if fsync:
+                os.fsync(out.fileno())
+        _publish(tmp, path, fsync)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 # --- block members -----------------------------------------------------------------------------------
@@ -290,38 +307,26 @@ def assemble_tarball(
         seen.add(real)
         if path.endswith(PARTIAL_SUFFIX):
             raise ValueError(f"not a closed block member: {path}")
-    tmp = _temp_name(out_path)
     size = 0
-    try:
-        with open(tmp, "xb") as out:
-            head = version_member()
-            out.write(head)
-            size += len(head)
-            for path in member_paths:
-                with open(path, "rb") as member:
-                    magic = member.read(2)
-                    if magic != b"\x1f\x8b":
-                        if not magic:  # a zero-byte file is not a gzip member (an empty block's is 20 bytes)
-                            raise ValueError(f"empty block member: {path}")
-                        raise ValueError(f"not a gzip member: {path}")
-                    out.write(magic)
-                    size += 2
-                    while chunk := member.read(buffer_size):
-                        out.write(chunk)
-                        size += len(chunk)
-            tail = end_member()
-            out.write(tail)
-            size += len(tail)
-            out.flush()
-            if fsync:
-                os.fsync(out.fileno())
-        _publish(tmp, out_path, fsync)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with _written_atomically(out_path, fsync) as out:
+        head = version_member()
+        out.write(head)
+        size += len(head)
+        for path in member_paths:
+            with open(path, "rb") as member:
+                magic = member.read(2)
+                if magic != b"\x1f\x8b":
+                    if not magic:  # a zero-byte file is not a gzip member (an empty block's is 20 bytes)
+                        raise ValueError(f"empty block member: {path}")
+                    raise ValueError(f"not a gzip member: {path}")
+                out.write(magic)
+                size += 2
+                while chunk := member.read(buffer_size):
+                    out.write(chunk)
+                    size += len(chunk)
+        tail = end_member()
+        out.write(tail)
+        size += len(tail)
     return size
 
 
@@ -352,20 +357,9 @@ def read_archive_items(path: str, *, each_object_once: bool = False) -> Iterator
 def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
     """Write `data` as gzip JSON (compact + newline, like Go's json.Encoder), atomically. Returns size."""
     body = (json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))) + "\n"
-    tmp = _temp_name(path)
-    try:
-        with open(tmp, "xb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-                gz.write(body.encode("utf-8"))
-            raw.flush()
-            os.fsync(raw.fileno())
-        _publish(tmp, path, True)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with _written_atomically(path) as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            gz.write(body.encode("utf-8"))
     return os.path.getsize(path)
 
 
@@ -434,44 +428,6 @@ def results_file(entries: Iterable[LogEntry]) -> dict:
 
 # --- velero-backup.json ------------------------------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-
-
-def parse_go_duration(value: str) -> float:
-    """Seconds in a Go duration string (`720h0m0s`, `10m`, `1.5s`, `250ms`)."""
-    text = value.strip()
-    if text in ("0", ""):
-        return 0.0
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        pos = match.end()
-        total += float(match.group(1)) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[match.group(2)]
-    if pos != len(text):
-        raise ValueError(f"invalid duration {value!r}")
-    return total
-
-
-def go_duration(value: str | float | int | timedelta) -> str:
-    """Go's Duration.String() for whole and fractional seconds: 720h0m0s, 10m0s, 30s, 0s."""
-    if isinstance(value, str):
-        parse_go_duration(value)  # validate
-        return value
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    whole = int(seconds)
-    frac = round(seconds - whole, 9)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    sec_text = f"{secs}" if not frac else f"{secs + frac:.9f}".rstrip("0")
-    if hours:
-        return f"{sign}{hours}h{minutes}m{sec_text}s"
-    if minutes:
-        return f"{sign}{minutes}m{sec_text}s"
-    return f"{sign}{sec_text}s"
-
 
 def _as_datetime(value: datetime | float | int) -> datetime:
     if isinstance(value, datetime):
@@ -532,7 +488,7 @@ def velero_backup_json(
     """
     ttl_text = go_duration(ttl)
     if expiration is None and start is not None:
-        expiration = _as_datetime(start) + timedelta(seconds=parse_go_duration(ttl_text))
+        expiration = _as_datetime(start) + timedelta(seconds=parse_duration(ttl_text))
     metadata: dict = {
         "name": name,
         "namespace": namespace,

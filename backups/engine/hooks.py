@@ -16,13 +16,13 @@ is called once per phase). Only pods have hooks and only `exec` hooks exist for 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
+from .durations import parse_duration
 from .filters import NamespaceFilter, is_glob
 from .log import BackupLog
 from .resources import ResourceTable, UnknownResource
@@ -124,47 +124,6 @@ Executor = Callable[[str, str, str | None, list[str], float], ExecOutcome]
 
 
 # ----------------------------------------------------------------------------------------- durations
-
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # µ (micro sign)
-    "\u03bcs": 1e-6,  # μ (Greek mu)
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]+)")
-_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)")
-
-
-def parse_duration(text: str) -> float:
-    """Go's time.ParseDuration (`30s`, `5m`, `1h30m`, `1.5s`, `500ms`), in seconds.
-
-    Raises ValueError saying what is wrong. As in Go, a bare `0` is valid; any other number needs a
-    unit, which is exactly the case Velero silently replaced by 30s (#2599).
-    """
-    text = text.strip()
-    body = text.lstrip("+-")
-    sign = -1.0 if text.startswith("-") else 1.0
-    if body == "0":
-        return 0.0
-    if _PLAIN_NUMBER.fullmatch(text):
-        raise ValueError(f"a unit is required (e.g. {body}s)")
-    if not body:
-        raise ValueError("not a duration (e.g. 30s, 5m, 1h30m)")
-    total, pos = 0.0, 0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if not match or not (match.group(1) or match.group(2)):
-            raise ValueError("not a duration (e.g. 30s, 5m, 1h30m)")
-        whole, frac, unit = match.groups()
-        if unit not in _DURATION_UNITS:
-            raise ValueError(f"unknown unit {unit!r} (use ns, us, ms, s, m or h)")
-        total += float(f"{whole or '0'}.{frac or '0'}") * _DURATION_UNITS[unit]
-        pos = match.end()
-    return sign * total
 
 
 def _timeout_seconds(text: str) -> float:

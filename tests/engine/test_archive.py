@@ -20,9 +20,7 @@ from backups.engine.archive import (
     assemble_tarball,
     block_member_path,
     closed_members,
-    go_duration,
     member_is_complete,
-    parse_go_duration,
     read_archive_items,
     remove_partial_members,
     resource_list,
@@ -30,6 +28,7 @@ from backups.engine.archive import (
     velero_backup_json,
     write_gzip_json,
 )
+from backups.engine.durations import go_duration, parse_duration
 from backups.engine.items import ItemKey
 from backups.engine.log import LogEntry
 
@@ -517,7 +516,7 @@ def test_backup_json_defaults():
 )
 def test_go_durations(value, text):
     assert go_duration(value) == text
-    assert parse_go_duration(text) == value
+    assert parse_duration(text) == value
 
 
 @pytest.mark.parametrize(

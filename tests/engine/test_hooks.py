@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from backups.engine.durations import parse_duration
 from backups.engine.hooks import (
     DEFAULT_TIMEOUT,
     FROM_ANNOTATION,
@@ -11,7 +12,6 @@ from backups.engine.hooks import (
     ExecHook,
     HookSpecError,
     hooks_for_pod,
-    parse_duration,
     parse_resource_hooks,
     run_block_hooks,
 )

@@ -1,0 +1,67 @@
+"""Go duration strings (`30s`, `1h30m`, `720h0m0s`), as Velero's API and annotations use them."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,  # µ (micro sign)
+    "\u03bcs": 1e-6,  # μ (Greek mu)
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]+)")
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)")
+
+
+def parse_duration(text: str) -> float:
+    """Go's time.ParseDuration (`30s`, `5m`, `1h30m`, `1.5s`, `500ms`), in seconds.
+
+    Raises ValueError saying what is wrong. As in Go, a bare `0` is valid; any other number needs a
+    unit, which is exactly the case Velero silently replaced by 30s (#2599).
+    """
+    text = text.strip()
+    body = text.lstrip("+-")
+    sign = -1.0 if text.startswith("-") else 1.0
+    if body == "0":
+        return 0.0
+    if _PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(f"a unit is required (e.g. {body}s)")
+    if not body:
+        raise ValueError("not a duration (e.g. 30s, 5m, 1h30m)")
+    total, pos = 0.0, 0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        if not match or not (match.group(1) or match.group(2)):
+            raise ValueError("not a duration (e.g. 30s, 5m, 1h30m)")
+        whole, frac, unit = match.groups()
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f"unknown unit {unit!r} (use ns, us, ms, s, m or h)")
+        total += float(f"{whole or '0'}.{frac or '0'}") * _DURATION_UNITS[unit]
+        pos = match.end()
+    return sign * total
+
+
+def go_duration(value: str | float | int | timedelta) -> str:
+    """Go's Duration.String() for whole and fractional seconds: 720h0m0s, 10m0s, 30s, 0s."""
+    if isinstance(value, str):
+        parse_duration(value)  # validate
+        return value
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    whole = int(seconds)
+    frac = round(seconds - whole, 9)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    sec_text = f"{secs}" if not frac else f"{secs + frac:.9f}".rstrip("0")
+    if hours:
+        return f"{sign}{hours}h{minutes}m{sec_text}s"
+    if minutes:
+        return f"{sign}{minutes}m{sec_text}s"
+    return f"{sign}{sec_text}s"
