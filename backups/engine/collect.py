@@ -7,6 +7,7 @@ stays small in memory; every list streams page by page from the source.
 from __future__ import annotations
 
 import sys
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from .relations import Relation
 from .resources import ResourceInfo, ResourceTable
 from .source import Source, SourceError
 from .spec import EXCLUDE_LABEL, BackupSpec, SpecError
+from .spool import Spool
 
 CORE_PRIORITY = {"pods": 0, "persistentvolumeclaims": 1, "persistentvolumes": 2}
 # The same resource served by two groups is collected once, from the group seen first.
@@ -72,6 +74,9 @@ class Collection:
     blocked: dict[int, str] = field(default_factory=dict)  # object-level exclusion reasons
     facts: dict[int, tuple[tuple[Relation, Any], ...]] = field(default_factory=dict)
     tracked_namespaces: set[str] = field(default_factory=set)
+    # where each collected object sits in the spool (parallel to `keys`), when spooling
+    offsets: array = field(default_factory=lambda: array("q"))
+    lengths: array = field(default_factory=lambda: array("q"))
 
 
 class WatchCache:
@@ -127,11 +132,19 @@ class WatchCache:
 
 
 class Collector:
-    def __init__(self, source: Source, spec: BackupSpec, relations: list[Relation], log: BackupLog):
+    def __init__(
+        self,
+        source: Source,
+        spec: BackupSpec,
+        relations: list[Relation],
+        log: BackupLog,
+        spool: Spool | None = None,
+    ):
         self.source = source
         self.spec = spec
         self.relations = relations
         self.log = log
+        self.spool = spool
 
     def collect(self, watch: WatchCache | None = None) -> Collection:
         table = self.source.resources()
@@ -257,11 +270,16 @@ class Collector:
         group, version, resource = info.group, info.version, info.resource
         intern = sys.intern
         relations = tuple(relations)
+        spool, offsets, lengths = self.spool, result.offsets, result.lengths
         for obj in objects:
             meta = obj["metadata"]
             namespace = intern(meta.get("namespace") or "") if info.namespaced else ""
             index = len(keys)
             keys.append(ItemKey(group, version, resource, namespace, meta["name"]))
+            if spool is not None:
+                offset, length = spool.put(obj)
+                offsets.append(offset)
+                lengths.append(length)
             reason = object_exclusion(obj)
             if reason:
                 blocked[index] = reason
@@ -296,6 +314,10 @@ class Collector:
         old_blocked = {i - start: result.blocked.pop(i) for i in list(result.blocked) if i >= start}
         old_facts = {i - start: result.facts.pop(i) for i in list(result.facts) if i >= start}
         result.keys[start:] = [old_keys[i] for i in permutation]
+        if result.offsets:
+            for column in (result.offsets, result.lengths):
+                old = column[start:]
+                column[start:] = array("q", (old[i] for i in permutation))
         for new, old in enumerate(permutation):
             if old in old_blocked:
                 result.blocked[start + new] = old_blocked[old]
@@ -310,6 +332,9 @@ class Collector:
         keep = [i for i in range(len(result.keys)) if i not in drop]
         remap = {old: new for new, old in enumerate(keep)}
         result.keys = [result.keys[i] for i in keep]
+        if result.offsets:
+            result.offsets = array("q", (result.offsets[i] for i in keep))
+            result.lengths = array("q", (result.lengths[i] for i in keep))
         result.ordered = {remap[i] for i in result.ordered if i in remap}
         result.blocked = {remap[i]: v for i, v in result.blocked.items() if i in remap}
         result.facts = {remap[i]: v for i, v in result.facts.items() if i in remap}

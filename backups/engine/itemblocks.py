@@ -21,15 +21,21 @@ from .log import BackupLog
 from .relations import Related, Relation, default_relations
 from .source import Source, SourceError
 from .spec import BackupSpec
+from .spool import Spool
 
 
 def plan_item_blocks(
-    source: Source, spec: BackupSpec, log: BackupLog | None = None, relations: list[Relation] | None = None
+    source: Source,
+    spec: BackupSpec,
+    log: BackupLog | None = None,
+    relations: list[Relation] | None = None,
+    spool: Spool | None = None,
 ) -> BlockPlan:
     """Collect the items `spec` selects from `source` and group them into blocks in dispatch order.
 
     Raises SpecError / UnknownResource / InvalidSelector (all ValueError) for a bad spec, and
-    records per-resource API failures in `log` without stopping.
+    records per-resource API failures in `log` without stopping. With a `spool`, every object is
+    written there once and each BlockItem carries its location.
     """
     log = log if log is not None else BackupLog()
     relations = default_relations() if relations is None else relations
@@ -39,8 +45,8 @@ def plan_item_blocks(
         parse_selector(spec.label_selector)
     with gc_paused():
         watch = WatchCache(source, source.resources(), spec.volume_group_label_key)
-        collection = Collector(source, spec, relations, log).collect(watch)
-        return BlockWalk(source, collection, relations, watch, log).run()
+        collection = Collector(source, spec, relations, log, spool).collect(watch)
+        return BlockWalk(source, collection, relations, watch, log, spool).run()
 
 
 @contextmanager
@@ -64,8 +70,10 @@ class BlockWalk:
         relations: list[Relation],
         watch: WatchCache,
         log: BackupLog,
+        spool: Spool | None = None,
     ):
         self.source = source
+        self.spool = spool
         self.c = collection
         self.relations = relations
         self.watch = watch
@@ -90,7 +98,7 @@ class BlockWalk:
                 if reason:
                     self._exclude(key, reason)
                 else:
-                    block.items.append(BlockItem(key))
+                    block.items.append(self._item(key, "", None, i))
                     self._expand(block, len(block.items) - 1, key, self.c.facts.get(i, ()))
             keep_open = (
                 i < last
@@ -178,6 +186,7 @@ class BlockWalk:
             self.claimed[i] = 1
             reason = self.c.blocked.get(i) or self._filter_reason(key)
             facts = self.c.facts.get(i, ())
+            location = i
         else:
             if key in self.fetched:
                 return None
@@ -201,6 +210,7 @@ class BlockWalk:
                 )
                 return None
             reason = object_exclusion(obj) or self._filter_reason(key)
+            location = self.spool.put(obj) if self.spool is not None and not reason else None
             meta = obj.get("metadata") or {}
             facts = tuple(
                 (r, r.summarize(obj))
@@ -210,5 +220,13 @@ class BlockWalk:
         if reason:
             self._exclude(key, reason)
             return None
-        block.items.append(BlockItem(key, ref.reason, parent))
+        block.items.append(self._item(key, ref.reason, parent, location))
         return key, facts
+
+    def _item(self, key: ItemKey, reason: str, parent: int | None, location) -> BlockItem:
+        """A block item; `location` is a collected index or a (offset, length) spool location."""
+        if self.spool is None or location is None:
+            return BlockItem(key, reason, parent)
+        if isinstance(location, int):
+            return BlockItem(key, reason, parent, self.c.offsets[location], self.c.lengths[location])
+        return BlockItem(key, reason, parent, *location)

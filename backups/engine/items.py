@@ -33,6 +33,8 @@ class BlockItem(NamedTuple):
     key: ItemKey
     reason: str = ""  # "" for an item taken from the collected list; else the relation's reason
     parent: int | None = None
+    offset: int = -1  # where the object sits in the collection spool, when spooled
+    length: int = 0
 
 
 @dataclass
