@@ -1,0 +1,168 @@
+"""Running one ItemBlock: pre-hooks of its pods, then its items, then post-hooks (spec part 1 items 5, 6).
+
+`run_block` is what a worker does with one block of a plan:
+
+1. fetch every item of the block fresh with `source.get` (the plan keeps keys only). An item gone since
+   planning is a warning and is skipped; a failed read (SourceError) is an error naming the item, and the
+   block goes on without it;
+2. run the pre-hooks of the block's pods (those not already backed up), pod after pod;
+3. write every item in block order to the block's `BlockArchiveWriter`, except
+   - pods whose `Fail` pre-hook failed (not written, not counted; the hook error is already logged),
+   - everything, when a `FailBlock` pre-hook failed (each item recorded as skipped "pre-hook FailBlock");
+4. run the post-hooks of the pods whose pre-hooks passed, even when the block was dropped or writing
+   raised (a frozen filesystem must be thawed).
+
+Volume snapshots (CSI) are not taken here yet: they will sit between the items and the post-hooks.
+
+Timestamps from `clock` (`started`, `items_started`, `items_finished`, `finished`) let callers prove the
+ordering: every pre-hook finished at or before `items_started`, every post-hook started at or after
+`items_finished`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .archive import BlockArchiveWriter
+from .hooks import POST, PRE, BlockHookOutcome, Executor, HookResult, ResourceHook, run_block_hooks
+from .items import ItemKey
+from .log import BackupLog
+from .resources import ResourceTable
+from .source import Source, SourceError
+
+SKIP_GONE = "not found: deleted since the backup was planned"
+SKIP_ALREADY = "already backed up"
+SKIP_FAIL_BLOCK = "pre-hook FailBlock"
+SKIP_FAIL_POD = "pre-hook failed (onError Fail)"
+SKIP_READ_ERROR = "error reading the item"
+SKIP_UNKNOWN = "resource not served by the cluster"
+
+PODS = "pods"
+
+
+@dataclass
+class BlockResult:
+    """What one block did. `written` holds `(key, kind)` of every item in the block's archive member."""
+
+    written: list[tuple[ItemKey, str]] = field(default_factory=list)
+    skipped: list[tuple[ItemKey, str]] = field(default_factory=list)
+    pre: BlockHookOutcome = field(default_factory=lambda: BlockHookOutcome(PRE))
+    post: BlockHookOutcome = field(default_factory=lambda: BlockHookOutcome(POST))
+    started: float = 0.0
+    items_started: float = 0.0
+    items_finished: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def failed_block(self) -> bool:
+        return self.pre.fail_block
+
+    @property
+    def hook_results(self) -> list[HookResult]:
+        return self.pre.results + self.post.results
+
+    @property
+    def hooks_attempted(self) -> int:
+        return self.pre.attempted + self.post.attempted
+
+    @property
+    def hooks_failed(self) -> int:
+        return self.pre.failed + self.post.failed
+
+    def skip_reason(self, key: ItemKey) -> str | None:
+        return next((reason for k, reason in self.skipped if k == key), None)
+
+
+def _where(key: ItemKey) -> dict:
+    return {"resource": key.group_resource, "namespace": key.namespace, "name": key.name}
+
+
+def _fetch(
+    keys: Iterable[ItemKey],
+    source: Source,
+    table: ResourceTable,
+    log: BackupLog,
+    result: BlockResult,
+    already: set,
+) -> list[tuple[ItemKey, dict, bool, str]]:
+    """(key, object, preferred, kind) for every item that still exists, in block order."""
+    fetched = []
+    for key in keys:
+        if key in already:
+            result.skipped.append((key, SKIP_ALREADY))
+            continue
+        info = table.by_group_resource(key.group_resource)
+        if info is None:
+            log.error(f"unable to find resource {key.group_resource} in discovery", **_where(key))
+            result.skipped.append((key, SKIP_UNKNOWN))
+            continue
+        preferred = key.version == info.version
+        if not preferred:
+            info = dataclasses.replace(info, version=key.version)
+        try:
+            obj = source.get(info, key.namespace or None, key.name)
+        except SourceError as error:
+            log.error(f"error getting item {key}: {error}", **_where(key))
+            result.skipped.append((key, SKIP_READ_ERROR))
+            continue
+        if obj is None:
+            log.warning(
+                f"item {key} was not found (deleted since the backup was planned), skipped", **_where(key)
+            )
+            result.skipped.append((key, SKIP_GONE))
+            continue
+        fetched.append((key, obj, preferred, str(obj.get("kind") or info.kind)))
+    return fetched
+
+
+def run_block(
+    block_keys: list[ItemKey],
+    *,
+    source: Source,
+    table: ResourceTable,
+    spec_hooks: list[ResourceHook],
+    executor: Executor,
+    writer: BlockArchiveWriter,
+    log: BackupLog,
+    clock: Callable[[], float] = time.time,
+    already_backed_up: set | None = None,
+) -> BlockResult:
+    """Back up one block into `writer` (the caller closes or aborts it). See the module docstring.
+
+    `already_backed_up` (ItemKeys) makes items in it no-ops and keeps their pods' hooks from running
+    again; items written here are added to it. Errors on single items are logged and the block goes
+    on; an exception from the writer propagates after the post-hooks have run.
+    """
+    already = already_backed_up if already_backed_up is not None else set()
+    result = BlockResult(started=clock())
+    items = _fetch(block_keys, source, table, log, result, already)
+
+    pods = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PODS]
+    result.pre = run_block_hooks(pods, PRE, list(spec_hooks), executor, log, clock)
+    failed_pods = set(result.pre.failed_pods)
+    try:
+        result.items_started = clock()
+        if result.pre.fail_block:
+            failing = ", ".join(f"{ns}/{name}" for ns, name in result.pre.failed_pods)
+            log.info(
+                f"block of {len(block_keys)} items not backed up: FailBlock pre-hook failed in pod {failing}"
+            )
+            result.skipped.extend((key, SKIP_FAIL_BLOCK) for key, *_ in items)
+        else:
+            for key, obj, preferred, kind in items:
+                if key.resource == PODS and key.group == "" and (key.namespace, key.name) in failed_pods:
+                    result.skipped.append((key, SKIP_FAIL_POD))
+                    continue
+                writer.add_item(key, obj, preferred=preferred)
+                already.add(key)
+                result.written.append((key, kind))
+        result.items_finished = clock()
+    finally:
+        if not result.items_finished:
+            result.items_finished = clock()
+        result.post = run_block_hooks(result.pre.post_pods, POST, list(spec_hooks), executor, log, clock)
+        result.finished = clock()
+    return result

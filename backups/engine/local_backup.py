@@ -1,0 +1,227 @@
+"""A whole backup run sequentially into a local folder laid out as Velero's object store (spec 2 (d)).
+
+`run_local_backup` plans the blocks, runs them one after the other (one archive member per block in a
+staging folder), then writes `<out_dir>/backups/<name>/`:
+
+- `<name>.tar.gz` (format 1.1.0, `metadata/version` first),
+- `<name>-logs.gz` (gzip JSON lines, one per log entry),
+- `<name>-results.gz` (errors and warnings filed per namespace),
+- `<name>-resource-list.json.gz` (backed-up items by apiVersion/Kind),
+- `velero-backup.json` last, so its presence means the backup is complete.
+
+Phase: Completed without error log entries, else PartiallyFailed (spec 2 (e)); progress totals are the
+items written (Velero's final patch). A backup name that already exists is refused (ValueError) without
+touching the existing folder, as Velero fails a backup whose name exists in the bucket.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .archive import (
+    BlockArchiveWriter,
+    assemble_tarball,
+    block_member_path,
+    closed_members,
+    dump_backup_json,
+    resource_list,
+    results_file,
+    velero_backup_json,
+    write_gzip_json,
+)
+from .blocks import BlockResult, run_block
+from .hooks import Executor, ResourceHook, parse_resource_hooks
+from .itemblocks import plan_item_blocks
+from .items import BlockPlan, ItemKey
+from .layout import backup_dir, logs_key, metadata_key, resource_list_key, results_key, tarball_key
+from .log import BackupLog
+from .selectors import DOES_NOT_EXIST, EQUALS, EXISTS, IN, NOT_EQUALS, NOT_IN, parse_selector
+from .source import Source
+from .spec import BackupSpec
+
+COMPLETED, PARTIALLY_FAILED = "Completed", "PartiallyFailed"
+
+
+@dataclass
+class LocalBackupResult:
+    name: str
+    path: str  # <out_dir>/backups/<name>
+    phase: str
+    errors: int
+    warnings: int
+    items_written: int
+    planned_items: int
+    hooks_attempted: int
+    hooks_failed: int
+    started: float
+    finished: float
+    plan: BlockPlan
+    log: BackupLog
+    blocks: list[BlockResult] = field(default_factory=list)
+
+    @property
+    def tarball(self) -> str:
+        return os.path.join(self.path, f"{self.name}.tar.gz")
+
+    @property
+    def written(self) -> list[tuple[ItemKey, str]]:
+        return [item for block in self.blocks for item in block.written]
+
+
+def _label_selector(text: str | None) -> dict | None:
+    """A selector string as a metav1.LabelSelector (`>`/`<` have no LabelSelector form and are dropped)."""
+    if not text:
+        return None
+    match_labels: dict[str, str] = {}
+    expressions: list[dict] = []
+    for req in parse_selector(text).requirements:
+        if req.operator == EQUALS:
+            match_labels[req.key] = req.values[0]
+        elif req.operator in (IN, NOT_IN, NOT_EQUALS):
+            op = "In" if req.operator == IN else "NotIn"
+            expressions.append({"key": req.key, "operator": op, "values": list(req.values)})
+        elif req.operator in (EXISTS, DOES_NOT_EXIST):
+            op = "Exists" if req.operator == EXISTS else "DoesNotExist"
+            expressions.append({"key": req.key, "operator": op})
+    selector: dict = {}
+    if match_labels:
+        selector["matchLabels"] = match_labels
+    if expressions:
+        selector["matchExpressions"] = expressions
+    return selector
+
+
+def _hooks(spec_hooks: Iterable, source: Source) -> tuple[list[ResourceHook], dict]:
+    """Parsed hooks plus the `spec.hooks` value for velero-backup.json (raw entries when given raw)."""
+    spec_hooks = list(spec_hooks)
+    if spec_hooks and all(isinstance(h, Mapping) for h in spec_hooks):
+        return parse_resource_hooks(spec_hooks, source.resources()), {"resources": spec_hooks}
+    return spec_hooks, {}
+
+
+def _write_log(path: str, log: BackupLog) -> None:
+    tmp = f"{path}.partial"
+    with gzip.open(tmp, "wt", encoding="utf-8") as out:
+        for entry in log.entries:
+            out.write(json.dumps(entry.as_dict(), separators=(",", ":")) + "\n")
+    os.replace(tmp, path)
+
+
+def run_local_backup(
+    source: Source,
+    spec: BackupSpec,
+    name: str,
+    out_dir: str,
+    *,
+    spec_hooks: Iterable = (),
+    ttl: str = "720h0m0s",
+    clock: Callable[[], float] = time.time,
+    executor: Executor | None = None,
+) -> LocalBackupResult:
+    """Back up `source` per `spec` into `<out_dir>/backups/<name>/`. See the module docstring.
+
+    `spec_hooks` are `spec.hooks.resources[]` entries, raw (Backup CR dicts) or parsed ResourceHooks.
+    `executor` defaults to `source.exec`. Raises ValueError when the backup already exists or the spec
+    is invalid (nothing written then).
+    """
+    target = os.path.join(out_dir, backup_dir(name).rstrip("/"))
+    if os.path.lexists(target):
+        raise ValueError(f"backup {name!r} already exists at {target}")
+    executor = executor if executor is not None else source.exec
+    hooks, hooks_json = _hooks(spec_hooks, source)
+    started = clock()
+    log = BackupLog()
+    plan = plan_item_blocks(source, spec, log)
+    table = source.resources()
+
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.mkdir(target)
+    except FileExistsError:
+        raise ValueError(f"backup {name!r} already exists at {target}") from None
+    staging = tempfile.mkdtemp(prefix=f".{name}-staging-", dir=out_dir)
+    done = False
+    try:
+        blocks: list[BlockResult] = []
+        already: set[ItemKey] = set()
+        for index, block in enumerate(plan.blocks):
+            with BlockArchiveWriter(block_member_path(staging, index)) as writer:
+                blocks.append(
+                    run_block(
+                        block.keys(),
+                        source=source,
+                        table=table,
+                        spec_hooks=hooks,
+                        executor=executor,
+                        writer=writer,
+                        log=log,
+                        clock=clock,
+                        already_backed_up=already,
+                    )
+                )
+        written = [item for block in blocks for item in block.written]
+        attempted = sum(b.hooks_attempted for b in blocks)
+        failed = sum(b.hooks_failed for b in blocks)
+        log.info(f"backed up {len(written)} items out of {plan.item_count} planned")
+
+        assemble_tarball(closed_members(staging), os.path.join(out_dir, tarball_key(name)))
+        write_gzip_json(os.path.join(out_dir, resource_list_key(name)), resource_list(written))
+        write_gzip_json(os.path.join(out_dir, results_key(name)), results_file(log.entries))
+        finished = clock()
+        errors, warnings = log.errors, log.warnings
+        phase = PARTIALLY_FAILED if errors else COMPLETED
+        _write_log(os.path.join(out_dir, logs_key(name)), log)
+        backup = velero_backup_json(
+            name,
+            included_namespaces=spec.included_namespaces,
+            excluded_namespaces=spec.excluded_namespaces,
+            included_resources=[] if spec.included_resources == ["*"] else spec.included_resources,
+            excluded_resources=spec.excluded_resources,
+            include_cluster_resources=spec.include_cluster_resources,
+            label_selector=_label_selector(spec.label_selector),
+            ordered_resources={k: ",".join(v) for k, v in spec.ordered_resources.items()},
+            ttl=ttl,
+            hooks=hooks_json,
+            volume_group_snapshot_label_key=spec.volume_group_label_key,
+            phase=phase,
+            start=started,
+            completion=finished,
+            errors=errors,
+            warnings=warnings,
+            total_items=len(written),
+            items_backed_up=len(written),
+            hooks_attempted=attempted,
+            hooks_failed=failed,
+        )
+        metadata = os.path.join(out_dir, metadata_key(name))
+        with open(f"{metadata}.partial", "wb") as out:
+            out.write(dump_backup_json(backup))
+        os.replace(f"{metadata}.partial", metadata)
+        done = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            shutil.rmtree(target, ignore_errors=True)
+    return LocalBackupResult(
+        name=name,
+        path=target,
+        phase=phase,
+        errors=errors,
+        warnings=warnings,
+        items_written=len(written),
+        planned_items=plan.item_count,
+        hooks_attempted=attempted,
+        hooks_failed=failed,
+        started=started,
+        finished=finished,
+        plan=plan,
+        log=log,
+        blocks=blocks,
+    )
