@@ -17,6 +17,7 @@ from backups.engine.selectors import InvalidSelector, parse_selector
 
 from .field_selectors import SelectorError, match_fields, parse_field_selector
 from .manifests import load_manifests
+from .snapshots import SnapshotController
 from .store import Store, decode_continue, encode_continue
 
 SERVER_VERSION = {
@@ -129,6 +130,7 @@ class KubeEmulator:
         self._faults = []
         self._latency = {}
         self._scripts = {}
+        self.snapshots = SnapshotController(self.store)
         self._thread = None
         self._loop = None
         self._stop_event = None
@@ -272,10 +274,16 @@ class KubeEmulator:
             )
 
     def clear_faults(self):
-        """Remove every injected fault and all latency."""
+        """Remove every injected fault and all latency; reset the snapshot controller's behaviour."""
         with self._lock:
             self._faults.clear()
             self._latency.clear()
+        self.snapshots.reset()
+
+    def set_snapshot_behaviour(self, delay=0.0, fail=False, never_ready=False):
+        """How the simulated CSI snapshot controller answers VolumeSnapshots created from now on:
+        bind after ``delay`` seconds, set ``status.error`` (``fail``) or never bind (``never_ready``)."""
+        self.snapshots.configure(delay=delay, fail=fail, never_ready=never_ready)
 
     def script_exec(
         self, namespace, pod, container=None, stdout="", stderr="", exit_code=0, delay=0.0, match=None
@@ -528,7 +536,10 @@ class KubeEmulator:
                 return await self._create(request, info, ns, api_version)
             if verb == "delete":
                 obj = self.store.delete(info, ns, name)
-                return self._not_found(info, name) if obj is None else web.json_response(obj)
+                if obj is None:
+                    return self._not_found(info, name)
+                self.snapshots.on_deleted(info, obj)
+                return web.json_response(obj)
             return await self._update(request, info, ns, name, sub, patch=(verb == "patch"))
         except (SelectorError, InvalidSelector) as e:
             return status_response(400, str(e))
@@ -664,6 +675,7 @@ class KubeEmulator:
                 obj = self.store.add(body)
             except ValueError as e:
                 return status_response(400, str(e))
+        self.snapshots.on_created(info, obj, asyncio.get_running_loop())
         return web.json_response(obj, status=201)
 
     async def _update(self, request, info, ns, name, sub, patch):
@@ -858,6 +870,8 @@ class KubeEmulator:
                     raise ValueError("body must be a JSON object")
             if action == "exec_log" and request.method == "GET":
                 return web.json_response(self.exec_log)
+            if action == "snapshots" and request.method == "GET":
+                return web.json_response(self.snapshots.settings())
             if action == "requests" and request.method == "GET":
                 return web.json_response(
                     [
@@ -873,6 +887,11 @@ class KubeEmulator:
                 self.fail(
                     **{k: body[k] for k in ("status", "resource", "namespace", "times", "verb") if k in body}
                 )
+            elif action == "snapshots":
+                self.set_snapshot_behaviour(
+                    **{k: body[k] for k in ("delay", "fail", "never_ready") if k in body}
+                )
+                return web.json_response(self.snapshots.settings())
             elif action == "clear":
                 self.clear_faults()
             elif action == "script_exec":

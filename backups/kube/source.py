@@ -58,22 +58,43 @@ class KubeSource:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _request(self, path: str, query: list[tuple[str, str]] | None, resource: str, namespace: str | None):
-        """GET path -> (status, body bytes). Transport failures raise SourceError."""
-        method, url, headers, _body, _post = self.api_client.param_serialize(
-            "GET",
+    def _request(
+        self,
+        path: str,
+        query: list[tuple[str, str]] | None,
+        resource: str,
+        namespace: str | None,
+        *,
+        method: str = "GET",
+        body: dict | None = None,
+    ):
+        """METHOD path -> (status, body bytes, reason). Transport failures raise SourceError.
+
+        A request failing on a stale pooled connection is resent once, except POST (not idempotent:
+        like Go's net/http, a create is never replayed).
+        """
+        header_params = {"Accept": "application/json"}
+        if body is not None:
+            header_params["Content-Type"] = "application/json"
+        method, url, headers, body, _post = self.api_client.param_serialize(
+            method,
             path,
             query_params=query or None,
-            header_params={"Accept": "application/json"},
+            header_params=header_params,
+            body=body,
             auth_settings=["BearerToken"],
         )
-        stale_retry = True
+        stale_retry = method != "POST"
         throttled = 0
         while True:
             self._limiter.acquire()
             try:
                 response = self.api_client.call_api(
-                    method, url, header_params=dict(headers), _request_timeout=self.request_timeout
+                    method,
+                    url,
+                    header_params=dict(headers),
+                    body=body,
+                    _request_timeout=self.request_timeout,
                 ).response
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if stale_retry and _is_stale_connection(exc):
@@ -232,6 +253,55 @@ class KubeSource:
             item = {"apiVersion": resource.api_version, "kind": resource.kind, **item}
         return item
 
+    # ---------------------------------------------------------------- writes
+
+    def create(self, resource: ResourceInfo, namespace: str | None, obj: dict) -> dict:
+        """POST a raw JSON object; returns the created object (server-set name, uid, ...).
+
+        `metadata.generateName` is honoured by the server. An existing object is a SourceError
+        with status 409 (AlreadyExists); every other failure is a SourceError naming the resource,
+        namespace and object name.
+        """
+        if not isinstance(obj, dict):
+            raise TypeError(f"create needs a dict, got {type(obj).__name__}")
+        namespace = namespace if resource.namespaced else None
+        if resource.namespaced and not namespace:
+            raise ValueError(f"{resource.group_resource} is namespaced: create needs a namespace")
+        body = {"apiVersion": resource.api_version, "kind": resource.kind, **obj}
+        meta = body.get("metadata") or {}
+        name = meta.get("name") or (f"{meta['generateName']}*" if meta.get("generateName") else "")
+        path = self._base_path(resource, namespace)
+        gr = resource.group_resource
+        status, data, reason = self._request(path, None, gr, namespace, method="POST", body=body)
+        if not 200 <= status < 300:
+            raise http_error(
+                status, data, reason=reason, resource=gr, namespace=namespace, extra=_named(name)
+            )
+        item = self._json(data, path, gr, namespace)
+        if "kind" not in item or "apiVersion" not in item:
+            item = {"apiVersion": resource.api_version, "kind": resource.kind, **item}
+        return item
+
+    def delete(self, resource: ResourceInfo, namespace: str | None, name: str) -> bool:
+        """DELETE one object: True when deleted, False when it did not exist (404)."""
+        if not name:
+            raise ValueError("delete needs a name")
+        namespace = namespace if resource.namespaced else None
+        if resource.namespaced and not namespace:
+            raise ValueError(f"{resource.group_resource} is namespaced: delete needs a namespace")
+        path = f"{self._base_path(resource, namespace)}/{quote(name, safe='')}"
+        gr = resource.group_resource
+        status, data, reason = self._request(path, None, gr, namespace, method="DELETE")
+        if status == 404:
+            doc = parse_status(data) or {}
+            if str(doc.get("message", "")).strip() != _NOT_SERVED:
+                return False
+        if not 200 <= status < 300:
+            raise http_error(
+                status, data, reason=reason, resource=gr, namespace=namespace, extra=_named(name)
+            )
+        return True
+
     # ------------------------------------------------------------------ exec
 
     def exec(
@@ -248,6 +318,10 @@ class KubeSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _named(name: str) -> str:
+    return f"name {name!r}" if name else ""
 
 
 def _is_stale_connection(exc: BaseException) -> bool:
