@@ -48,3 +48,235 @@ class Cluster(models.Model):
         clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
         cluster_name = contexts.get(context_name, {}).get("cluster")
         return clusters.get(cluster_name, {}).get("server", "")
+
+
+class StorageLocation(models.Model):
+    """Where backups are stored: a local folder or an S3-compatible bucket (Velero's BSL)."""
+
+    class Provider(models.TextChoices):
+        LOCAL = "local", "Local folder"
+        S3 = "s3", "S3-compatible bucket"
+
+    name = models.CharField(max_length=63, unique=True)
+    provider = models.CharField(max_length=10, choices=Provider.choices, default=Provider.LOCAL)
+    path = models.CharField(max_length=500, blank=True, help_text="Local folder (provider local).")
+    bucket = models.CharField(max_length=63, blank=True)
+    prefix = models.CharField(max_length=200, blank=True)
+    region = models.CharField(max_length=50, blank=True)
+    endpoint_url = models.CharField(max_length=300, blank=True)
+    access_key_id = models.CharField(max_length=200, blank=True)
+    secret_access_key = models.CharField(max_length=200, blank=True)
+    default = models.BooleanField(default=False)
+    read_only = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def store(self):
+        """The object store client (`backups.engine.storage`); credentials never leave this call."""
+        from backups.engine.storage import store_from_config
+
+        return store_from_config(
+            {
+                "provider": self.provider,
+                "path": self.path,
+                "bucket": self.bucket,
+                "prefix": self.prefix,
+                "region": self.region or None,
+                "endpoint_url": self.endpoint_url or None,
+                "access_key_id": self.access_key_id or None,
+                "secret_access_key": self.secret_access_key or None,
+                "read_only": self.read_only,
+            }
+        )
+
+
+class Backup(models.Model):
+    """A backup with Velero's spec fields and phases; counters are exact once blocks are planned."""
+
+    class Phase(models.TextChoices):
+        NEW = "New"
+        QUEUED = "Queued"
+        READY = "ReadyToStart"
+        IN_PROGRESS = "InProgress"
+        FINALIZING = "Finalizing"
+        COMPLETED = "Completed"
+        PARTIALLY_FAILED = "PartiallyFailed"
+        FAILED = "Failed"
+        FAILED_VALIDATION = "FailedValidation"
+
+    TERMINAL = (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED, Phase.FAILED_VALIDATION)
+    RUNNING = (Phase.READY, Phase.IN_PROGRESS, Phase.FINALIZING)
+
+    name = models.CharField(max_length=63, unique=True)
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="backups")
+    storage_location = models.ForeignKey(
+        StorageLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="backups"
+    )
+    # Velero's spec
+    included_namespaces = models.JSONField(default=list, blank=True)
+    excluded_namespaces = models.JSONField(default=list, blank=True)
+    included_resources = models.JSONField(default=list, blank=True)
+    excluded_resources = models.JSONField(default=list, blank=True)
+    include_cluster_resources = models.BooleanField(null=True, blank=True)
+    label_selector = models.CharField(max_length=500, blank=True)
+    ordered_resources = models.JSONField(default=dict, blank=True)
+    hooks = models.JSONField(default=dict, blank=True, help_text="Velero's spec.hooks: {resources: [...]}")
+    ttl = models.CharField(max_length=30, default="720h0m0s")
+    volume_group_label_key = models.CharField(max_length=253, default="velero.io/volume-group", blank=True)
+    snapshot_volumes = models.BooleanField(null=True, blank=True)
+    csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
+    workers = models.PositiveSmallIntegerField(default=4)
+    # status
+    phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.NEW)
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
+    validation_errors = models.JSONField(default=list, blank=True)
+    failure_reason = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    completed = models.DateTimeField(null=True, blank=True)
+    expiration = models.DateTimeField(null=True, blank=True)
+    total_items = models.PositiveIntegerField(default=0)
+    items_backed_up = models.PositiveIntegerField(default=0)
+    total_blocks = models.PositiveIntegerField(default=0)
+    blocks_done = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+    hooks_attempted = models.PositiveIntegerField(default=0)
+    hooks_failed = models.PositiveIntegerField(default=0)
+    snapshots_attempted = models.PositiveIntegerField(default=0)
+    snapshots_completed = models.PositiveIntegerField(default=0)
+    size_bytes = models.BigIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=0, help_text="Dispatch attempts (a restarted plan).")
+    job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job dispatching or finalizing it.")
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["phase"])]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.phase in self.TERMINAL
+
+
+class BlockBatch(models.Model):
+    """Consecutive blocks run by one RQ job, so tiny blocks don't cost one job each.
+
+    The database, not Redis, is the truth: a batch whose worker died (lease expired) or whose
+    job was lost with Redis is handed out again, and its members are rewritten, never doubled.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        ENQUEUED = "enqueued"
+        RUNNING = "running"
+        DONE = "done"
+
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    first_block = models.PositiveIntegerField()
+    block_count = models.PositiveIntegerField()
+    item_count = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    job_id = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["backup", "number"]
+        constraints = [models.UniqueConstraint(fields=["backup", "number"], name="unique_batch_number")]
+        indexes = [models.Index(fields=["backup", "state"])]
+
+    def __str__(self):
+        return f"{self.backup_id} batch {self.number}"
+
+
+class BlockRun(models.Model):
+    """One ItemBlock of a backup and how its run went."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        PRE_HOOKS = "pre-hooks"
+        ITEMS = "items"
+        SNAPSHOTS = "snapshots"
+        POST_HOOKS = "post-hooks"
+        DONE = "done"
+        FAILED = "failed"
+
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks")
+    index = models.PositiveIntegerField()
+    batch = models.PositiveIntegerField()
+    item_count = models.PositiveIntegerField()
+    first_item = models.CharField(max_length=400)
+    pods = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    items_written = models.PositiveIntegerField(default=0)
+    items_skipped = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["backup", "index"]
+        constraints = [models.UniqueConstraint(fields=["backup", "index"], name="unique_block_index")]
+
+    def __str__(self):
+        return f"{self.backup_id} block {self.index}"
+
+
+class HookRun(models.Model):
+    """One hook execution (or skip) in a block, as Velero's hook tracker counts it."""
+
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="hook_runs")
+    block_index = models.PositiveIntegerField()
+    phase = models.CharField(max_length=4)
+    namespace = models.CharField(max_length=253)
+    pod = models.CharField(max_length=253)
+    container = models.CharField(max_length=253, blank=True)
+    source = models.CharField(max_length=253, blank=True)
+    command = models.JSONField(default=list)
+    on_error = models.CharField(max_length=10, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stdout = models.TextField(blank=True)
+    stderr = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    timed_out = models.BooleanField(default=False)
+    skipped_reason = models.CharField(max_length=200, blank=True)
+    started = models.FloatField(null=True, blank=True)
+    finished = models.FloatField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["backup", "started", "id"]
+
+    def __str__(self):
+        return f"{self.phase} hook {self.namespace}/{self.pod}"
+
+
+class BackupLogEntry(models.Model):
+    """Warnings and errors of a backup (info lines go to the log file only)."""
+
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="log_entries")
+    level = models.CharField(max_length=7)
+    message = models.TextField()
+    resource = models.CharField(max_length=253, blank=True)
+    namespace = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=253, blank=True)
+    time = models.FloatField()
+    block_index = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["backup", "time", "id"]
+        indexes = [models.Index(fields=["backup", "level"])]
+
+    def __str__(self):
+        return f"{self.level}: {self.message}"

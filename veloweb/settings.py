@@ -158,3 +158,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
+
+# Backups: staging (spool, plan, block members) must be shared by the dashboard and every worker.
+VELOWEB_STAGING_DIR = Path(os.environ.get("VELOWEB_STAGING_DIR") or DATA_DIR / "staging").resolve()
+# Where backups go when no storage location is chosen: a local folder laid out like Velero's bucket.
+VELOWEB_DEFAULT_STORAGE_DIR = Path(os.environ.get("VELOWEB_STORAGE_DIR") or DATA_DIR / "storage").resolve()
+VELOWEB_MAX_RUNNING_BACKUPS = int(os.environ.get("VELOWEB_MAX_RUNNING_BACKUPS", "2"))
+# A batch whose worker stops renewing its lease for this long is handed to another worker.
+VELOWEB_BATCH_LEASE_SECONDS = float(os.environ.get("VELOWEB_BATCH_LEASE_SECONDS", "60"))
+# Blocks are grouped into RQ jobs of about this many items (one job per block when blocks are big).
+VELOWEB_BATCH_ITEMS = int(os.environ.get("VELOWEB_BATCH_ITEMS", "200"))

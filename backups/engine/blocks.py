@@ -30,7 +30,8 @@ from .archive import BlockArchiveWriter
 from .hooks import POST, PRE, BlockHookOutcome, Executor, HookResult, ResourceHook, run_block_hooks
 from .items import ItemKey
 from .log import BackupLog
-from .resources import ResourceTable
+from .resources import ResourceInfo, ResourceTable
+from .snapshots import SnapshotResult
 from .source import Source, SourceError
 
 SKIP_GONE = "not found: deleted since the backup was planned"
@@ -41,6 +42,7 @@ SKIP_READ_ERROR = "error reading the item"
 SKIP_UNKNOWN = "resource not served by the cluster"
 
 PODS = "pods"
+PVCS = "persistentvolumeclaims"
 
 
 @dataclass
@@ -55,6 +57,7 @@ class BlockResult:
     items_started: float = 0.0
     items_finished: float = 0.0
     finished: float = 0.0
+    snapshots: list[SnapshotResult] = field(default_factory=list)
 
     @property
     def failed_block(self) -> bool:
@@ -76,6 +79,31 @@ class BlockResult:
         return next((reason for k, reason in self.skipped if k == key), None)
 
 
+def _write_snapshot_objects(
+    taken: SnapshotResult, table: ResourceTable, writer: BlockArchiveWriter, already: set, result: BlockResult
+) -> None:
+    # The class is shared by many blocks: the caller writes it once for the backup (no duplicate entry).
+    for obj in (taken.volume_snapshot, taken.volume_snapshot_content):
+        if not obj:
+            continue
+        info = table.by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+        if info is None:
+            continue
+        meta = obj.get("metadata") or {}
+        key = ItemKey(
+            info.group,
+            info.version,
+            info.resource,
+            meta.get("namespace", "") if info.namespaced else "",
+            meta["name"],
+        )
+        if key in already:
+            continue
+        writer.add_item(key, obj)
+        already.add(key)
+        result.written.append((key, info.kind))
+
+
 def _where(key: ItemKey) -> dict:
     return {"resource": key.group_resource, "namespace": key.namespace, "name": key.name}
 
@@ -87,6 +115,7 @@ def _fetch(
     log: BackupLog,
     result: BlockResult,
     already: set,
+    read: Callable[[ItemKey, ResourceInfo], dict | None] | None = None,
 ) -> list[tuple[ItemKey, dict, bool, str]]:
     """(key, object, preferred, kind) for every item that still exists, in block order."""
     fetched = []
@@ -103,7 +132,7 @@ def _fetch(
         if not preferred:
             info = dataclasses.replace(info, version=key.version)
         try:
-            obj = source.get(info, key.namespace or None, key.name)
+            obj = read(key, info) if read is not None else source.get(info, key.namespace or None, key.name)
         except SourceError as error:
             log.error(f"error getting item {key}: {error}", **_where(key))
             result.skipped.append((key, SKIP_READ_ERROR))
@@ -129,16 +158,22 @@ def run_block(
     log: BackupLog,
     clock: Callable[[], float] = time.time,
     already_backed_up: set | None = None,
+    read: Callable[[ItemKey, ResourceInfo], dict | None] | None = None,
+    snapshot: Callable[[dict], SnapshotResult | None] | None = None,
 ) -> BlockResult:
     """Back up one block into `writer` (the caller closes or aborts it). See the module docstring.
 
     `already_backed_up` (ItemKeys) makes items in it no-ops and keeps their pods' hooks from running
     again; items written here are added to it. Errors on single items are logged and the block goes
-    on; an exception from the writer propagates after the post-hooks have run.
+    on; an exception from the writer propagates after the post-hooks have run. `read` replaces
+    `source.get` for reading the items (block jobs read the collection spool, as Velero reads its
+    per-item temp files: objects as collected). `snapshot(pvc)` takes the CSI snapshot of each
+    claim written, after the items and before the post-hooks; the VolumeSnapshot, its content and
+    class are written into the block as Velero's CSI plugin adds them.
     """
     already = already_backed_up if already_backed_up is not None else set()
     result = BlockResult(started=clock())
-    items = _fetch(block_keys, source, table, log, result, already)
+    items = _fetch(block_keys, source, table, log, result, already, read)
 
     pods = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PODS]
     result.pre = run_block_hooks(pods, PRE, list(spec_hooks), executor, log, clock)
@@ -159,7 +194,17 @@ def run_block(
                 writer.add_item(key, obj, preferred=preferred)
                 already.add(key)
                 result.written.append((key, kind))
-        result.items_finished = clock()
+            result.items_finished = clock()
+            if snapshot is not None:
+                claims = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PVCS]
+                for pvc in claims:
+                    taken = snapshot(pvc)
+                    if taken is None:
+                        continue
+                    result.snapshots.append(taken)
+                    if taken.ok:
+                        _write_snapshot_objects(taken, table, writer, already, result)
+        result.items_finished = result.items_finished or clock()
     finally:
         if not result.items_finished:
             result.items_finished = clock()

@@ -1,0 +1,501 @@
+"""RQ entry points: dispatch a backup, run a batch of blocks, finalize. Arguments are ids only.
+
+The database is the truth and every step is guarded by a conditional update, so a job that runs
+twice (a retry, a worker that was presumed dead) changes nothing the second time, and a block's
+archive member is replaced, never duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backups.engine.archive import (
+    BlockArchiveWriter,
+    assemble_tarball,
+    resource_list,
+    results_file,
+    velero_backup_json,
+    write_gzip_json,
+)
+from backups.engine.blocks import run_block
+from backups.engine.durations import parse_duration
+from backups.engine.hooks import parse_resource_hooks
+from backups.engine.itemblocks import plan_item_blocks
+from backups.engine.items import ItemKey
+from backups.engine.log import BackupLog, LogEntry
+from backups.engine.snapshots import snapshot_claim
+from backups.engine.source import SourceError
+from backups.engine.spool import Spool, SpoolReader
+from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun, HookRun
+from backups.services import enqueue_finalize, spec_of
+from backups.staging import Staging
+
+Phase = Backup.Phase
+MAX_BATCH_ATTEMPTS = 3
+
+
+def _fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
+    field = "validation_errors" if phase == Phase.FAILED_VALIDATION else "failure_reason"
+    value = [reason] if phase == Phase.FAILED_VALIDATION else reason
+    Backup.objects.filter(pk=backup_id).update(phase=phase, completed=timezone.now(), **{field: value})
+
+
+def _log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]:
+    return [
+        BackupLogEntry(
+            backup=backup,
+            level=e.level,
+            message=e.message,
+            resource=e.resource,
+            namespace=e.namespace,
+            name=e.name,
+            time=e.time,
+            block_index=block_index,
+        )
+        for e in entries
+        if e.level in ("warning", "error")
+    ]
+
+
+def split_batches(blocks, max_items: int) -> list[tuple[int, int, int]]:
+    """(first block, block count, item count) of consecutive blocks of about `max_items` items."""
+    batches, first, count, items = [], 0, 0, 0
+    for index, block in enumerate(blocks):
+        if count and items + len(block) > max_items:
+            batches.append((first, count, items))
+            first, count, items = index, 0, 0
+        count += 1
+        items += len(block)
+    if count:
+        batches.append((first, count, items))
+    return batches
+
+
+def dispatch_backup(backup_id: int) -> None:
+    """Collect, plan every block (keys and spool offsets only), record the exact totals, start batches."""
+    if not Backup.objects.filter(pk=backup_id, phase=Phase.READY).update(
+        phase=Phase.IN_PROGRESS, attempt=F("attempt") + 1, started=timezone.now()
+    ):
+        return
+    backup = Backup.objects.get(pk=backup_id)
+    staging = Staging.of(backup)
+    staging.reset()
+    BlockBatch.objects.filter(backup=backup).delete()
+    BlockRun.objects.filter(backup=backup).delete()
+    BackupLogEntry.objects.filter(backup=backup).delete()
+    log = BackupLog()
+    try:
+        source = backup.cluster.connect()
+        parse_resource_hooks((backup.hooks or {}).get("resources"), source.resources())
+        with Spool(staging.spool) as spool:
+            plan = plan_item_blocks(source, spec_of(backup), log, spool=spool)
+    except ValueError as error:
+        return _fail(backup_id, str(error), Phase.FAILED_VALIDATION)
+    except SourceError as error:
+        return _fail(backup_id, f"cannot read the cluster: {error}")
+    except OSError as error:
+        return _fail(backup_id, f"cannot write the staging folder {staging.root}: {error}")
+
+    batches = split_batches(plan.blocks, settings.VELOWEB_BATCH_ITEMS)
+    block_rows, batch_rows = [], []
+    for number, (first, count, items) in enumerate(batches):
+        staging.write_batch(number, first, plan.blocks[first : first + count])
+        batch_rows.append(
+            BlockBatch(backup=backup, number=number, first_block=first, block_count=count, item_count=items)
+        )
+        for index in range(first, first + count):
+            block = plan.blocks[index]
+            block_rows.append(
+                BlockRun(
+                    backup=backup,
+                    index=index,
+                    batch=number,
+                    item_count=len(block),
+                    first_item=str(block.items[0].key)[:400],
+                    pods=sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group),
+                )
+            )
+    staging.write_log("dispatch", log.entries)
+    expiration = timezone.now() + timedelta(seconds=parse_duration(backup.ttl))
+    with transaction.atomic():
+        BlockBatch.objects.bulk_create(batch_rows, batch_size=500)
+        BlockRun.objects.bulk_create(block_rows, batch_size=500)
+        BackupLogEntry.objects.bulk_create(_log_rows(backup, log.entries), batch_size=500)
+        Backup.objects.filter(pk=backup_id).update(
+            total_items=plan.item_count,
+            total_blocks=len(plan.blocks),
+            errors=log.errors,
+            warnings=log.warnings,
+            expiration=expiration,
+        )
+    if not batches:
+        return _maybe_finalize(backup_id)
+    for _ in range(max(1, backup.workers)):
+        if not enqueue_next_batch(backup_id):
+            break
+
+
+def enqueue_next_batch(backup_id: int) -> bool:
+    """Hand the next pending batch to RQ; keeps at most `workers` batches of a backup in flight."""
+    for batch in BlockBatch.objects.filter(backup_id=backup_id, state=BlockBatch.State.PENDING)[:5]:
+        job_id = f"batch-{backup_id}-{batch.number}-{batch.attempts}"
+        if BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.PENDING).update(
+            state=BlockBatch.State.ENQUEUED, job_id=job_id
+        ):
+            enqueue_batch_job(backup_id, batch.number, job_id)
+            return True
+    return False
+
+
+def enqueue_batch_job(backup_id: int, number: int, job_id: str) -> None:
+    django_rq.get_queue("blocks").enqueue(run_batch, backup_id, number, job_id=job_id, job_timeout=4 * 3600)
+
+
+def _lease() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.VELOWEB_BATCH_LEASE_SECONDS)
+
+
+def run_batch(backup_id: int, number: int) -> None:
+    """Back up a batch of blocks, then record all of it in one transaction and start the next batch."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    now = timezone.now()
+    claimable = BlockBatch.objects.filter(backup_id=backup_id, number=number, backup__phase=Phase.IN_PROGRESS)
+    claimed = claimable.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.PENDING)).update(
+        state=BlockBatch.State.RUNNING, attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
+    ) or claimable.filter(state=BlockBatch.State.RUNNING, lease_until__lt=now).update(
+        attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
+    )
+    if not claimed:
+        return
+    batch = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
+    backup = batch.backup
+    staging = Staging.of(backup)
+    first_block, blocks = staging.read_batch(number)
+    log = BackupLog()
+    outcomes = []
+    try:
+        source = backup.cluster.connect()
+        table = source.resources()
+        hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
+        snapshot = _snapshotter(backup, source, table) if backup.snapshot_volumes is not False else None
+        with SpoolReader(staging.spool) as spool:
+            for offset, items in enumerate(blocks):
+                index = first_block + offset
+                locations = {item.key: (item.offset, item.length) for item in items}
+
+                def read(key, info, locations=locations):
+                    where = locations.get(key)
+                    if where and where[0] >= 0:
+                        return spool.get(*where)
+                    return source.get(info, key.namespace or None, key.name)
+
+                block_log = BackupLog()
+                with BlockArchiveWriter(staging.member(index)) as writer:
+                    result = run_block(
+                        [item.key for item in items],
+                        source=source,
+                        table=table,
+                        spec_hooks=hooks,
+                        executor=source.exec,
+                        writer=writer,
+                        log=block_log,
+                        read=read,
+                        snapshot=snapshot and (lambda pvc, log=block_log: snapshot(pvc, log)),
+                    )
+                outcomes.append((index, result, block_log))
+                log.entries.extend(block_log.entries)
+                BlockBatch.objects.filter(pk=batch.pk, worker=worker).update(lease_until=_lease())
+    except (SourceError, ValueError, OSError) as error:
+        if batch.attempts < MAX_BATCH_ATTEMPTS:
+            raise  # the lease expires and the watchdog hands the batch out again
+        return _give_up(batch, f"{error}", staging)
+    _complete(batch, worker, outcomes, log, staging)
+
+
+def _snapshotter(backup: Backup, source, table):
+    """CSI snapshots for the batch's claims; the snapshot classes are listed once per batch."""
+    timeout = parse_duration(backup.csi_snapshot_timeout)
+    classes: list = []
+
+    def take(pvc: dict, log: BackupLog):
+        if not classes:
+            info = table.by_group_resource("volumesnapshotclasses.snapshot.storage.k8s.io")
+            classes.append(list(source.list(info)) if info else [])
+        return snapshot_claim(
+            pvc,
+            source=source,
+            table=table,
+            backup_name=backup.name,
+            log=log,
+            timeout=timeout,
+            snapshot_classes=classes[0],
+        )
+
+    return take
+
+
+def _written_file(staging: Staging, number: int):
+    return staging.root / "batches" / f"{number:07d}.written.json"
+
+
+def _classes_file(staging: Staging, number: int):
+    return staging.root / "batches" / f"{number:07d}.snapshot-classes.json"
+
+
+def _snapshot_classes_member(staging: Staging, batches: int, written: list) -> str | None:
+    """The VolumeSnapshotClasses used by any block, written once for the whole backup."""
+    classes = {}
+    for number in range(batches):
+        path = _classes_file(staging, number)
+        if path.exists():
+            classes.update(json.loads(path.read_text()))
+    if not classes:
+        return None
+    path = str(staging.root / "members" / "snapshot-classes.tar.gz-member")
+    with BlockArchiveWriter(path) as writer:
+        for name, obj in sorted(classes.items()):
+            key = ItemKey(
+                "snapshot.storage.k8s.io", obj["apiVersion"].split("/")[-1], "volumesnapshotclasses", "", name
+            )
+            writer.add_item(key, obj)
+            written.append((key, "VolumeSnapshotClass"))
+    return path
+
+
+def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging: Staging) -> None:
+    backup = batch.backup
+    written = [[*key, kind] for _, result, _ in outcomes for key, kind in result.written]
+    _written_file(staging, batch.number).write_text(json.dumps(written, separators=(",", ":")))
+    snapshots = [s for _, result, _ in outcomes for s in result.snapshots]
+    classes = {
+        s.snapshot_class["metadata"]["name"]: s.snapshot_class for s in snapshots if s.ok and s.snapshot_class
+    }
+    _classes_file(staging, batch.number).write_text(json.dumps(classes))
+    staging.write_log(f"batch-{batch.number:07d}", log.entries)
+    with transaction.atomic():
+        if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, worker=worker).update(
+            state=BlockBatch.State.DONE, lease_until=None
+        ):
+            return  # presumed dead and taken over: the other run records the batch
+        runs = {r.index: r for r in BlockRun.objects.filter(backup=backup, batch=batch.number)}
+        hook_rows, log_rows = [], []
+        for index, result, block_log in outcomes:
+            run = runs[index]
+            run.state = (
+                BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE
+            )
+            run.items_written = len(result.written)
+            run.items_skipped = len(result.skipped)
+            run.errors, run.warnings = block_log.errors, block_log.warnings
+            run.attempts = batch.attempts
+            run.started = datetime.fromtimestamp(result.started, tz=UTC)
+            run.finished = datetime.fromtimestamp(result.finished, tz=UTC)
+            log_rows += _log_rows(backup, block_log.entries, index)
+            for hook in result.hook_results:
+                hook_rows.append(
+                    HookRun(
+                        backup=backup,
+                        block_index=index,
+                        phase=hook.phase,
+                        namespace=hook.namespace,
+                        pod=hook.pod,
+                        container=hook.container or "",
+                        source=hook.source,
+                        command=list(hook.command),
+                        on_error=hook.on_error,
+                        exit_code=hook.exit_code,
+                        stdout=hook.stdout or "",
+                        stderr=hook.stderr or "",
+                        error=hook.error or "",
+                        timed_out=hook.timed_out,
+                        skipped_reason=hook.skipped_reason or "",
+                        started=hook.started,
+                        finished=hook.finished,
+                        duration=hook.duration,
+                    )
+                )
+        BlockRun.objects.bulk_update(
+            runs.values(),
+            [
+                "state",
+                "items_written",
+                "items_skipped",
+                "errors",
+                "warnings",
+                "attempts",
+                "started",
+                "finished",
+            ],
+            batch_size=500,
+        )
+        HookRun.objects.bulk_create(hook_rows, batch_size=500)
+        BackupLogEntry.objects.bulk_create(log_rows, batch_size=500)
+        Backup.objects.filter(pk=backup.pk).update(
+            items_backed_up=F("items_backed_up") + len(written),
+            blocks_done=F("blocks_done") + len(outcomes),
+            errors=F("errors") + log.errors,
+            warnings=F("warnings") + log.warnings,
+            hooks_attempted=F("hooks_attempted") + sum(r.hooks_attempted for _, r, _ in outcomes),
+            hooks_failed=F("hooks_failed") + sum(r.hooks_failed for _, r, _ in outcomes),
+            snapshots_attempted=F("snapshots_attempted") + len(snapshots),
+            snapshots_completed=F("snapshots_completed") + sum(1 for s in snapshots if s.ok),
+        )
+    enqueue_next_batch(backup.pk)
+    _maybe_finalize(backup.pk)
+
+
+def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
+    """After the last attempt, the batch's blocks are errors naming them, and the backup goes on."""
+    backup = batch.backup
+    log = BackupLog()
+    first, blocks = staging.read_batch(batch.number)
+    for offset, items in enumerate(blocks):
+        log.error(
+            f"block {first + offset} ({len(items)} items, from {items[0].key}) not backed up after "
+            f"{batch.attempts} attempts: {reason}"
+        )
+    staging.write_log(f"batch-{batch.number:07d}", log.entries)
+    _written_file(staging, batch.number).write_text("[]")
+    with transaction.atomic():
+        if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING).update(
+            state=BlockBatch.State.DONE, lease_until=None
+        ):
+            return
+        BlockRun.objects.filter(backup=backup, batch=batch.number).update(
+            state=BlockRun.State.FAILED, errors=1, attempts=batch.attempts
+        )
+        BackupLogEntry.objects.bulk_create(_log_rows(backup, log.entries))
+        Backup.objects.filter(pk=backup.pk).update(
+            blocks_done=F("blocks_done") + batch.block_count, errors=F("errors") + log.errors
+        )
+    enqueue_next_batch(backup.pk)
+    _maybe_finalize(backup.pk)
+
+
+def _maybe_finalize(backup_id: int) -> None:
+    """The last batch to finish moves the backup to Finalizing and enqueues the finalize job once."""
+    with transaction.atomic():
+        unfinished = (
+            BlockBatch.objects.filter(backup_id=backup_id).exclude(state=BlockBatch.State.DONE).exists()
+        )
+        if unfinished:
+            return
+        if not Backup.objects.filter(pk=backup_id, phase=Phase.IN_PROGRESS).update(phase=Phase.FINALIZING):
+            return
+    enqueue_finalize(Backup.objects.get(pk=backup_id))
+
+
+def _read_log_entries(staging: Staging):
+    for path in staging.log_files():
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                yield LogEntry(**json.loads(line))
+
+
+def finalize_backup(backup_id: int) -> None:
+    """Assemble the tarball from the block members, write Velero's files and upload them."""
+    backup = Backup.objects.select_related("storage_location").get(pk=backup_id)
+    if backup.phase != Phase.FINALIZING:
+        return
+    from backups.engine.storage import StorageError, upload_backup
+
+    staging = Staging.of(backup)
+    out = tempfile.mkdtemp(prefix="out-", dir=staging.root)
+    name = backup.name
+    files = {
+        kind: os.path.join(out, f"{name}{suffix}")
+        for kind, suffix in (
+            ("tarball", ".tar.gz"),
+            ("log", "-logs.gz"),
+            ("results", "-results.gz"),
+            ("resource-list", "-resource-list.json.gz"),
+            ("metadata", "-velero-backup.json"),
+        )
+    }
+    members = [staging.member(i) for i in range(backup.total_blocks)]
+    missing = [m for m in members if not os.path.exists(m)]
+    entries = list(_read_log_entries(staging))
+    written = []
+    for number in range(BlockBatch.objects.filter(backup=backup).count()):
+        path = _written_file(staging, number)
+        if path.exists():
+            written += [(ItemKey(*row[:5]), row[5]) for row in json.loads(path.read_text())]
+    try:
+        classes = _snapshot_classes_member(staging, BlockBatch.objects.filter(backup=backup).count(), written)
+        members = [m for m in members if m not in missing] + ([classes] if classes else [])
+        size = assemble_tarball(members, files["tarball"])
+        write_gzip_json(files["resource-list"], resource_list(written))
+        write_gzip_json(files["results"], results_file(entries))
+        _write_log(files["log"], entries)
+    except OSError as error:
+        return _fail(backup_id, f"cannot assemble the backup in {staging.root}: {error}")
+    backup.refresh_from_db()
+    phase = Phase.PARTIALLY_FAILED if backup.errors else Phase.COMPLETED
+    completed = timezone.now()
+    metadata = velero_backup_json(
+        name,
+        storage_location=backup.storage_location.name if backup.storage_location else "default",
+        included_namespaces=backup.included_namespaces,
+        excluded_namespaces=backup.excluded_namespaces,
+        included_resources=backup.included_resources,
+        excluded_resources=backup.excluded_resources,
+        include_cluster_resources=backup.include_cluster_resources,
+        ordered_resources={k: ",".join(v) for k, v in (backup.ordered_resources or {}).items()},
+        ttl=backup.ttl,
+        hooks=backup.hooks or {},
+        volume_group_snapshot_label_key=backup.volume_group_label_key,
+        csi_snapshot_timeout=backup.csi_snapshot_timeout,
+        phase=phase,
+        start=backup.started,
+        completion=completed,
+        expiration=backup.expiration,
+        errors=backup.errors,
+        warnings=backup.warnings,
+        total_items=backup.items_backed_up,
+        items_backed_up=backup.items_backed_up,
+        hooks_attempted=backup.hooks_attempted,
+        hooks_failed=backup.hooks_failed,
+    )
+    with open(files["metadata"], "w", encoding="utf-8") as f:
+        json.dump(metadata, f, indent=2)
+    location = backup.storage_location
+    try:
+        warnings = upload_backup(location.store(), name, files, prefix="")
+    except StorageError as error:
+        staging.remove()
+        return _fail(backup_id, f"upload to storage location {location.name} failed: {error}")
+    Backup.objects.filter(pk=backup_id, phase=Phase.FINALIZING).update(
+        phase=phase, completed=completed, size_bytes=size, warnings=F("warnings") + len(warnings)
+    )
+    staging.remove()
+
+
+def _write_log(path: str, entries) -> None:
+    import gzip
+
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        for entry in entries:
+            out.write(json.dumps(entry.as_dict(), separators=(",", ":")) + "\n")
+
+
+def wait_for(backup_id: int, timeout: float, tick=None, poll: float = 0.5) -> Backup:
+    """Poll until the backup is terminal (running `tick`, e.g. the watchdog, between polls)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        backup = Backup.objects.get(pk=backup_id)
+        if backup.is_terminal or time.monotonic() > deadline:
+            return backup
+        if tick:
+            tick()
+        time.sleep(poll)

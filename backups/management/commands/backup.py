@@ -1,0 +1,167 @@
+"""`manage.py backup create|describe|logs|delete|list`: everything the dashboard does, from a shell."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from backups import services
+from backups.engine.spec import parse_bool
+from backups.jobs import wait_for
+from backups.models import Backup, Cluster, StorageLocation
+from backups.watchdog import tick
+
+
+def _list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class Command(BaseCommand):
+    help = "Create, wait for, describe, read the logs of, list and delete backups."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a backup and queue it")
+        create.add_argument("name")
+        create.add_argument("--cluster", help="registered cluster name (default: the only one)")
+        create.add_argument("--include-namespaces", default="*")
+        create.add_argument("--exclude-namespaces")
+        create.add_argument("--include-resources")
+        create.add_argument("--exclude-resources")
+        create.add_argument("--include-cluster-resources", metavar="true|false")
+        create.add_argument("--selector", "-l", default="")
+        create.add_argument("--ordered-resources", default="")
+        create.add_argument(
+            "--hooks", metavar="JSON", help='Velero\'s spec.hooks as JSON: {"resources": [...]}'
+        )
+        create.add_argument("--ttl", default="720h0m0s")
+        create.add_argument("--volume-group-label-key", default="velero.io/volume-group")
+        create.add_argument("--workers", type=int, default=4)
+        create.add_argument("--storage-location")
+        create.add_argument(
+            "--wait", action="store_true", help="wait until it finishes (exit 1 unless Completed)"
+        )
+        create.add_argument("--timeout", type=float, default=3600)
+        for action in ("describe", "logs", "delete"):
+            one = sub.add_parser(action)
+            one.add_argument("name")
+        sub.add_parser("list")
+
+    def handle(self, *args, action, **options):
+        return getattr(self, f"_{action}")(**options)
+
+    def _backup(self, name: str) -> Backup:
+        try:
+            return Backup.objects.get(name=name)
+        except Backup.DoesNotExist:
+            raise CommandError(f"no backup named {name!r}") from None
+
+    def _create(self, name, cluster, wait, timeout, **o):
+        if Backup.objects.filter(name=name).exists():
+            raise CommandError(f"a backup named {name!r} already exists")
+        clusters = Cluster.objects.all()
+        try:
+            target = clusters.get(name=cluster) if cluster else clusters.get()
+        except Cluster.DoesNotExist:
+            raise CommandError(
+                f"no cluster named {cluster!r}" if cluster else "no cluster is registered"
+            ) from None
+        except Cluster.MultipleObjectsReturned:
+            raise CommandError("several clusters are registered: choose one with --cluster") from None
+        location = None
+        if o["storage_location"]:
+            location = StorageLocation.objects.filter(name=o["storage_location"]).first()
+            if location is None:
+                raise CommandError(f"no storage location named {o['storage_location']!r}")
+        try:
+            hooks = json.loads(o["hooks"]) if o["hooks"] else {}
+            fields = dict(
+                included_namespaces=_list(o["include_namespaces"]),
+                excluded_namespaces=_list(o["exclude_namespaces"]),
+                included_resources=_list(o["include_resources"]),
+                excluded_resources=_list(o["exclude_resources"]),
+                include_cluster_resources=parse_bool(
+                    o["include_cluster_resources"], "--include-cluster-resources"
+                ),
+                label_selector=o["selector"],
+                ordered_resources=services.parse_ordered(o["ordered_resources"]),
+                hooks=hooks,
+                ttl=o["ttl"],
+                volume_group_label_key=o["volume_group_label_key"],
+                workers=o["workers"],
+                storage_location=location,
+            )
+        except json.JSONDecodeError as error:
+            raise CommandError(f"invalid --hooks JSON: {error}") from None
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        backup = services.create_backup(name, target, **fields)
+        if backup.phase == Backup.Phase.FAILED_VALIDATION:
+            raise CommandError(f"backup {name} failed validation: " + "; ".join(backup.validation_errors))
+        self.stdout.write(f"Backup {name} {backup.phase}.")
+        if wait:
+            backup = wait_for(backup.pk, timeout, tick=tick)
+            self._describe(name)
+            if backup.phase != Backup.Phase.COMPLETED:
+                raise CommandError(f"backup {name} ended {backup.phase}")
+
+    def _describe(self, name, **_):
+        b = self._backup(name)
+        lines = [
+            f"Name:         {b.name}",
+            f"Cluster:      {b.cluster.name}",
+            f"Phase:        {b.phase}",
+            f"Namespaces:   included {', '.join(b.included_namespaces) or '*'}; "
+            f"excluded {', '.join(b.excluded_namespaces) or '<none>'}",
+            f"Resources:    included {', '.join(b.included_resources) or '*'}; "
+            f"excluded {', '.join(b.excluded_resources) or '<none>'}",
+            f"Started:      {b.started or '<n/a>'}",
+            f"Completed:    {b.completed or '<n/a>'}",
+            f"Expiration:   {b.expiration or '<n/a>'}",
+            f"Items:        {b.items_backed_up} of {b.total_items}",
+            f"Blocks:       {b.blocks_done} of {b.total_blocks}",
+            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed",
+            f"Errors:       {b.errors}",
+            f"Warnings:     {b.warnings}",
+        ]
+        if b.validation_errors:
+            lines.append("Validation errors: " + "; ".join(b.validation_errors))
+        if b.failure_reason:
+            lines.append(f"Failure reason: {b.failure_reason}")
+        self.stdout.write("\n".join(lines))
+
+    def _logs(self, name, **_):
+        b = self._backup(name)
+        if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
+            store = b.storage_location.store()
+            key = f"backups/{b.name}/{b.name}-logs.gz"
+            try:
+                with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+                    for line in lines:
+                        entry = json.loads(line)
+                        where = "/".join(p for p in (entry.get("namespace"), entry.get("name")) if p)
+                        subject = f"{entry.get('resource', '')} {where}".strip()
+                        self.stdout.write(
+                            f"{entry['level']}: {subject + ': ' if subject else ''}{entry['message']}"
+                        )
+                return
+            except Exception as error:  # noqa: BLE001 - fall back to the database's warnings and errors
+                self.stderr.write(f"cannot read {key}: {error}; showing warnings and errors only")
+        for e in b.log_entries.all():
+            self.stdout.write(f"{e.level}: {e.resource} {e.namespace}/{e.name}: {e.message}")
+
+    def _delete(self, name, **_):
+        b = self._backup(name)
+        try:
+            services.delete_backup(b)
+        except Exception as error:  # noqa: BLE001 - storage or state errors, reported in one line
+            raise CommandError(f"cannot delete backup {name}: {error}") from None
+        self.stdout.write(f"Backup {name} deleted.")
+
+    def _list(self, **_):
+        self.stdout.write(f"{'NAME':30} {'PHASE':17} {'ITEMS':>9} {'ERRORS':>6} {'WARNINGS':>8}  CREATED")
+        for b in Backup.objects.all():
+            counts = f"{b.items_backed_up:>9} {b.errors:>6} {b.warnings:>8}"
+            self.stdout.write(f"{b.name:30} {b.phase:17} {counts}  {b.created:%Y-%m-%d %H:%M}")

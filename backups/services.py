@@ -1,0 +1,191 @@
+"""Backup lifecycle: validation, the queue, admission. Views, commands and jobs call these."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from backups.engine.durations import parse_duration
+from backups.engine.filters import NamespaceFilter
+from backups.engine.hooks import parse_resource_hooks
+from backups.engine.selectors import parse_selector
+from backups.engine.spec import BackupSpec, SpecError, parse_ordered_resources
+from backups.models import Backup, Cluster, StorageLocation
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+Phase = Backup.Phase
+
+
+def spec_of(backup: Backup) -> BackupSpec:
+    return BackupSpec(
+        included_namespaces=list(backup.included_namespaces) or ["*"],
+        excluded_namespaces=list(backup.excluded_namespaces),
+        included_resources=list(backup.included_resources) or ["*"],
+        excluded_resources=list(backup.excluded_resources),
+        include_cluster_resources=backup.include_cluster_resources,
+        label_selector=backup.label_selector or None,
+        ordered_resources={k: list(v) for k, v in (backup.ordered_resources or {}).items()},
+        volume_group_label_key=backup.volume_group_label_key,
+    )
+
+
+def validation_errors(backup: Backup) -> list[str]:
+    """What Velero's validation would refuse, checked without the cluster; each names the field."""
+    errors = []
+    if not NAME.match(backup.name or "") or len(backup.name) > 63:
+        errors.append(f"invalid name {backup.name!r}: lower-case letters, digits and '-', at most 63")
+    try:
+        NamespaceFilter.build(backup.included_namespaces, backup.excluded_namespaces)
+    except SpecError as error:
+        errors.append(str(error))
+    for field in ("included_resources", "excluded_resources"):
+        if "*" in getattr(backup, field) and field == "excluded_resources":
+            errors.append("invalid excluded resources: '*' cannot be excluded")
+    if backup.label_selector:
+        try:
+            parse_selector(backup.label_selector)
+        except ValueError as error:
+            errors.append(str(error))
+    if not isinstance(backup.ordered_resources, dict) or not all(
+        isinstance(v, list) and all(isinstance(n, str) for n in v) for v in backup.ordered_resources.values()
+    ):
+        errors.append("invalid ordered resources: expected a map of resource to a list of names")
+    try:
+        if parse_duration(backup.ttl) < 0:
+            errors.append(f"invalid ttl {backup.ttl!r}: must not be negative")
+    except ValueError as error:
+        errors.append(f"invalid ttl {backup.ttl!r}: {error}")
+    try:
+        parse_duration(backup.csi_snapshot_timeout)
+    except ValueError as error:
+        errors.append(f"invalid csi snapshot timeout {backup.csi_snapshot_timeout!r}: {error}")
+    try:
+        parse_resource_hooks((backup.hooks or {}).get("resources"))
+    except ValueError as error:
+        errors.append(str(error))
+    if not 1 <= backup.workers <= 64:
+        errors.append(f"invalid workers {backup.workers}: from 1 to 64")
+    if backup.storage_location and backup.storage_location.read_only:
+        errors.append(f"storage location {backup.storage_location.name} is read-only")
+    return errors
+
+
+def default_storage_location() -> StorageLocation:
+    location = StorageLocation.objects.filter(default=True).first()
+    if location is None:
+        location, _ = StorageLocation.objects.get_or_create(
+            name="default",
+            defaults={
+                "provider": StorageLocation.Provider.LOCAL,
+                "path": str(settings.VELOWEB_DEFAULT_STORAGE_DIR),
+                "default": True,
+            },
+        )
+    return location
+
+
+def parse_ordered(text: str) -> dict[str, list[str]]:
+    return parse_ordered_resources(text)
+
+
+def create_backup(name: str, cluster: Cluster, **fields) -> Backup:
+    """Save a backup and put it in the queue, or in FailedValidation with the reasons stored."""
+    backup = Backup(name=name, cluster=cluster, **fields)
+    if backup.storage_location is None:
+        backup.storage_location = default_storage_location()
+    errors = validation_errors(backup)
+    with transaction.atomic():
+        if errors:
+            backup.phase = Phase.FAILED_VALIDATION
+            backup.validation_errors = errors
+        else:
+            last = Backup.objects.filter(phase=Phase.QUEUED).aggregate(m=Max("queue_position"))["m"] or 0
+            backup.phase = Phase.QUEUED
+            backup.queue_position = last + 1
+        backup.save()
+    if not errors:
+        admit()
+    return backup
+
+
+def _namespaces(backup: Backup) -> tuple[list[str], list[str]]:
+    return list(backup.included_namespaces) or ["*"], list(backup.excluded_namespaces)
+
+
+def namespaces_overlap(a: Backup, b: Backup) -> bool:
+    """Velero 1.18 runs two backups at once only when their namespace sets are disjoint.
+
+    Without the cluster at hand, include patterns are compared with each other: a whole-cluster
+    backup overlaps everything, and two patterns overlap when either matches the other.
+    """
+    if a.cluster_id != b.cluster_id:
+        return False
+    a_in, _ = _namespaces(a)
+    b_in, _ = _namespaces(b)
+    if "*" in a_in or "*" in b_in:
+        return True
+    return any(fnmatchcase(x, y) or fnmatchcase(y, x) for x in a_in for y in b_in)
+
+
+def admit() -> list[Backup]:
+    """Move queued backups to ReadyToStart in queue order, under the running cap, when their
+    namespaces don't overlap a running backup or one queued ahead of them; enqueue their dispatch."""
+    admitted = []
+    running = list(Backup.objects.filter(phase__in=Backup.RUNNING))
+    ahead: list[Backup] = []
+    for backup in Backup.objects.filter(phase=Phase.QUEUED).order_by("queue_position", "id"):
+        if len(running) >= settings.VELOWEB_MAX_RUNNING_BACKUPS:
+            break
+        if any(namespaces_overlap(backup, other) for other in running + ahead):
+            ahead.append(backup)
+            continue
+        if Backup.objects.filter(pk=backup.pk, phase=Phase.QUEUED).update(
+            phase=Phase.READY, queue_position=None
+        ):
+            backup.phase = Phase.READY
+            running.append(backup)
+            admitted.append(backup)
+            enqueue_dispatch(backup)
+    if admitted:
+        _renumber_queue()
+    return admitted
+
+
+def _renumber_queue() -> None:
+    queued = Backup.objects.filter(phase=Phase.QUEUED).order_by("queue_position", "id")
+    for position, backup in enumerate(queued, 1):
+        if backup.queue_position != position:
+            Backup.objects.filter(pk=backup.pk).update(queue_position=position)
+
+
+def enqueue_dispatch(backup: Backup) -> None:
+    from backups import jobs
+
+    job_id = f"dispatch-{backup.pk}-{backup.attempt}"
+    Backup.objects.filter(pk=backup.pk).update(job_id=job_id)
+    django_rq.get_queue("default").enqueue(jobs.dispatch_backup, backup.pk, job_id=job_id, job_timeout=3600)
+
+
+def enqueue_finalize(backup: Backup) -> None:
+    from backups import jobs
+
+    job_id = f"finalize-{backup.pk}-{backup.attempt}"
+    Backup.objects.filter(pk=backup.pk).update(job_id=job_id)
+    django_rq.get_queue("default").enqueue(jobs.finalize_backup, backup.pk, job_id=job_id, job_timeout=3600)
+
+
+def delete_backup(backup: Backup) -> None:
+    """Delete a finished backup with its stored files (only its own `backups/<name>/`)."""
+    from backups.staging import Staging
+
+    if backup.phase in Backup.RUNNING:
+        raise ValueError(f"backup {backup.name} is {backup.phase}; wait for it to finish")
+    if backup.storage_location and backup.phase in (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED):
+        backup.storage_location.store().delete_backup(backup.name)
+    Staging.of(backup).remove()
+    backup.delete()

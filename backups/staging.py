@@ -1,0 +1,90 @@
+"""A backup's staging folder: the collection spool, the plan split into batches, and block members.
+
+Everything a block job needs is a file here, so jobs carry only (backup id, batch number) and any
+worker with the shared staging folder can run any batch, including one whose first worker died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from backups.engine.archive import block_member_path
+from backups.engine.items import BlockItem, ItemBlock, ItemKey
+
+
+@dataclass(frozen=True)
+class Staging:
+    root: Path
+
+    @classmethod
+    def of(cls, backup) -> Staging:
+        return cls(Path(settings.VELOWEB_STAGING_DIR) / f"{backup.name}-{backup.pk}")
+
+    @property
+    def spool(self) -> str:
+        return str(self.root / "spool.jsonl")
+
+    @property
+    def members(self) -> str:
+        return str(self.root / "members")
+
+    def member(self, block_index: int) -> str:
+        return block_member_path(self.members, block_index)
+
+    def batch_file(self, number: int) -> Path:
+        return self.root / "batches" / f"{number:07d}.json"
+
+    def log_file(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.jsonl"
+
+    def reset(self) -> None:
+        """Start over: a re-dispatched backup plans again from nothing."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        for sub in ("batches", "members", "logs"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def write_batch(self, number: int, first_block: int, blocks: list[ItemBlock]) -> None:
+        rows = [[[*item.key, item.offset, item.length] for item in block.items] for block in blocks]
+        _write_json(self.batch_file(number), {"first_block": first_block, "blocks": rows})
+
+    def read_batch(self, number: int) -> tuple[int, list[list[BlockItem]]]:
+        data = json.loads(self.batch_file(number).read_text())
+        blocks = [
+            [BlockItem(ItemKey(*row[:5]), offset=row[5], length=row[6]) for row in block]
+            for block in data["blocks"]
+        ]
+        return data["first_block"], blocks
+
+    def write_log(self, name: str, entries) -> None:
+        """A job's log lines, rewritten whole on a retry so nothing is logged twice."""
+        path = self.log_file(name)
+        tmp = path.with_suffix(".partial")
+        with open(tmp, "w", encoding="utf-8") as out:
+            for entry in entries:
+                out.write(json.dumps(entry.as_dict(), separators=(",", ":")) + "\n")
+        os.replace(tmp, path)
+
+    def log_files(self) -> list[Path]:
+        """Dispatch log first, then batches in order, then finalize."""
+        logs = self.root / "logs"
+        ordered = sorted(p for p in logs.glob("batch-*.jsonl"))
+        return (
+            [p for p in (logs / "dispatch.jsonl",) if p.exists()]
+            + ordered
+            + [p for p in (logs / "finalize.jsonl",) if p.exists()]
+        )
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".partial")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
