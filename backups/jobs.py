@@ -8,15 +8,17 @@ archive member is replaced, never duplicated.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,11 +40,12 @@ from backups.engine.snapshots import snapshot_claim
 from backups.engine.source import SourceError
 from backups.engine.spool import Spool, SpoolReader
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun, HookRun
-from backups.services import enqueue_finalize, spec_of
+from backups.services import spec_of, start_job
 from backups.staging import Staging
 
 Phase = Backup.Phase
 MAX_BATCH_ATTEMPTS = 3
+logger = logging.getLogger(__name__)
 
 
 def _fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
@@ -84,10 +87,10 @@ def split_batches(blocks, max_items: int) -> list[tuple[int, int, int]]:
 
 def dispatch_backup(backup_id: int) -> None:
     """Collect, plan every block (keys and spool offsets only), record the exact totals, start batches."""
-    if not Backup.objects.filter(pk=backup_id, phase=Phase.READY).update(
+    if not Backup.objects.filter(pk=backup_id, phase=Phase.READY, job_id=_current_job_id()).update(
         phase=Phase.IN_PROGRESS, attempt=F("attempt") + 1, started=timezone.now()
     ):
-        return
+        return  # a stale duplicate: the backup moved on, or another dispatch replaced this one
     backup = Backup.objects.get(pk=backup_id)
     staging = Staging.of(backup)
     staging.reset()
@@ -166,6 +169,34 @@ def _lease() -> datetime:
     return timezone.now() + timedelta(seconds=settings.VELOWEB_BATCH_LEASE_SECONDS)
 
 
+class LeaseHeartbeat:
+    """Renews a running batch's lease from a thread, so a long hook or snapshot wait is not taken
+    for a dead worker; a killed worker stops renewing and its batch is handed out again."""
+
+    def __init__(self, batch_id: int, worker: str):
+        self.batch_id, self.worker = batch_id, worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{batch_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = max(0.2, settings.VELOWEB_BATCH_LEASE_SECONDS / 3)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    BlockBatch.objects.filter(pk=self.batch_id, worker=self.worker).update(
+                        lease_until=_lease()
+                    )
+                except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease has slack
+                    logger.warning("could not renew the lease of batch %s", self.batch_id, exc_info=True)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_batch(backup_id: int, number: int) -> None:
     """Back up a batch of blocks, then record all of it in one transaction and start the next batch."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -184,6 +215,7 @@ def run_batch(backup_id: int, number: int) -> None:
     first_block, blocks = staging.read_batch(number)
     log = BackupLog()
     outcomes = []
+    heartbeat = LeaseHeartbeat(batch.pk, worker)
     try:
         source = backup.cluster.connect()
         table = source.resources()
@@ -215,11 +247,12 @@ def run_batch(backup_id: int, number: int) -> None:
                     )
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
-                BlockBatch.objects.filter(pk=batch.pk, worker=worker).update(lease_until=_lease())
     except (SourceError, ValueError, OSError) as error:
+        heartbeat.stop()
         if batch.attempts < MAX_BATCH_ATTEMPTS:
             raise  # the lease expires and the watchdog hands the batch out again
         return _give_up(batch, f"{error}", staging)
+    heartbeat.stop()
     _complete(batch, worker, outcomes, log, staging)
 
 
@@ -262,12 +295,18 @@ def _snapshot_classes_member(staging: Staging, batches: int, written: list) -> s
             classes.update(json.loads(path.read_text()))
     if not classes:
         return None
+    already = {key for key, _ in written}
+    missing = {}
+    for name, obj in sorted(classes.items()):
+        version = obj["apiVersion"].split("/")[-1]
+        key = ItemKey("snapshot.storage.k8s.io", version, "volumesnapshotclasses", "", name)
+        if key not in already:  # a full backup collects the classes like any cluster-scoped item
+            missing[key] = obj
+    if not missing:
+        return None
     path = str(staging.root / "members" / "snapshot-classes.tar.gz-member")
     with BlockArchiveWriter(path) as writer:
-        for name, obj in sorted(classes.items()):
-            key = ItemKey(
-                "snapshot.storage.k8s.io", obj["apiVersion"].split("/")[-1], "volumesnapshotclasses", "", name
-            )
+        for key, obj in missing.items():
             writer.add_item(key, obj)
             written.append((key, "VolumeSnapshotClass"))
     return path
@@ -385,15 +424,16 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
 
 def _maybe_finalize(backup_id: int) -> None:
     """The last batch to finish moves the backup to Finalizing and enqueues the finalize job once."""
-    with transaction.atomic():
-        unfinished = (
-            BlockBatch.objects.filter(backup_id=backup_id).exclude(state=BlockBatch.State.DONE).exists()
-        )
-        if unfinished:
-            return
-        if not Backup.objects.filter(pk=backup_id, phase=Phase.IN_PROGRESS).update(phase=Phase.FINALIZING):
-            return
-    enqueue_finalize(Backup.objects.get(pk=backup_id))
+    if BlockBatch.objects.filter(backup_id=backup_id).exclude(state=BlockBatch.State.DONE).exists():
+        return
+    start_job(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize")
+
+
+def _current_job_id() -> str | None:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.id if job else None
 
 
 def _read_log_entries(staging: Staging):
@@ -406,8 +446,8 @@ def _read_log_entries(staging: Staging):
 def finalize_backup(backup_id: int) -> None:
     """Assemble the tarball from the block members, write Velero's files and upload them."""
     backup = Backup.objects.select_related("storage_location").get(pk=backup_id)
-    if backup.phase != Phase.FINALIZING:
-        return
+    if backup.phase != Phase.FINALIZING or backup.job_id != _current_job_id():
+        return  # a stale duplicate
     from backups.engine.storage import StorageError, upload_backup
 
     staging = Staging.of(backup)
@@ -462,8 +502,8 @@ def finalize_backup(backup_id: int) -> None:
         expiration=backup.expiration,
         errors=backup.errors,
         warnings=backup.warnings,
-        total_items=backup.items_backed_up,
-        items_backed_up=backup.items_backed_up,
+        total_items=len(written),
+        items_backed_up=len(written),
         hooks_attempted=backup.hooks_attempted,
         hooks_failed=backup.hooks_failed,
     )
@@ -476,7 +516,13 @@ def finalize_backup(backup_id: int) -> None:
         staging.remove()
         return _fail(backup_id, f"upload to storage location {location.name} failed: {error}")
     Backup.objects.filter(pk=backup_id, phase=Phase.FINALIZING).update(
-        phase=phase, completed=completed, size_bytes=size, warnings=F("warnings") + len(warnings)
+        phase=phase,
+        completed=completed,
+        size_bytes=size,
+        warnings=F("warnings") + len(warnings),
+        # Velero's final patch: snapshots and their contents join the items backed up
+        total_items=len(written),
+        items_backed_up=len(written),
     )
     staging.remove()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from fnmatch import fnmatchcase
 
 import django_rq
@@ -144,13 +145,10 @@ def admit() -> list[Backup]:
         if any(namespaces_overlap(backup, other) for other in running + ahead):
             ahead.append(backup)
             continue
-        if Backup.objects.filter(pk=backup.pk, phase=Phase.QUEUED).update(
-            phase=Phase.READY, queue_position=None
-        ):
+        if start_job(backup.pk, Phase.QUEUED, Phase.READY, "dispatch"):
             backup.phase = Phase.READY
             running.append(backup)
             admitted.append(backup)
-            enqueue_dispatch(backup)
     if admitted:
         _renumber_queue()
     return admitted
@@ -163,20 +161,27 @@ def _renumber_queue() -> None:
             Backup.objects.filter(pk=backup.pk).update(queue_position=position)
 
 
-def enqueue_dispatch(backup: Backup) -> None:
+def start_job(backup_id: int, phase_from: str, phase_to: str, job: str, replacing: str | None = None) -> bool:
+    """Move a backup between phases and enqueue the job for the new phase, as one step.
+
+    The job id is stored with the phase change (compare-and-swap on the previous job id when
+    `replacing` is given), so a watchdog never sees a phase without its job, two watchdogs never
+    enqueue the same step twice, and a stale duplicate job recognises itself and does nothing.
+    """
     from backups import jobs
 
-    job_id = f"dispatch-{backup.pk}-{backup.attempt}"
-    Backup.objects.filter(pk=backup.pk).update(job_id=job_id)
-    django_rq.get_queue("default").enqueue(jobs.dispatch_backup, backup.pk, job_id=job_id, job_timeout=3600)
-
-
-def enqueue_finalize(backup: Backup) -> None:
-    from backups import jobs
-
-    job_id = f"finalize-{backup.pk}-{backup.attempt}"
-    Backup.objects.filter(pk=backup.pk).update(job_id=job_id)
-    django_rq.get_queue("default").enqueue(jobs.finalize_backup, backup.pk, job_id=job_id, job_timeout=3600)
+    job_id = f"{job}-{backup_id}-{uuid.uuid4().hex[:12]}"
+    rows = Backup.objects.filter(pk=backup_id, phase=phase_from)
+    if replacing is not None:
+        rows = rows.filter(job_id=replacing)
+    changes = {"phase": phase_to, "job_id": job_id}
+    if phase_to == Phase.READY:
+        changes["queue_position"] = None
+    if not rows.update(**changes):
+        return False
+    func = {"dispatch": jobs.dispatch_backup, "finalize": jobs.finalize_backup}[job]
+    django_rq.get_queue("default").enqueue(func, backup_id, job_id=job_id, job_timeout=6 * 3600)
+    return True
 
 
 def delete_backup(backup: Backup) -> None:

@@ -48,20 +48,21 @@ def tick() -> None:
     services.admit()
     for backup in Backup.objects.filter(phase=Phase.READY):
         if not job_alive(backup.job_id):
-            services.enqueue_dispatch(backup)
+            services.start_job(backup.pk, Phase.READY, Phase.READY, "dispatch", replacing=backup.job_id)
     for backup in Backup.objects.filter(phase=Phase.IN_PROGRESS):
-        if backup.job_id.startswith("dispatch-") and not job_alive(backup.job_id):
-            if not BlockBatch.objects.filter(backup=backup).exists():
-                # the dispatcher died while planning: plan again from nothing
-                if Backup.objects.filter(pk=backup.pk, phase=Phase.IN_PROGRESS).update(phase=Phase.READY):
-                    backup.refresh_from_db()
-                    services.enqueue_dispatch(backup)
-                continue
-        _recover_batches(backup)
-        jobs._maybe_finalize(backup.pk)
+        planned = BlockBatch.objects.filter(backup=backup).exists()
+        if not planned and backup.job_id.startswith("dispatch-") and not job_alive(backup.job_id):
+            # the dispatcher died while planning: plan again from nothing
+            services.start_job(backup.pk, Phase.IN_PROGRESS, Phase.READY, "dispatch", replacing=backup.job_id)
+            continue
+        if planned:
+            _recover_batches(backup)
+            jobs._maybe_finalize(backup.pk)
     for backup in Backup.objects.filter(phase=Phase.FINALIZING):
         if not job_alive(backup.job_id):
-            services.enqueue_finalize(backup)
+            services.start_job(
+                backup.pk, Phase.FINALIZING, Phase.FINALIZING, "finalize", replacing=backup.job_id
+            )
 
 
 def _recover_batches(backup: Backup) -> None:
