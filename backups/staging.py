@@ -6,6 +6,7 @@ worker with the shared staging folder can run any batch, including one whose fir
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from django.conf import settings
 
 from backups.engine.archive import block_member_path
 from backups.engine.items import BlockItem, ItemBlock, ItemKey
+from backups.engine.resources import ResourceInfo, ResourceTable
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,9 @@ class Staging:
     def members(self) -> str:
         return str(self.root / "members")
 
-    def member(self, block_index: int) -> str:
-        return block_member_path(self.members, block_index)
+    def member(self, batch_number: int) -> str:
+        """The archive member of one batch (its blocks' entries, in block order)."""
+        return block_member_path(self.members, batch_number)
 
     def batch_file(self, number: int) -> Path:
         return self.root / "batches" / f"{number:07d}.json"
@@ -63,6 +66,19 @@ class Staging:
             for block in data["blocks"]
         ]
         return data["first_block"], blocks
+
+    def write_table(self, table: ResourceTable) -> None:
+        """Discovery as the dispatcher saw it, so batch jobs don't ask the API server again."""
+        _write_json(self.root / "discovery.json", [dataclasses.asdict(r) for r in table])
+
+    def read_table(self) -> ResourceTable:
+        rows = json.loads((self.root / "discovery.json").read_text())
+        return ResourceTable(
+            [
+                ResourceInfo(**{**r, "short_names": tuple(r["short_names"]), "verbs": tuple(r["verbs"])})
+                for r in rows
+            ]
+        )
 
     def write_log(self, name: str, entries) -> None:
         """A job's log lines, rewritten whole on a retry so nothing is logged twice."""

@@ -35,6 +35,8 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
+import orjson
+
 from .durations import go_duration, parse_duration
 from .items import ItemKey
 from .layout import (
@@ -122,7 +124,7 @@ def _gzip_member(data: bytes, level: int = 6) -> bytes:
 
 
 def _compact_json(obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return orjson.dumps(obj)
 
 
 def _temp_name(path: str) -> str:

@@ -27,7 +27,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .archive import BlockArchiveWriter
-from .hooks import POST, PRE, BlockHookOutcome, Executor, HookResult, ResourceHook, run_block_hooks
+from .hooks import (
+    POST,
+    PRE,
+    BlockHookOutcome,
+    Executor,
+    HookResult,
+    ResourceHook,
+    hooks_for_pod,
+    run_block_hooks,
+)
 from .items import ItemKey
 from .log import BackupLog
 from .resources import ResourceInfo, ResourceTable
@@ -160,6 +169,7 @@ def run_block(
     already_backed_up: set | None = None,
     read: Callable[[ItemKey, ResourceInfo], dict | None] | None = None,
     snapshot: Callable[[dict], SnapshotResult | None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> BlockResult:
     """Back up one block into `writer` (the caller closes or aborts it). See the module docstring.
 
@@ -169,16 +179,27 @@ def run_block(
     `source.get` for reading the items (block jobs read the collection spool, as Velero reads its
     per-item temp files: objects as collected). `snapshot(pvc)` takes the CSI snapshot of each
     claim written, after the items and before the post-hooks; the VolumeSnapshot, its content and
-    class are written into the block as Velero's CSI plugin adds them.
+    class are written into the block as Velero's CSI plugin adds them. `on_phase` hears
+    "pre-hooks", "items", "snapshots" and "post-hooks" as the block reaches them (live progress).
     """
+    phase = on_phase or (lambda name: None)
     already = already_backed_up if already_backed_up is not None else set()
     result = BlockResult(started=clock())
     items = _fetch(block_keys, source, table, log, result, already, read)
 
     pods = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PODS]
+    claims = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PVCS]
+    hooked = [
+        p for p in pods if any(hooks_for_pod(p, phase_name, spec_hooks)[0] for phase_name in (PRE, POST))
+    ]
+    if not hooked and not (snapshot and claims):
+        phase = lambda name: None  # noqa: E731 - nothing worth showing step by step
+    if hooked:
+        phase("pre-hooks")
     result.pre = run_block_hooks(pods, PRE, list(spec_hooks), executor, log, clock)
     failed_pods = set(result.pre.failed_pods)
     try:
+        phase("items")
         result.items_started = clock()
         if result.pre.fail_block:
             failing = ", ".join(f"{ns}/{name}" for ns, name in result.pre.failed_pods)
@@ -196,7 +217,8 @@ def run_block(
                 result.written.append((key, kind))
             result.items_finished = clock()
             if snapshot is not None:
-                claims = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PVCS]
+                if claims:
+                    phase("snapshots")
                 for pvc in claims:
                     taken = snapshot(pvc)
                     if taken is None:
@@ -208,6 +230,8 @@ def run_block(
     finally:
         if not result.items_finished:
             result.items_finished = clock()
+        if hooked and result.pre.post_pods:
+            phase("post-hooks")
         result.post = run_block_hooks(result.pre.post_pods, POST, list(spec_hooks), executor, log, clock)
         result.finished = clock()
     return result

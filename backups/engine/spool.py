@@ -7,8 +7,9 @@ asking the API server again, and the dispatcher keeps only offsets in memory.
 
 from __future__ import annotations
 
-import json
 import os
+
+import orjson
 
 
 class Spool:
@@ -20,7 +21,7 @@ class Spool:
         self._offset = self._file.tell()
 
     def put(self, obj: dict) -> tuple[int, int]:
-        data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        data = orjson.dumps(obj)
         offset = self._offset
         self._file.write(data)
         self._offset += len(data)
@@ -50,7 +51,7 @@ class SpoolReader:
         data = self._file.read(length)
         if len(data) != length:
             raise OSError(f"spool {self._file.name} is truncated at offset {offset}")
-        return json.loads(data)
+        return orjson.loads(data)
 
     def close(self) -> None:
         self._file.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import orjson
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
@@ -125,7 +125,7 @@ class KubeSource:
 
     def _json(self, data: bytes, path: str, resource: str, namespace: str | None) -> dict:
         try:
-            doc = json.loads(data)
+            doc = orjson.loads(data)
         except ValueError as exc:
             raise SourceError(
                 f"invalid JSON from {path}: {exc}", resource=resource, namespace=namespace or ""

@@ -37,6 +37,10 @@ class Command(BaseCommand):
             "--hooks", metavar="JSON", help='Velero\'s spec.hooks as JSON: {"resources": [...]}'
         )
         create.add_argument("--ttl", default="720h0m0s")
+        create.add_argument(
+            "--snapshot-volumes", metavar="true|false", help="take CSI snapshots (default true)"
+        )
+        create.add_argument("--csi-snapshot-timeout", default="10m0s")
         create.add_argument("--volume-group-label-key", default="velero.io/volume-group")
         create.add_argument("--workers", type=int, default=4)
         create.add_argument("--storage-location")
@@ -89,6 +93,8 @@ class Command(BaseCommand):
                 ordered_resources=services.parse_ordered(o["ordered_resources"]),
                 hooks=hooks,
                 ttl=o["ttl"],
+                snapshot_volumes=parse_bool(o["snapshot_volumes"], "--snapshot-volumes"),
+                csi_snapshot_timeout=o["csi_snapshot_timeout"],
                 volume_group_label_key=o["volume_group_label_key"],
                 workers=o["workers"],
                 storage_location=location,
