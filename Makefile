@@ -6,18 +6,30 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint pytest venv chromium clean
+.PHONY: run test lint pytest venv chromium assets clean
 
-run: venv
+run: venv assets
 	$(VPY) manage.py run_dashboard
 
-test: venv chromium lint pytest
+test: venv assets chromium lint pytest
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+# Front-end libraries from npm (package-lock.json), copied into static/vendor/ (gitignored):
+# served by Django like our own static files, so nothing is fetched from a CDN at run time.
+VENDOR := static/vendor
+assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/cytoscape/dist/cytoscape.min.js node_modules/dagre/dist/dagre.min.js \
+		node_modules/cytoscape-dagre/cytoscape-dagre.js $(VENDOR)/
 	@touch $@
 
 lint: venv

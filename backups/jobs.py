@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from backups import progress
 from backups.engine.archive import (
     BlockArchiveWriter,
     assemble_tarball,
@@ -52,6 +53,7 @@ def _fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     field = "validation_errors" if phase == Phase.FAILED_VALIDATION else "failure_reason"
     value = [reason] if phase == Phase.FAILED_VALIDATION else reason
     Backup.objects.filter(pk=backup_id).update(phase=phase, completed=timezone.now(), **{field: value})
+    progress.backup_changed(backup_id)
 
 
 def _log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]:
@@ -103,6 +105,7 @@ def dispatch_backup(backup_id: int) -> None:
         parse_resource_hooks((backup.hooks or {}).get("resources"), source.resources())
         with Spool(staging.spool) as spool:
             plan = plan_item_blocks(source, spec_of(backup), log, spool=spool)
+        staging.write_table(source.resources())
     except ValueError as error:
         return _fail(backup_id, str(error), Phase.FAILED_VALIDATION)
     except SourceError as error:
@@ -119,21 +122,13 @@ def dispatch_backup(backup_id: int) -> None:
         )
         for index in range(first, first + count):
             block = plan.blocks[index]
-            block_rows.append(
-                BlockRun(
-                    backup=backup,
-                    index=index,
-                    batch=number,
-                    item_count=len(block),
-                    first_item=str(block.items[0].key)[:400],
-                    pods=sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group),
-                )
-            )
+            pods = sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group)
+            block_rows.append((backup.pk, index, number, len(block), str(block.items[0].key)[:400], pods))
     staging.write_log("dispatch", log.entries)
     expiration = timezone.now() + timedelta(seconds=parse_duration(backup.ttl))
     with transaction.atomic():
         BlockBatch.objects.bulk_create(batch_rows, batch_size=500)
-        BlockRun.objects.bulk_create(block_rows, batch_size=500)
+        _insert_block_runs(block_rows)
         BackupLogEntry.objects.bulk_create(_log_rows(backup, log.entries), batch_size=500)
         Backup.objects.filter(pk=backup_id).update(
             total_items=plan.item_count,
@@ -142,11 +137,36 @@ def dispatch_backup(backup_id: int) -> None:
             warnings=log.warnings,
             expiration=expiration,
         )
+    progress.backup_changed(backup_id)
     if not batches:
         return _maybe_finalize(backup_id)
     for _ in range(max(1, backup.workers)):
         if not enqueue_next_batch(backup_id):
             break
+
+
+def _insert_block_runs(rows: list[tuple]) -> None:
+    """One row per block: 300,000 of them, so plain executemany instead of model instances
+    (Django's bulk_create spends most of a large dispatch building them)."""
+    table = connection.ops.quote_name(BlockRun._meta.db_table)
+    columns = ("backup_id", "index", "batch", "item_count", "first_item", "pods")
+    defaults = {
+        "state": BlockRun.State.QUEUED,
+        "attempts": 0,
+        "items_written": 0,
+        "items_skipped": 0,
+        "errors": 0,
+        "warnings": 0,
+    }
+    names = ", ".join(connection.ops.quote_name(c) for c in (*columns, *defaults))
+    marks = ", ".join(["%s"] * (len(columns) + len(defaults)))
+    extra = tuple(defaults.values())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                [row + extra for row in rows[start : start + 5000]],
+            )
 
 
 def enqueue_next_batch(backup_id: int) -> bool:
@@ -218,10 +238,11 @@ def run_batch(backup_id: int, number: int) -> None:
     heartbeat = LeaseHeartbeat(batch.pk, worker)
     try:
         source = backup.cluster.connect()
-        table = source.resources()
+        table = staging.read_table()
         hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
         snapshot = _snapshotter(backup, source, table) if backup.snapshot_volumes is not False else None
-        with SpoolReader(staging.spool) as spool:
+        # one archive member per batch: a retried batch replaces it whole, and files stay few
+        with SpoolReader(staging.spool) as spool, BlockArchiveWriter(staging.member(number)) as writer:
             for offset, items in enumerate(blocks):
                 index = first_block + offset
                 locations = {item.key: (item.offset, item.length) for item in items}
@@ -233,18 +254,23 @@ def run_batch(backup_id: int, number: int) -> None:
                     return source.get(info, key.namespace or None, key.name)
 
                 block_log = BackupLog()
-                with BlockArchiveWriter(staging.member(index)) as writer:
-                    result = run_block(
-                        [item.key for item in items],
-                        source=source,
-                        table=table,
-                        spec_hooks=hooks,
-                        executor=source.exec,
-                        writer=writer,
-                        log=block_log,
-                        read=read,
-                        snapshot=snapshot and (lambda pvc, log=block_log: snapshot(pvc, log)),
-                    )
+                live = any(
+                    i.key.resource in ("pods", "persistentvolumeclaims") and not i.key.group for i in items
+                )
+                result = run_block(
+                    [item.key for item in items],
+                    source=source,
+                    table=table,
+                    spec_hooks=hooks,
+                    executor=source.exec,
+                    writer=writer,
+                    log=block_log,
+                    read=read,
+                    snapshot=snapshot and (lambda pvc, log=block_log: snapshot(pvc, log)),
+                    on_phase=(lambda state, index=index: _block_state(backup_id, index, state))
+                    if live
+                    else None,
+                )
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
     except (SourceError, ValueError, OSError) as error:
@@ -254,6 +280,12 @@ def run_batch(backup_id: int, number: int) -> None:
         return _give_up(batch, f"{error}", staging)
     heartbeat.stop()
     _complete(batch, worker, outcomes, log, staging)
+
+
+def _block_state(backup_id: int, index: int, state: str) -> None:
+    """A block with hooks or claims shows each step live; plain blocks only their outcome."""
+    BlockRun.objects.filter(backup_id=backup_id, index=index).update(state=state)
+    progress.blocks_changed(backup_id, [index])
 
 
 def _snapshotter(backup: Backup, source, table):
@@ -327,9 +359,33 @@ def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging:
             state=BlockBatch.State.DONE, lease_until=None
         ):
             return  # presumed dead and taken over: the other run records the batch
-        runs = {r.index: r for r in BlockRun.objects.filter(backup=backup, batch=batch.number)}
-        hook_rows, log_rows = [], []
+        plain, eventful, hook_rows, log_rows = [], [], [], []
         for index, result, block_log in outcomes:
+            if result.skipped or block_log.entries or result.hook_results or result.snapshots:
+                eventful.append((index, result, block_log))
+            else:
+                plain.append(index)
+            log_rows += _log_rows(backup, block_log.entries, index)
+            hook_rows += [_hook_row(backup, index, hook) for hook in result.hook_results]
+        # most blocks are one object that went fine: one UPDATE for all of them
+        if plain:
+            first = min(r.started for i, r, _ in outcomes)
+            last = max(r.finished for i, r, _ in outcomes)
+            for chunk in range(0, len(plain), 500):
+                BlockRun.objects.filter(backup=backup, index__in=plain[chunk : chunk + 500]).update(
+                    state=BlockRun.State.DONE,
+                    items_written=F("item_count"),
+                    items_skipped=0,
+                    errors=0,
+                    warnings=0,
+                    attempts=batch.attempts,
+                    started=datetime.fromtimestamp(first, tz=UTC),
+                    finished=datetime.fromtimestamp(last, tz=UTC),
+                )
+        runs = {
+            r.index: r for r in BlockRun.objects.filter(backup=backup, index__in=[i for i, _, _ in eventful])
+        }
+        for index, result, block_log in eventful:
             run = runs[index]
             run.state = (
                 BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE
@@ -340,30 +396,6 @@ def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging:
             run.attempts = batch.attempts
             run.started = datetime.fromtimestamp(result.started, tz=UTC)
             run.finished = datetime.fromtimestamp(result.finished, tz=UTC)
-            log_rows += _log_rows(backup, block_log.entries, index)
-            for hook in result.hook_results:
-                hook_rows.append(
-                    HookRun(
-                        backup=backup,
-                        block_index=index,
-                        phase=hook.phase,
-                        namespace=hook.namespace,
-                        pod=hook.pod,
-                        container=hook.container or "",
-                        source=hook.source,
-                        command=list(hook.command),
-                        on_error=hook.on_error,
-                        exit_code=hook.exit_code,
-                        stdout=hook.stdout or "",
-                        stderr=hook.stderr or "",
-                        error=hook.error or "",
-                        timed_out=hook.timed_out,
-                        skipped_reason=hook.skipped_reason or "",
-                        started=hook.started,
-                        finished=hook.finished,
-                        duration=hook.duration,
-                    )
-                )
         BlockRun.objects.bulk_update(
             runs.values(),
             [
@@ -376,7 +408,7 @@ def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging:
                 "started",
                 "finished",
             ],
-            batch_size=500,
+            batch_size=200,
         )
         HookRun.objects.bulk_create(hook_rows, batch_size=500)
         BackupLogEntry.objects.bulk_create(log_rows, batch_size=500)
@@ -390,8 +422,33 @@ def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging:
             snapshots_attempted=F("snapshots_attempted") + len(snapshots),
             snapshots_completed=F("snapshots_completed") + sum(1 for s in snapshots if s.ok),
         )
+    progress.blocks_changed(backup.pk, [index for index, _, _ in outcomes])
+    progress.backup_changed(backup.pk)
     enqueue_next_batch(backup.pk)
     _maybe_finalize(backup.pk)
+
+
+def _hook_row(backup: Backup, index: int, hook) -> HookRun:
+    return HookRun(
+        backup=backup,
+        block_index=index,
+        phase=hook.phase,
+        namespace=hook.namespace,
+        pod=hook.pod,
+        container=hook.container or "",
+        source=hook.source,
+        command=list(hook.command),
+        on_error=hook.on_error,
+        exit_code=hook.exit_code,
+        stdout=hook.stdout or "",
+        stderr=hook.stderr or "",
+        error=hook.error or "",
+        timed_out=hook.timed_out,
+        skipped_reason=hook.skipped_reason or "",
+        started=hook.started,
+        finished=hook.finished,
+        duration=hook.duration,
+    )
 
 
 def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
@@ -418,6 +475,8 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
         Backup.objects.filter(pk=backup.pk).update(
             blocks_done=F("blocks_done") + batch.block_count, errors=F("errors") + log.errors
         )
+    progress.blocks_changed(backup.pk, list(range(batch.first_block, batch.first_block + batch.block_count)))
+    progress.backup_changed(backup.pk)
     enqueue_next_batch(backup.pk)
     _maybe_finalize(backup.pk)
 
@@ -426,7 +485,8 @@ def _maybe_finalize(backup_id: int) -> None:
     """The last batch to finish moves the backup to Finalizing and enqueues the finalize job once."""
     if BlockBatch.objects.filter(backup_id=backup_id).exclude(state=BlockBatch.State.DONE).exists():
         return
-    start_job(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize")
+    if start_job(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize"):
+        progress.backup_changed(backup_id)
 
 
 def _current_job_id() -> str | None:
@@ -463,16 +523,27 @@ def finalize_backup(backup_id: int) -> None:
             ("metadata", "-velero-backup.json"),
         )
     }
-    members = [staging.member(i) for i in range(backup.total_blocks)]
+    batches = BlockBatch.objects.filter(backup=backup).count()
+    members = [staging.member(n) for n in range(batches)]
     missing = [m for m in members if not os.path.exists(m)]
     entries = list(_read_log_entries(staging))
     written = []
-    for number in range(BlockBatch.objects.filter(backup=backup).count()):
+    for number in range(batches):
         path = _written_file(staging, number)
-        if path.exists():
+        if os.path.exists(members[number]) and path.exists():
             written += [(ItemKey(*row[:5]), row[5]) for row in json.loads(path.read_text())]
+    if missing:  # lost from the staging folder (not shared with a worker, or deleted): say so
+        lost = BackupLog()
+        for path in missing:
+            lost.error(
+                f"the archive of {os.path.basename(path)} is missing from {staging.members}; "
+                "its blocks are not in the backup"
+            )
+        entries += lost.entries
+        BackupLogEntry.objects.bulk_create(_log_rows(backup, lost.entries))
+        Backup.objects.filter(pk=backup_id).update(errors=F("errors") + lost.errors)
     try:
-        classes = _snapshot_classes_member(staging, BlockBatch.objects.filter(backup=backup).count(), written)
+        classes = _snapshot_classes_member(staging, batches, written)
         members = [m for m in members if m not in missing] + ([classes] if classes else [])
         size = assemble_tarball(members, files["tarball"])
         write_gzip_json(files["resource-list"], resource_list(written))
@@ -525,6 +596,7 @@ def finalize_backup(backup_id: int) -> None:
         items_backed_up=len(written),
     )
     staging.remove()
+    progress.backup_changed(backup_id)
 
 
 def _write_log(path: str, entries) -> None:

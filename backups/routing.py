@@ -1,3 +1,9 @@
 """WebSocket routes, mounted by veloweb/asgi.py."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from backups.consumers import BackupProgressConsumer
+
+websocket_urlpatterns = [
+    path("ws/backups/<int:backup_id>/", BackupProgressConsumer.as_asgi()),
+]

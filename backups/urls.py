@@ -1,9 +1,23 @@
 from django.urls import path
 
-from backups import views
+from backups.views import admin_pages, define, detail, history, previews
 
 app_name = "backups"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", history.home, name="home"),
+    path("backups/new/", define.new_backup, name="new"),
+    path("backups/<int:pk>/", detail.backup_detail, name="detail"),
+    path("backups/<int:pk>/resources/", detail.backup_resources, name="resources"),
+    path("backups/<int:pk>/download/<str:kind>/", detail.backup_download, name="download"),
+    path("backups/<int:pk>/delete/", detail.backup_delete, name="delete"),
+    path("previews/<str:token>/", previews.preview_page, name="preview"),
+    path("previews/<str:token>/blocks/<int:index>/", previews.preview_block, name="preview_block"),
+    path("previews/<str:token>/backup/", previews.preview_backup_now, name="preview_backup_now"),
+    path("settings/", admin_pages.settings_page, name="settings"),
+    path("settings/clusters/new/", admin_pages.cluster_edit, name="cluster_new"),
+    path("settings/clusters/<int:pk>/", admin_pages.cluster_edit, name="cluster_edit"),
+    path("settings/locations/new/", admin_pages.location_edit, name="location_new"),
+    path("settings/locations/<int:pk>/", admin_pages.location_edit, name="location_edit"),
+    path("settings/users/<int:pk>/role/", admin_pages.user_role, name="user_role"),
 ]

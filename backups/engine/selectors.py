@@ -214,8 +214,9 @@ def _expression(text: str, expression) -> Requirement:
     operator = _LABEL_SELECTOR_OPERATORS.get(expression.get("operator"))
     if operator is None:
         raise InvalidSelector(
-            text, f"{expression.get('operator')!r} is not a valid label selector operator "
-            "(In, NotIn, Exists, DoesNotExist)"
+            text,
+            f"{expression.get('operator')!r} is not a valid label selector operator "
+            "(In, NotIn, Exists, DoesNotExist)",
         )
     values = expression.get("values") or []
     if not isinstance(values, list):

@@ -132,6 +132,9 @@ class Command(BaseCommand):
                     for _ in range(workers)
                 ]
                 stack.callback(stop_all, worker_procs)  # runs before uvicorn's stop (LIFO)
+                # admits queued backups and re-queues what a dead worker or a restarted Redis lost
+                watchdog = spawn([python, "manage.py", "backup_watchdog"], env=env, cwd=base_dir)
+                stack.callback(stop, watchdog)
 
                 url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
                 wait_for_http(url + "accounts/login/", web, timeout=60)
@@ -139,7 +142,7 @@ class Command(BaseCommand):
                     self.style.SUCCESS(f"Veloweb is running at {url}")
                     + f" ({workers} RQ workers). Press Ctrl-C to stop."
                 )
-                self._watch([web, *worker_procs])
+                self._watch([web, watchdog, *worker_procs])
             except Shutdown as exc:
                 self.stdout.write(f"Received {exc}, stopping…")
             finally:

@@ -1,0 +1,66 @@
+"""Roles: `viewer` reads, `operator` also defines, previews, triggers and deletes backups, `admin`
+also manages clusters, storage locations and users. Superusers are admins. Groups are created by
+migration 0003; a signed-in user with no role sees nothing."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+ROLES = (VIEWER, OPERATOR, ADMIN)
+_RANK = {VIEWER: 1, OPERATOR: 2, ADMIN: 3}
+
+
+def role_of(user) -> str | None:
+    """The highest role of `user`, or None (anonymous, inactive, or in no role group)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    cached = getattr(user, "_veloweb_role", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    role = max(names, key=_RANK.__getitem__) if names else None
+    user._veloweb_role = role
+    return role
+
+
+def has_role(user, role: str) -> bool:
+    current = role_of(user)
+    return current is not None and _RANK[current] >= _RANK[role]
+
+
+def can_view(user) -> bool:
+    return has_role(user, VIEWER)
+
+
+def can_operate(user) -> bool:
+    return has_role(user, OPERATOR)
+
+
+def can_administer(user) -> bool:
+    return has_role(user, ADMIN)
+
+
+def role_required(role: str):
+    """Sign-in first (redirect to the login page), then 403 without `role`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise PermissionDenied(f"this needs the {role} role")
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped)
+
+    return decorator
+
+
+viewer_required = role_required(VIEWER)
+operator_required = role_required(OPERATOR)
+admin_required = role_required(ADMIN)

@@ -1,0 +1,56 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def seconds(value) -> str:
+    """12 → "12s", 75 → "1m 15s", 3700 → "1h 1m"; "—" for None."""
+    if value is None or value == "":
+        return "—"
+    total = int(round(float(value)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+@register.filter
+def duration_of(backup) -> str:
+    """Run time of a backup (so far, while it runs)."""
+    if not backup.started:
+        return "—"
+    from django.utils import timezone
+
+    return seconds(((backup.completed or timezone.now()) - backup.started).total_seconds())
+
+
+@register.filter
+def block_duration(block) -> str:
+    if not block.started or not block.finished:
+        return ""
+    return f"{(block.finished - block.started).total_seconds():.2f}s"
+
+
+@register.filter
+def phase_class(phase: str) -> str:
+    return {
+        "Completed": "ok",
+        "PartiallyFailed": "warn",
+        "Failed": "bad",
+        "FailedValidation": "bad",
+        "InProgress": "run",
+        "Finalizing": "run",
+        "ReadyToStart": "run",
+    }.get(phase, "idle")
+
+
+@register.simple_tag
+def role_of(user) -> str:
+    """The user's role name, "" without one (for showing only the links a user may follow)."""
+    from backups.permissions import role_of as role
+
+    return role(user) or ""

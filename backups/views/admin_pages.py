@@ -1,0 +1,57 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from backups.forms import ClusterForm, StorageLocationForm, UserRoleForm
+from backups.models import Cluster, StorageLocation
+from backups.permissions import ROLES, admin_required, role_of
+
+
+@admin_required
+def settings_page(request):
+    users = get_user_model().objects.order_by("username").prefetch_related("groups")
+    context = {
+        "clusters": Cluster.objects.all(),
+        "locations": StorageLocation.objects.all(),
+        "users": [(user, role_of(user)) for user in users],
+        "roles": ROLES,
+    }
+    return render(request, "backups/settings.html", context)
+
+
+def _edit(request, form_class, instance, what):
+    form = form_class(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        messages.success(request, f"{what} {saved.name} saved.")
+        return redirect("backups:settings")
+    return render(request, "backups/settings_form.html", {"form": form, "what": what, "instance": instance})
+
+
+@admin_required
+def cluster_edit(request, pk=None):
+    instance = get_object_or_404(Cluster, pk=pk) if pk else None
+    return _edit(request, ClusterForm, instance, "Cluster")
+
+
+@admin_required
+def location_edit(request, pk=None):
+    instance = get_object_or_404(StorageLocation, pk=pk) if pk else None
+    return _edit(request, StorageLocationForm, instance, "Storage location")
+
+
+@require_POST
+@admin_required
+def user_role(request, pk):
+    user = get_object_or_404(get_user_model(), pk=pk)
+    form = UserRoleForm(request.POST)
+    if form.is_valid() and not user.is_superuser:
+        user.groups.remove(*Group.objects.filter(name__in=ROLES))
+        if form.cleaned_data["role"]:
+            user.groups.add(Group.objects.get(name=form.cleaned_data["role"]))
+        messages.success(
+            request, f"{user.get_username()} is now {form.cleaned_data['role'] or 'without access'}."
+        )
+    return redirect("backups:settings")

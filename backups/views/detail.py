@@ -1,0 +1,81 @@
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from backups import services
+from backups.engine import storage
+from backups.models import Backup
+from backups.permissions import operator_required, viewer_required
+from backups.views import selectors
+from backups.views.live import summary_context
+
+DOWNLOADS = {
+    "tarball": (storage.tarball_key, ".tar.gz"),
+    "logs": (storage.logs_key, "-logs.gz"),
+    "results": (storage.results_key, "-results.gz"),
+    "resource-list": (storage.resource_list_key, "-resource-list.json.gz"),
+}
+
+
+def _backup(pk) -> Backup:
+    return get_object_or_404(Backup.objects.select_related("cluster", "storage_location"), pk=pk)
+
+
+@viewer_required
+def backup_detail(request, pk):
+    backup = _backup(pk)
+    blocks = selectors.blocks_page(backup, request.GET.get("page"))
+    context = {**summary_context(backup, request.user), "blocks": blocks}
+    return render(request, "backups/detail.html", context)
+
+
+@viewer_required
+def backup_resources(request, pk):
+    backup = _backup(pk)
+    if backup.phase not in (Backup.Phase.COMPLETED, Backup.Phase.PARTIALLY_FAILED):
+        raise Http404("this backup has no resource list")
+    try:
+        listing = selectors.resource_list(backup)
+    except (storage.StorageError, OSError) as error:
+        raise Http404(f"resource list not readable: {error}") from error
+    namespace, resource = request.GET.get("namespace", ""), request.GET.get("resource", "")
+    namespaces, resources, entries = selectors.browse_resources(listing, namespace, resource)
+    page = selectors.page_of(entries, request.GET.get("page"), 200)
+    context = {
+        "backup": backup,
+        "namespaces": namespaces,
+        "resources": resources,
+        "page": page,
+        "namespace": namespace,
+        "resource": resource,
+        "total": sum(len(v) for v in listing.values()),
+    }
+    return render(request, "backups/resources.html", context)
+
+
+@viewer_required
+def backup_download(request, pk, kind):
+    backup = _backup(pk)
+    if kind not in DOWNLOADS or backup.storage_location is None:
+        raise Http404("no such file")
+    key_of, suffix = DOWNLOADS[kind]
+    try:
+        stream = backup.storage_location.store().open(key_of(backup.name))
+    except (storage.StorageError, OSError) as error:
+        raise Http404(f"{kind} not found in {backup.storage_location.name}") from error
+    return FileResponse(stream, as_attachment=True, filename=f"{backup.name}{suffix}")
+
+
+@operator_required
+def backup_delete(request, pk):
+    """GET asks for confirmation; POST deletes the backup with its stored files."""
+    backup = _backup(pk)
+    if request.method == "POST":
+        try:
+            services.delete_backup(backup)
+        except (ValueError, storage.StorageError) as error:
+            messages.error(request, str(error))
+            return redirect("backups:detail", pk=pk)
+        messages.success(request, f"Backup {backup.name} deleted.")
+        return redirect("backups:home")
+    return render(request, "backups/confirm_delete.html", {"backup": backup})

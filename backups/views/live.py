@@ -1,0 +1,61 @@
+"""The live parts of a backup's page, rendered from the same partials for the page, htmx and the
+WebSocket. Over the socket every top-level element carries `hx-swap-oob` and replaces its id."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from backups.models import Backup
+from backups.permissions import can_operate
+from backups.views import selectors
+
+
+def summary_context(backup: Backup, user) -> dict:
+    return {
+        "backup": backup,
+        "progress": selectors.progress_of(backup),
+        "hooks": selectors.hook_timeline(backup),
+        "log_entries": selectors.log_tail(backup),
+        "problems": selectors.problems_by_namespace(backup),
+        "can_operate": can_operate(user),
+    }
+
+
+SUMMARY_PARTIALS = [
+    "backups/partials/backup_header.html",
+    "backups/partials/progress.html",
+    "backups/partials/done.html",
+]
+DETAIL_PARTIALS = [
+    "backups/partials/hooks.html",
+    "backups/partials/log_tail.html",
+    "backups/partials/problems.html",
+]
+
+
+def live_fragments(
+    backup_id: int, user, page: int, indexes=None, details: bool = True, whole_page: bool = False
+) -> list[str] | None:
+    """WebSocket messages of OOB fragments: the summary (with `details`, also the hook timeline,
+    log tail and problems), then the rows of `indexes` visible on blocks page `page` (all visible
+    rows when `indexes` is None). Rows go in a message of their own: the HTML parser drops `<tr>`
+    that follow other elements. None when the backup no longer exists."""
+    backup = Backup.objects.select_related("cluster", "storage_location").filter(pk=backup_id).first()
+    if backup is None:
+        return None
+    context = {**summary_context(backup, user), "oob": True}
+    parts = [render_to_string(name, context) for name in SUMMARY_PARTIALS]
+    if details:
+        parts += [render_to_string(name, context) for name in DETAIL_PARTIALS]
+    messages = ["\n".join(parts)]
+    visible = selectors.page_range(page)
+    wanted = visible if indexes is None else [i for i in indexes if i in visible]
+    rows = selectors.blocks_by_index(backup_id, wanted) if wanted else []
+    if rows and whole_page:
+        # the page was opened before the plan existed: its table has no rows to swap yet
+        body = "".join(render_to_string("backups/partials/block_row.html", {"block": b}) for b in rows)
+        messages.append(f'<tbody id="blocks-body" hx-swap-oob="true">{body}</tbody>')
+    elif rows:
+        row = "backups/partials/block_row.html"
+        messages.append("\n".join(render_to_string(row, {"block": block, "oob": True}) for block in rows))
+    return messages

@@ -1,0 +1,132 @@
+"""The backup page's WebSocket: authenticated, a snapshot on connect, coalesced updates after
+`progress.blocks_changed` / `backup_changed`, rendered from the page's own partials."""
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from backups import progress
+from backups.consumers import BackupProgressConsumer
+from backups.models import Backup, BlockRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings):
+    settings.CHANNEL_LAYERS = IN_MEMORY
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def running(make_backup):
+    backup = make_backup("live-1", phase=Backup.Phase.IN_PROGRESS, total_blocks=250, total_items=500)
+    BlockRun.objects.bulk_create(
+        BlockRun(backup=backup, index=i, batch=i // 10, item_count=2, first_item=f"pods ns/p{i}")
+        for i in range(250)
+    )
+    return backup
+
+
+class WebsocketCommunicator(ApplicationCommunicator):
+    """channels.testing.WebsocketCommunicator's protocol; that module imports daphne, which
+    Veloweb does not install (it serves with uvicorn)."""
+
+    def __init__(self, app, path, user, kwargs):
+        path, _, query = path.partition("?")
+        scope = {
+            "type": "websocket",
+            "path": path,
+            "query_string": query.encode(),
+            "headers": [],
+            "subprotocols": [],
+            "user": user,
+            "url_route": {"args": (), "kwargs": kwargs},
+        }
+        super().__init__(app, scope)
+
+    async def connect(self, timeout=5):
+        await self.send_input({"type": "websocket.connect"})
+        response = await self.receive_output(timeout)
+        if response["type"] == "websocket.close":
+            return False, response.get("code", 1000)
+        return True, None
+
+    async def receive_from(self, timeout=5):
+        response = await self.receive_output(timeout)
+        assert response["type"] == "websocket.send", response
+        return response["text"]
+
+    async def disconnect(self, code=1000, timeout=5):
+        await self.send_input({"type": "websocket.disconnect", "code": code})
+        await self.wait(timeout)
+
+
+def communicator(backup, user, page=1):
+    app = BackupProgressConsumer.as_asgi()
+    return WebsocketCommunicator(app, f"/ws/backups/{backup.pk}/?page={page}", user, {"backup_id": backup.pk})
+
+
+def test_anonymous_and_roleless_users_are_refused(running, make_user):
+    async def scenario(user):
+        comm = communicator(running, user)
+        connected, code = await comm.connect()
+        await comm.disconnect()
+        return connected, code
+
+    assert async_to_sync(scenario)(AnonymousUser()) == (False, 4403)
+    assert async_to_sync(scenario)(make_user(None)) == (False, 4403)
+
+
+def test_snapshot_on_connect_then_coalesced_updates(running, make_user):
+    viewer = make_user("viewer")
+
+    def finish(indexes):
+        BlockRun.objects.filter(backup=running, index__in=indexes).update(
+            state=BlockRun.State.DONE, items_written=2
+        )
+        Backup.objects.filter(pk=running.pk).update(
+            blocks_done=len(indexes), items_backed_up=2 * len(indexes)
+        )
+        progress.blocks_changed(running.pk, indexes)
+        progress.backup_changed(running.pk)
+
+    async def scenario():
+        comm = communicator(running, viewer, page=2)
+        connected, _ = await comm.connect()
+        assert connected
+        snapshot = await comm.receive_from() + await comm.receive_from()
+        await sync_to_async(finish)([100, 101, 5])
+        summary, rows = await comm.receive_from(), await comm.receive_from()
+        await sync_to_async(finish)([102])
+        await sync_to_async(finish)([103])
+        later = await comm.receive_from() + await comm.receive_from()
+        await comm.disconnect()
+        return snapshot, summary, rows, later
+
+    snapshot, summary, rows, later = async_to_sync(scenario)()
+    assert 'id="progress" class="panel progress" hx-swap-oob="true"' in snapshot
+    assert snapshot.count('<tr id="block-') == 100  # blocks page 2: 100..199
+    assert 'id="block-100"' in snapshot and 'id="block-99"' not in snapshot
+    # only the changed rows of the visible page, with the counters and the new log/hooks
+    assert "3 / 250" in summary and 'id="hooks"' in summary and "<tr id" not in summary
+    assert rows.startswith("<tr") and rows.count('<tr id="block-') == 2  # rows alone: see live_fragments
+    assert 'id="block-100" class="state-done" hx-swap-oob="true"' in rows
+    # two quick changes are sent together
+    assert 'id="block-102"' in later and 'id="block-103"' in later
+
+
+def test_progress_never_raises_when_the_layer_is_broken(settings, running):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "no.such.Layer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    progress.blocks_changed(running.pk, [1])
+    progress.backup_changed(running.pk)
