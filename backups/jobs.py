@@ -34,7 +34,7 @@ from backups.engine.archive import (
 from backups.engine.blocks import run_block
 from backups.engine.durations import parse_duration
 from backups.engine.hooks import parse_resource_hooks
-from backups.engine.itemblocks import plan_item_blocks
+from backups.engine.itemblocks import stream_item_blocks
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
 from backups.engine.snapshots import snapshot_claim
@@ -73,20 +73,6 @@ def _log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]
     ]
 
 
-def split_batches(blocks, max_items: int) -> list[tuple[int, int, int]]:
-    """(first block, block count, item count) of consecutive blocks of about `max_items` items."""
-    batches, first, count, items = [], 0, 0, 0
-    for index, block in enumerate(blocks):
-        if count and items + len(block) > max_items:
-            batches.append((first, count, items))
-            first, count, items = index, 0, 0
-        count += 1
-        items += len(block)
-    if count:
-        batches.append((first, count, items))
-    return batches
-
-
 def dispatch_backup(backup_id: int) -> None:
     """Collect, plan every block (keys and spool offsets only), record the exact totals, start batches."""
     if not Backup.objects.filter(pk=backup_id, phase=Phase.READY, job_id=_current_job_id()).update(
@@ -102,47 +88,75 @@ def dispatch_backup(backup_id: int) -> None:
     log = BackupLog()
     try:
         source = backup.cluster.connect()
-        parse_resource_hooks((backup.hooks or {}).get("resources"), source.resources())
+        table = source.resources()
+        parse_resource_hooks((backup.hooks or {}).get("resources"), table)
+        staging.write_table(table)
         with Spool(staging.spool) as spool:
-            plan = plan_item_blocks(source, spec_of(backup), log, spool=spool)
-        staging.write_table(source.resources())
+            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool)
+            batch_rows, total_blocks, total_items = _write_plan(backup, staging, walk)
     except ValueError as error:
         return _fail(backup_id, str(error), Phase.FAILED_VALIDATION)
     except SourceError as error:
         return _fail(backup_id, f"cannot read the cluster: {error}")
     except OSError as error:
         return _fail(backup_id, f"cannot write the staging folder {staging.root}: {error}")
-
-    batches = split_batches(plan.blocks, settings.VELOWEB_BATCH_ITEMS)
-    block_rows, batch_rows = [], []
-    for number, (first, count, items) in enumerate(batches):
-        staging.write_batch(number, first, plan.blocks[first : first + count])
-        batch_rows.append(
-            BlockBatch(backup=backup, number=number, first_block=first, block_count=count, item_count=items)
-        )
-        for index in range(first, first + count):
-            block = plan.blocks[index]
-            pods = sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group)
-            block_rows.append((backup.pk, index, number, len(block), str(block.items[0].key)[:400], pods))
     staging.write_log("dispatch", log.entries)
     expiration = timezone.now() + timedelta(seconds=parse_duration(backup.ttl))
-    with transaction.atomic():
+    with transaction.atomic():  # the batches appear at once: the watchdog's sign that planning ended
         BlockBatch.objects.bulk_create(batch_rows, batch_size=500)
-        _insert_block_runs(block_rows)
         BackupLogEntry.objects.bulk_create(_log_rows(backup, log.entries), batch_size=500)
         Backup.objects.filter(pk=backup_id).update(
-            total_items=plan.item_count,
-            total_blocks=len(plan.blocks),
+            total_items=total_items,
+            total_blocks=total_blocks,
             errors=log.errors,
             warnings=log.warnings,
             expiration=expiration,
         )
     progress.backup_changed(backup_id)
-    if not batches:
+    if not batch_rows:
         return _maybe_finalize(backup_id)
     for _ in range(max(1, backup.workers)):
         if not enqueue_next_batch(backup_id):
             break
+
+
+def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch], int, int]:
+    """Stream the blocks into batch files and BlockRun rows as the walk yields them, so the
+    dispatcher never holds every block of a 300,000-object cluster at once."""
+    limit = settings.VELOWEB_BATCH_ITEMS
+    batch_rows: list[BlockBatch] = []
+    current: list = []
+    first = index = total_items = current_items = 0
+
+    def flush() -> None:
+        number = len(batch_rows)
+        staging.write_batch(number, first, current)
+        rows = []
+        for offset, block in enumerate(current):
+            pods = sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group)
+            rows.append((backup.pk, first + offset, number, len(block), str(block.items[0].key)[:400], pods))
+        _insert_block_runs(rows)
+        batch_rows.append(
+            BlockBatch(
+                backup=backup,
+                number=number,
+                first_block=first,
+                block_count=len(current),
+                item_count=current_items,
+            )
+        )
+
+    for block in walk:
+        if current and current_items + len(block) > limit:
+            flush()
+            first, current, current_items = index, [], 0
+        current.append(block)
+        current_items += len(block)
+        index += 1
+        total_items += len(block)
+    if current:
+        flush()
+    return batch_rows, index, total_items
 
 
 def _insert_block_runs(rows: list[tuple]) -> None:
@@ -250,7 +264,7 @@ def run_batch(backup_id: int, number: int) -> None:
                 def read(key, info, locations=locations):
                     where = locations.get(key)
                     if where and where[0] >= 0:
-                        return spool.get(*where)
+                        return spool.get_raw(*where)
                     return source.get(info, key.namespace or None, key.name)
 
                 block_log = BackupLog()

@@ -229,13 +229,14 @@ class BlockArchiveWriter:
         if out:
             self._file.write(out)
 
-    def add_item(self, key: ItemKey, obj: dict, preferred: bool = True) -> list[str]:
+    def add_item(self, key: ItemKey, obj: dict | bytes, preferred: bool = True) -> list[str]:
         """Append one object: two identical entries at the preferred version, else one under
-        `<version>/`. Returns the entry names written."""
+        `<version>/`. `obj` may already be compact JSON bytes (read back from the spool as
+        collected), which then go into the archive as they are. Returns the entry names written."""
         if self.closed:
             raise ValueError("BlockArchiveWriter is closed")
         names = item_entry_names(key, preferred)
-        body = _compact_json(obj)
+        body = obj if isinstance(obj, bytes) else _compact_json(obj)
         mtime = int(time.time())
         self._write(b"".join(_tar_entry(name, body, mtime) for name in names))
         self.entries.extend(names)

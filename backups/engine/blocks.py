@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
+
 from .archive import BlockArchiveWriter
 from .hooks import (
     POST,
@@ -124,7 +126,7 @@ def _fetch(
     log: BackupLog,
     result: BlockResult,
     already: set,
-    read: Callable[[ItemKey, ResourceInfo], dict | None] | None = None,
+    read: Callable[[ItemKey, ResourceInfo], dict | bytes | None] | None = None,
 ) -> list[tuple[ItemKey, dict, bool, str]]:
     """(key, object, preferred, kind) for every item that still exists, in block order."""
     fetched = []
@@ -152,6 +154,12 @@ def _fetch(
             )
             result.skipped.append((key, SKIP_GONE))
             continue
+        if isinstance(obj, bytes):
+            # raw JSON from the spool: decoded only where the block needs to look inside
+            if key.group == "" and key.resource in (PODS, PVCS):
+                obj = orjson.loads(obj)
+            fetched.append((key, obj, preferred, info.kind))
+            continue
         fetched.append((key, obj, preferred, str(obj.get("kind") or info.kind)))
     return fetched
 
@@ -167,7 +175,7 @@ def run_block(
     log: BackupLog,
     clock: Callable[[], float] = time.time,
     already_backed_up: set | None = None,
-    read: Callable[[ItemKey, ResourceInfo], dict | None] | None = None,
+    read: Callable[[ItemKey, ResourceInfo], dict | bytes | None] | None = None,
     snapshot: Callable[[dict], SnapshotResult | None] | None = None,
     on_phase: Callable[[str], None] | None = None,
 ) -> BlockResult:

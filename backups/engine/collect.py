@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,25 +93,31 @@ class WatchCache:
         self._lists: dict[tuple[str, str, str | None], list[tuple[str, Any]]] = {}
         self._complete: set[tuple[str, str]] = set()
 
-    def prime(
+    def priming(
         self,
-        relation: Relation,
+        relations: list[Relation],
         group_resource: str,
         objects: Iterable[dict],
         all_namespaces: bool,
         namespace: str | None,
-    ) -> None:
-        summarize = relation.watches[group_resource]
-        lists: dict[str | None, list[tuple[str, Any]]] = {}
+    ) -> Iterator[dict]:
+        """Pass `objects` through, keeping each watching relation's summary of them; the lists
+        count as complete only if the listing finished (a failed list leaves no partial cache)."""
+        lists: dict[tuple[str, str | None], list[tuple[str, Any]]] = {}
+        summarizers = [(r.name, r.watches[group_resource]) for r in relations]
         if not all_namespaces:
-            lists[namespace] = []
+            for name, _ in summarizers:
+                lists[(name, namespace)] = []
         for obj in objects:
             meta = obj["metadata"]
-            lists.setdefault(meta.get("namespace") or None, []).append((meta["name"], summarize(obj)))
-        for ns, items in lists.items():
-            self._lists[(relation.name, group_resource, ns)] = items
+            ns = meta.get("namespace") or None
+            for name, summarize in summarizers:
+                lists.setdefault((name, ns), []).append((meta["name"], summarize(obj)))
+            yield obj
+        for (name, ns), items in lists.items():
+            self._lists[(name, group_resource, ns)] = items
         if all_namespaces:
-            self._complete.add((relation.name, group_resource))
+            self._complete.update((name, group_resource) for name, _ in summarizers)
 
     def objects(
         self, relation: Relation, group_resource: str, namespace: str | None
@@ -212,9 +218,7 @@ class Collector:
                 try:
                     objects = self.source.list(info, namespace, selector)
                     if watch is not None and selector is None and gr in watched:
-                        objects = list(objects)
-                        for relation in watched[gr]:
-                            watch.prime(relation, gr, objects, namespace is None, namespace)
+                        objects = watch.priming(watched[gr], gr, objects, namespace is None, namespace)
                     self._add_objects(result, info, objects, applicable.get(gr, ()))
                 except SourceError as error:
                     self.log.error(

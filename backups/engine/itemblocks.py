@@ -37,6 +37,21 @@ def plan_item_blocks(
     records per-resource API failures in `log` without stopping. With a `spool`, every object is
     written there once and each BlockItem carries its location.
     """
+    walk = stream_item_blocks(source, spec, log, relations, spool)
+    blocks = list(walk)
+    return BlockPlan(blocks, walk.excluded, walk.excluded_reasons)
+
+
+def stream_item_blocks(
+    source: Source,
+    spec: BackupSpec,
+    log: BackupLog | None = None,
+    relations: list[Relation] | None = None,
+    spool: Spool | None = None,
+) -> BlockWalk:
+    """Like `plan_item_blocks`, but the blocks are yielded one by one in dispatch order, so a
+    dispatcher can write them out without holding 300,000 items' blocks in memory. Collection
+    happens here (errors surface now); `excluded` is complete once the walk is exhausted."""
     log = log if log is not None else BackupLog()
     relations = default_relations() if relations is None else relations
     if spec.label_selector:
@@ -46,7 +61,7 @@ def plan_item_blocks(
     with gc_paused():
         watch = WatchCache(source, source.resources(), spec.volume_group_label_key)
         collection = Collector(source, spec, relations, log, spool).collect(watch)
-        return BlockWalk(source, collection, relations, watch, log, spool).run()
+    return BlockWalk(source, collection, relations, watch, log, spool)
 
 
 @contextmanager
@@ -87,8 +102,15 @@ class BlockWalk:
         self._gr_ok: dict[tuple[str, bool], bool] = {}
 
     def run(self) -> BlockPlan:
+        blocks = list(self)
+        return BlockPlan(blocks, self.excluded, self.excluded_reasons)
+
+    def __iter__(self) -> Iterator[ItemBlock]:
+        with gc_paused():
+            yield from self._walk()
+
+    def _walk(self) -> Iterator[ItemBlock]:
         keys, ordered, claimed = self.c.keys, self.c.ordered, self.claimed
-        blocks: list[ItemBlock] = []
         block = ItemBlock()
         last = len(keys) - 1
         for i, key in enumerate(keys):
@@ -107,9 +129,8 @@ class BlockWalk:
                 and keys[i + 1].group_resource == key.group_resource
             )
             if block.items and not keep_open:
-                blocks.append(block)
+                yield block
                 block = ItemBlock()
-        return BlockPlan(blocks, self.excluded, self.excluded_reasons)
 
     def _exclude(self, key: ItemKey, reason: str) -> None:
         self.excluded.append(key)

@@ -47,11 +47,15 @@ class SpoolReader:
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
 
     def get(self, offset: int, length: int) -> dict:
+        return orjson.loads(self.get_raw(offset, length))
+
+    def get_raw(self, offset: int, length: int) -> bytes:
+        """The record as stored: compact JSON, ready to go into an archive without re-encoding."""
         self._file.seek(offset)
         data = self._file.read(length)
         if len(data) != length:
             raise OSError(f"spool {self._file.name} is truncated at offset {offset}")
-        return orjson.loads(data)
+        return data
 
     def close(self) -> None:
         self._file.close()
