@@ -78,14 +78,12 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(max(0.0, self.last_flush + FLUSH_INTERVAL - time.monotonic()))
             indexes, self.dirty = self.dirty, set()
             details, self.details_dirty, self.pending = self.details_dirty, False, False
-            whole_page = not self.has_rows
             messages = await database_sync_to_async(_render)(
                 self.backup_id,
                 self.user,
                 self.page,
-                indexes=None if whole_page else indexes,
+                indexes=indexes if self.has_rows else None,  # no rows yet: the plan may have appeared
                 details=details,
-                whole_page=whole_page,
             )
             if messages and len(messages) > 1:
                 self.has_rows = True

@@ -70,6 +70,21 @@ class MemoryWatch:
         self._thread.join()
 
 
+def phases(stack: DevStack, name: str) -> dict:
+    """Seconds spent queued, planning (dispatch), running blocks and finalizing."""
+    code = (
+        "import json; from django.db.models import Max, Min; from backups.models import Backup, BlockRun; "
+        f"b = Backup.objects.get(name={name!r}); "
+        "r = BlockRun.objects.filter(backup=b).aggregate(a=Min('started'), z=Max('finished')); "
+        "print(json.dumps({'queued': (b.started - b.created).total_seconds(), "
+        "'planning': (r['a'] - b.started).total_seconds(), 'blocks': (r['z'] - r['a']).total_seconds(), "
+        "'finalizing': (b.completed - r['z']).total_seconds()}))"
+    )
+    import json
+
+    return json.loads(stack.manage("shell", "-c", code).stdout.strip().splitlines()[-1])
+
+
 def block_phase_seconds(stack: DevStack, name: str) -> float:
     code = (
         "from django.db.models import Max, Min; from backups.models import BlockRun; "
@@ -187,6 +202,7 @@ def scale(args) -> None:
                     f"end to end: {elapsed:.1f} s = {state['done'] / elapsed:,.0f} items/s "
                     f"(goal: 300,000 objects < 60 s)"
                 )
+                print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in phases(stack, "big").items()))
                 print("peak memory per process (goal < 300 MB):")
                 for label, peak in sorted(memory.peaks.items()):
                     print(f"  {label:32} {peak:7.0f} MiB")

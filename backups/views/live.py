@@ -33,13 +33,12 @@ DETAIL_PARTIALS = [
 ]
 
 
-def live_fragments(
-    backup_id: int, user, page: int, indexes=None, details: bool = True, whole_page: bool = False
-) -> list[str] | None:
+def live_fragments(backup_id: int, user, page: int, indexes=None, details: bool = True) -> list[str] | None:
     """WebSocket messages of OOB fragments: the summary (with `details`, also the hook timeline,
-    log tail and problems), then the rows of `indexes` visible on blocks page `page` (all visible
-    rows when `indexes` is None). Rows go in a message of their own: the HTML parser drops `<tr>`
-    that follow other elements. None when the backup no longer exists."""
+    log tail and problems), then, when any of `indexes` is on blocks page `page` (or `indexes` is
+    None), that page's rows as one `<tbody>` swap. A whole tbody, in a message of its own: htmx's
+    ws extension does not swap every one of several `<tr>` sent together, and a page opened before
+    the plan existed has no rows to swap. None when the backup no longer exists."""
     backup = Backup.objects.select_related("cluster", "storage_location").filter(pk=backup_id).first()
     if backup is None:
         return None
@@ -49,13 +48,9 @@ def live_fragments(
         parts += [render_to_string(name, context) for name in DETAIL_PARTIALS]
     messages = ["\n".join(parts)]
     visible = selectors.page_range(page)
-    wanted = visible if indexes is None else [i for i in indexes if i in visible]
-    rows = selectors.blocks_by_index(backup_id, wanted) if wanted else []
-    if rows and whole_page:
-        # the page was opened before the plan existed: its table has no rows to swap yet
-        body = "".join(render_to_string("backups/partials/block_row.html", {"block": b}) for b in rows)
-        messages.append(f'<tbody id="blocks-body" hx-swap-oob="true">{body}</tbody>')
-    elif rows:
-        row = "backups/partials/block_row.html"
-        messages.append("\n".join(render_to_string(row, {"block": block, "oob": True}) for block in rows))
+    if indexes is None or any(i in visible for i in indexes):
+        rows = selectors.blocks_by_index(backup_id, visible)
+        if rows:
+            body = "".join(render_to_string("backups/partials/block_row.html", {"block": b}) for b in rows)
+            messages.append(f'<tbody id="blocks-body" hx-swap-oob="true">{body}</tbody>')
     return messages
