@@ -24,16 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from veloweb.devstack import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 SETUP = """
 from django.contrib.auth.models import User
 from backups.models import Backup, BlockRun, Cluster
@@ -119,7 +111,7 @@ def measure(url: str, backup_id: int, args) -> None:
     from backups.models import BlockRun
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(base_url=url)
         page.goto("/accounts/login/")
         page.fill("#id_username", "bench")

@@ -15,6 +15,18 @@ from veloweb.embedded_redis import EmbeddedRedis
 from veloweb.processes import spawn, stop_all
 
 REPO = Path(__file__).resolve().parent.parent
+# Debian's Chromium, as Playwright should launch it here (no downloaded browser; no network chatter)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def children(pid: int) -> list[int]:

@@ -14,18 +14,8 @@ import pytest
 
 from emulator import SAMPLE_CLUSTER, KubeEmulator
 from tests.conftest import REPO
+from veloweb.devstack import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 USERNAME, PASSWORD = "olivia", "operator-Pass-42"
 
