@@ -12,7 +12,7 @@ from django.utils import timezone
 from backups import services
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.spec import SpecError
-from backups.models import Backup, Cluster, StorageLocation
+from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.permissions import ROLES
 
 TRI_STATE = [("", "auto"), ("true", "yes"), ("false", "no")]
@@ -68,7 +68,9 @@ class BackupForm(forms.Form):
 
     cluster = forms.ModelChoiceField(Cluster.objects.all())
     name_prefix = forms.CharField(
-        initial="backup", max_length=48, help_text="The backup is named PREFIX-YYYYMMDDhhmmss."
+        initial="backup",
+        max_length=48,
+        help_text="The backup is named PREFIX-YYYYMMDDhhmmss; a saved definition is named PREFIX.",
     )
     included_namespaces = forms.CharField(
         required=False, help_text="Comma-separated, globs allowed (shop-*); empty for all."
@@ -179,6 +181,24 @@ class BackupForm(forms.Form):
             field = next((f for words, f in ERROR_FIELDS if words in message.lower()), None)
             self.add_error(field, message)
         return cleaned
+
+    def save_definition(self, user, definition: BackupDefinition | None = None) -> BackupDefinition | None:
+        """Save definition: create one (or update `definition`) named after the prefix; None, with
+        the error on the name field, when another definition has that name."""
+        name = self.cleaned_data["name_prefix"]
+        others = (
+            BackupDefinition.objects.exclude(pk=definition.pk) if definition else BackupDefinition.objects
+        )
+        if others.filter(name=name).exists():
+            self.add_error("name_prefix", f"A definition named {name} already exists.")
+            return None
+        definition = definition or BackupDefinition(created_by=user if user.is_authenticated else None)
+        definition.name = name
+        definition.cluster = self.cleaned_data["cluster"]
+        for field, value in self.backup_fields().items():
+            setattr(definition, field, value)
+        definition.save()
+        return definition
 
     def create(self) -> Backup:
         """Back up now: queued, or FailedValidation with the reasons (checked again by the service)."""

@@ -1,7 +1,13 @@
 from pathlib import Path
 
 import yaml
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
+
+DNS_LABEL = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "Lower-case letters, digits and '-', starting and ending with one."
+)
 
 
 class Cluster(models.Model):
@@ -94,6 +100,63 @@ class StorageLocation(models.Model):
         )
 
 
+class BackupDefinition(models.Model):
+    """A reusable backup: Velero's spec fields saved under a name; each run is a Backup named
+    NAME-YYYYMMDDhhmmss (so the name is at most 48 characters, leaving room for the timestamp)."""
+
+    SPEC_FIELDS = (
+        "included_namespaces",
+        "excluded_namespaces",
+        "included_resources",
+        "excluded_resources",
+        "include_cluster_resources",
+        "label_selector",
+        "ordered_resources",
+        "hooks",
+        "ttl",
+        "volume_group_label_key",
+        "snapshot_volumes",
+        "csi_snapshot_timeout",
+        "workers",
+        "storage_location_id",
+    )
+
+    name = models.CharField(max_length=48, unique=True, validators=[DNS_LABEL])
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="definitions")
+    storage_location = models.ForeignKey(
+        StorageLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="definitions"
+    )
+    # Velero's spec, as on Backup
+    included_namespaces = models.JSONField(default=list, blank=True)
+    excluded_namespaces = models.JSONField(default=list, blank=True)
+    included_resources = models.JSONField(default=list, blank=True)
+    excluded_resources = models.JSONField(default=list, blank=True)
+    include_cluster_resources = models.BooleanField(null=True, blank=True)
+    label_selector = models.CharField(max_length=500, blank=True)
+    ordered_resources = models.JSONField(default=dict, blank=True)
+    hooks = models.JSONField(default=dict, blank=True, help_text="Velero's spec.hooks: {resources: [...]}")
+    ttl = models.CharField(max_length=30, default="720h0m0s")
+    volume_group_label_key = models.CharField(max_length=253, default="velero.io/volume-group", blank=True)
+    snapshot_volumes = models.BooleanField(null=True, blank=True)
+    csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
+    workers = models.PositiveSmallIntegerField(default=4)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def spec_fields(self) -> dict:
+        """The Backup fields of a run of this definition (ids, not objects: JSON-serializable)."""
+        return {field: getattr(self, field) for field in self.SPEC_FIELDS}
+
+
 class Backup(models.Model):
     """A backup with Velero's spec fields and phases; counters are exact once blocks are planned."""
 
@@ -130,6 +193,9 @@ class Backup(models.Model):
     snapshot_volumes = models.BooleanField(null=True, blank=True)
     csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
     workers = models.PositiveSmallIntegerField(default=4)
+    definition = models.ForeignKey(
+        BackupDefinition, on_delete=models.SET_NULL, null=True, blank=True, related_name="backups"
+    )
     # status
     phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.NEW)
     queue_position = models.PositiveIntegerField(null=True, blank=True)

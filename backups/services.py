@@ -16,7 +16,7 @@ from backups.engine.filters import NamespaceFilter
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.selectors import parse_selector
 from backups.engine.spec import BackupSpec, SpecError, parse_ordered_resources
-from backups.models import Backup, Cluster, StorageLocation
+from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 Phase = Backup.Phase
@@ -112,6 +112,18 @@ def create_backup(name: str, cluster: Cluster, **fields) -> Backup:
     if not errors:
         admit()
     return backup
+
+
+def back_up_definition(definition: BackupDefinition) -> Backup:
+    """Back up now with a saved definition: a backup named NAME-YYYYMMDDhhmmss, linked to it."""
+    from backups.forms import backup_name_for
+
+    return create_backup(
+        backup_name_for(definition.name),
+        definition.cluster,
+        definition=definition,
+        **definition.spec_fields(),
+    )
 
 
 def _namespaces(backup: Backup) -> tuple[list[str], list[str]]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backups.views import admin_pages, define, detail, history, previews
+from backups.views import admin_pages, define, definitions, detail, history, previews
 
 app_name = "backups"
 
@@ -11,6 +11,11 @@ urlpatterns = [
     path("backups/<int:pk>/resources/", detail.backup_resources, name="resources"),
     path("backups/<int:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<int:pk>/delete/", detail.backup_delete, name="delete"),
+    path("definitions/", definitions.definition_list, name="definitions"),
+    path("definitions/<int:pk>/edit/", definitions.definition_edit, name="definition_edit"),
+    path("definitions/<int:pk>/backup/", definitions.definition_backup_now, name="definition_backup_now"),
+    path("definitions/<int:pk>/preview/", definitions.definition_preview, name="definition_preview"),
+    path("definitions/<int:pk>/delete/", definitions.definition_delete, name="definition_delete"),
     path("previews/<str:token>/", previews.preview_page, name="preview"),
     path("previews/<str:token>/blocks/<int:index>/", previews.preview_block, name="preview_block"),
     path("previews/<str:token>/backup/", previews.preview_backup_now, name="preview_backup_now"),

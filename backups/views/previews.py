@@ -4,7 +4,7 @@ from django.views.decorators.http import require_POST
 
 from backups import preview, services
 from backups.forms import backup_name_for
-from backups.models import Cluster
+from backups.models import BackupDefinition, Cluster
 from backups.permissions import operator_required
 from backups.views import selectors
 
@@ -71,7 +71,8 @@ def preview_backup_now(request, token):
     cluster = Cluster.objects.filter(pk=plan_request["cluster"]).first()
     if cluster is None:
         raise Http404("the cluster of this preview is gone")
-    backup = services.create_backup(
-        backup_name_for(plan_request["prefix"]), cluster, **plan_request["fields"]
-    )
+    fields = dict(plan_request["fields"])
+    if not BackupDefinition.objects.filter(pk=fields.get("definition_id") or 0).exists():
+        fields.pop("definition_id", None)  # not previewed from a definition, or deleted since
+    backup = services.create_backup(backup_name_for(plan_request["prefix"]), cluster, **fields)
     return redirect("backups:detail", pk=backup.pk)

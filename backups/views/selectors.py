@@ -8,15 +8,25 @@ import json
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from backups.models import Backup, BackupLogEntry, BlockRun, HookRun
+from backups.models import Backup, BackupDefinition, BackupLogEntry, BlockRun, HookRun
 
 BACKUPS_PER_PAGE = 25
 BLOCKS_PER_PAGE = 100
 HOOKS_SHOWN = 100
 LOG_LINES_SHOWN = 50
+
+
+def definitions_with_last_backup() -> QuerySet:
+    """Definitions by name, each with its newest backup's id, name and phase (`last_backup_*`)."""
+    last = Backup.objects.filter(definition=OuterRef("pk")).order_by("-created", "-id")
+    return BackupDefinition.objects.select_related("cluster").annotate(
+        last_backup_id=Subquery(last.values("pk")[:1]),
+        last_backup_name=Subquery(last.values("name")[:1]),
+        last_backup_phase=Subquery(last.values("phase")[:1]),
+    )
 
 
 def backup_history(q="", phase="", cluster=None, namespace="", since=None, until=None) -> QuerySet:
