@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from backups import services
 from backups.engine.hooks import parse_resource_hooks
-from backups.engine.spec import SpecError
+from backups.engine.spec import SpecError, parse_ordered_resources
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.permissions import ROLES
 
@@ -128,7 +128,7 @@ class BackupForm(forms.Form):
 
     def clean_ordered_resources(self):
         try:
-            return services.parse_ordered(self.cleaned_data["ordered_resources"])
+            return parse_ordered_resources(self.cleaned_data["ordered_resources"])
         except SpecError as error:
             raise forms.ValidationError(str(error)) from error
 

@@ -30,6 +30,7 @@ from backups.engine.archive import (
     results_file,
     velero_backup_json,
     write_gzip_json,
+    write_log_lines,
 )
 from backups.engine.blocks import run_block
 from backups.engine.durations import parse_duration
@@ -562,7 +563,7 @@ def finalize_backup(backup_id: int) -> None:
         size = assemble_tarball(members, files["tarball"])
         write_gzip_json(files["resource-list"], resource_list(written))
         write_gzip_json(files["results"], results_file(entries))
-        _write_log(files["log"], entries)
+        write_log_lines(files["log"], entries)
     except OSError as error:
         return _fail(backup_id, f"cannot assemble the backup in {staging.root}: {error}")
     backup.refresh_from_db()
@@ -611,14 +612,6 @@ def finalize_backup(backup_id: int) -> None:
     )
     staging.remove()
     progress.backup_changed(backup_id)
-
-
-def _write_log(path: str, entries) -> None:
-    import gzip
-
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        for entry in entries:
-            out.write(json.dumps(entry.as_dict(), separators=(",", ":")) + "\n")
 
 
 def wait_for(backup_id: int, timeout: float, tick=None, poll: float = 0.5) -> Backup:

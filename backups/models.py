@@ -100,7 +100,28 @@ class StorageLocation(models.Model):
         )
 
 
-class BackupDefinition(models.Model):
+class VeleroSpec(models.Model):
+    """Velero's backup spec fields, shared by a saved definition and each backup."""
+
+    included_namespaces = models.JSONField(default=list, blank=True)
+    excluded_namespaces = models.JSONField(default=list, blank=True)
+    included_resources = models.JSONField(default=list, blank=True)
+    excluded_resources = models.JSONField(default=list, blank=True)
+    include_cluster_resources = models.BooleanField(null=True, blank=True)
+    label_selector = models.CharField(max_length=500, blank=True)
+    ordered_resources = models.JSONField(default=dict, blank=True)
+    hooks = models.JSONField(default=dict, blank=True, help_text="Velero's spec.hooks: {resources: [...]}")
+    ttl = models.CharField(max_length=30, default="720h0m0s")
+    volume_group_label_key = models.CharField(max_length=253, default="velero.io/volume-group", blank=True)
+    snapshot_volumes = models.BooleanField(null=True, blank=True)
+    csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
+    workers = models.PositiveSmallIntegerField(default=4)
+
+    class Meta:
+        abstract = True
+
+
+class BackupDefinition(VeleroSpec):
     """A reusable backup: Velero's spec fields saved under a name; each run is a Backup named
     NAME-YYYYMMDDhhmmss (so the name is at most 48 characters, leaving room for the timestamp)."""
 
@@ -126,20 +147,6 @@ class BackupDefinition(models.Model):
     storage_location = models.ForeignKey(
         StorageLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="definitions"
     )
-    # Velero's spec, as on Backup
-    included_namespaces = models.JSONField(default=list, blank=True)
-    excluded_namespaces = models.JSONField(default=list, blank=True)
-    included_resources = models.JSONField(default=list, blank=True)
-    excluded_resources = models.JSONField(default=list, blank=True)
-    include_cluster_resources = models.BooleanField(null=True, blank=True)
-    label_selector = models.CharField(max_length=500, blank=True)
-    ordered_resources = models.JSONField(default=dict, blank=True)
-    hooks = models.JSONField(default=dict, blank=True, help_text="Velero's spec.hooks: {resources: [...]}")
-    ttl = models.CharField(max_length=30, default="720h0m0s")
-    volume_group_label_key = models.CharField(max_length=253, default="velero.io/volume-group", blank=True)
-    snapshot_volumes = models.BooleanField(null=True, blank=True)
-    csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
-    workers = models.PositiveSmallIntegerField(default=4)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -157,7 +164,7 @@ class BackupDefinition(models.Model):
         return {field: getattr(self, field) for field in self.SPEC_FIELDS}
 
 
-class Backup(models.Model):
+class Backup(VeleroSpec):
     """A backup with Velero's spec fields and phases; counters are exact once blocks are planned."""
 
     class Phase(models.TextChoices):
@@ -179,20 +186,6 @@ class Backup(models.Model):
     storage_location = models.ForeignKey(
         StorageLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="backups"
     )
-    # Velero's spec
-    included_namespaces = models.JSONField(default=list, blank=True)
-    excluded_namespaces = models.JSONField(default=list, blank=True)
-    included_resources = models.JSONField(default=list, blank=True)
-    excluded_resources = models.JSONField(default=list, blank=True)
-    include_cluster_resources = models.BooleanField(null=True, blank=True)
-    label_selector = models.CharField(max_length=500, blank=True)
-    ordered_resources = models.JSONField(default=dict, blank=True)
-    hooks = models.JSONField(default=dict, blank=True, help_text="Velero's spec.hooks: {resources: [...]}")
-    ttl = models.CharField(max_length=30, default="720h0m0s")
-    volume_group_label_key = models.CharField(max_length=253, default="velero.io/volume-group", blank=True)
-    snapshot_volumes = models.BooleanField(null=True, blank=True)
-    csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
-    workers = models.PositiveSmallIntegerField(default=4)
     definition = models.ForeignKey(
         BackupDefinition, on_delete=models.SET_NULL, null=True, blank=True, related_name="backups"
     )

@@ -15,7 +15,7 @@ from backups.engine.durations import parse_duration
 from backups.engine.filters import NamespaceFilter
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.selectors import parse_selector
-from backups.engine.spec import BackupSpec, SpecError, parse_ordered_resources
+from backups.engine.spec import BackupSpec, SpecError
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -44,9 +44,8 @@ def validation_errors(backup: Backup) -> list[str]:
         NamespaceFilter.build(backup.included_namespaces, backup.excluded_namespaces)
     except SpecError as error:
         errors.append(str(error))
-    for field in ("included_resources", "excluded_resources"):
-        if "*" in getattr(backup, field) and field == "excluded_resources":
-            errors.append("invalid excluded resources: '*' cannot be excluded")
+    if "*" in backup.excluded_resources:
+        errors.append("invalid excluded resources: '*' cannot be excluded")
     if backup.label_selector:
         try:
             parse_selector(backup.label_selector)
@@ -88,10 +87,6 @@ def default_storage_location() -> StorageLocation:
             },
         )
     return location
-
-
-def parse_ordered(text: str) -> dict[str, list[str]]:
-    return parse_ordered_resources(text)
 
 
 def create_backup(name: str, cluster: Cluster, **fields) -> Backup:

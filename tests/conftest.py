@@ -15,14 +15,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from veloweb.devstack import is_postgres, pg_admin, with_database
 from veloweb.processes import free_port, spawn, stop, stop_all, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
 RQ_WORKER_COUNT = int(os.environ.get("VELOWEB_TEST_WORKERS", "2"))
-
-
-def _is_postgres(url: str) -> bool:
-    return url.startswith(("postgres://", "postgresql://", "pgsql://"))
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +39,10 @@ def stack_env(tmp_path_factory):
     )
     base_url = os.environ.get("DATABASE_URL", "")
     pg_database = None
-    if _is_postgres(base_url):
+    if is_postgres(base_url):
         pg_database = f"veloweb_stack_{uuid.uuid4().hex[:10]}"
-        _pg_admin(base_url, f'CREATE DATABASE "{pg_database}"')
-        env["DATABASE_URL"] = _replace_database(base_url, pg_database)
+        pg_admin(base_url, f'CREATE DATABASE "{pg_database}"')
+        env["DATABASE_URL"] = with_database(base_url, pg_database)
     else:
         env["DATABASE_URL"] = f"sqlite:///{tmp / 'stack.sqlite3'}"
     try:
@@ -62,21 +59,7 @@ def stack_env(tmp_path_factory):
         yield env
     finally:
         if pg_database:
-            _pg_admin(base_url, f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)')
-
-
-def _replace_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _pg_admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_replace_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
+            pg_admin(base_url, f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

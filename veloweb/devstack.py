@@ -43,20 +43,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def _is_postgres(url: str) -> bool:
+def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://", "pgsql://"))
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def _pg_admin(url: str, sql: str) -> None:
+def pg_admin(url: str, sql: str) -> None:
     import psycopg
 
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql)
 
 
@@ -79,10 +79,10 @@ class DevStack:
         self._pg_base, self._pg_name = os.environ.get("DATABASE_URL", ""), None
 
     def start(self, workers: int = 2, watchdog: bool = True) -> DevStack:
-        if _is_postgres(self._pg_base):
+        if is_postgres(self._pg_base):
             self._pg_name = f"veloweb_dev_{uuid.uuid4().hex[:10]}"
-            _pg_admin(self._pg_base, f'CREATE DATABASE "{self._pg_name}"')
-            self.env["DATABASE_URL"] = _with_database(self._pg_base, self._pg_name)
+            pg_admin(self._pg_base, f'CREATE DATABASE "{self._pg_name}"')
+            self.env["DATABASE_URL"] = with_database(self._pg_base, self._pg_name)
         else:
             self.env["DATABASE_URL"] = f"sqlite:///{self.root / 'db.sqlite3'}"
         self.start_redis()
@@ -185,7 +185,7 @@ class DevStack:
             self.redis.stop()
             self.redis = None
         if self._pg_name:
-            _pg_admin(self._pg_base, f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
+            pg_admin(self._pg_base, f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
             self._pg_name = None
 
     def __enter__(self) -> DevStack:

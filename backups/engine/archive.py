@@ -366,6 +366,15 @@ def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
     return os.path.getsize(path)
 
 
+def write_log_lines(path: str, entries: Iterable[LogEntry]) -> int:
+    """The backup log (`<name>-logs.gz`): gzip JSON lines, one per entry, written atomically."""
+    with _written_atomically(path) as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            for entry in entries:
+                gz.write(orjson.dumps(entry.as_dict()) + b"\n")
+    return os.path.getsize(path)
+
+
 def _api_version(key: ItemKey) -> str:
     return f"{key.group}/{key.version}" if key.group else key.version
 

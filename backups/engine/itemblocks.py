@@ -37,9 +37,7 @@ def plan_item_blocks(
     records per-resource API failures in `log` without stopping. With a `spool`, every object is
     written there once and each BlockItem carries its location.
     """
-    walk = stream_item_blocks(source, spec, log, relations, spool)
-    blocks = list(walk)
-    return BlockPlan(blocks, walk.excluded, walk.excluded_reasons)
+    return stream_item_blocks(source, spec, log, relations, spool).run()
 
 
 def stream_item_blocks(
@@ -102,6 +100,7 @@ class BlockWalk:
         self._gr_ok: dict[tuple[str, bool], bool] = {}
 
     def run(self) -> BlockPlan:
+        """Every block at once, with the excluded items (small clusters, previews, tests)."""
         blocks = list(self)
         return BlockPlan(blocks, self.excluded, self.excluded_reasons)
 

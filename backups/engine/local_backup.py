@@ -16,8 +16,6 @@ touching the existing folder, as Velero fails a backup whose name exists in the 
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import shutil
 import tempfile
@@ -35,6 +33,7 @@ from .archive import (
     results_file,
     velero_backup_json,
     write_gzip_json,
+    write_log_lines,
 )
 from .blocks import BlockResult, run_block
 from .hooks import Executor, ResourceHook, parse_resource_hooks
@@ -106,14 +105,6 @@ def _hooks(spec_hooks: Iterable, source: Source) -> tuple[list[ResourceHook], di
     return spec_hooks, {}
 
 
-def _write_log(path: str, log: BackupLog) -> None:
-    tmp = f"{path}.partial"
-    with gzip.open(tmp, "wt", encoding="utf-8") as out:
-        for entry in log.entries:
-            out.write(json.dumps(entry.as_dict(), separators=(",", ":")) + "\n")
-    os.replace(tmp, path)
-
-
 def run_local_backup(
     source: Source,
     spec: BackupSpec,
@@ -177,7 +168,7 @@ def run_local_backup(
         finished = clock()
         errors, warnings = log.errors, log.warnings
         phase = PARTIALLY_FAILED if errors else COMPLETED
-        _write_log(os.path.join(out_dir, logs_key(name)), log)
+        write_log_lines(os.path.join(out_dir, logs_key(name)), log.entries)
         backup = velero_backup_json(
             name,
             included_namespaces=spec.included_namespaces,

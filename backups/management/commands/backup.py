@@ -8,7 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from backups import services
-from backups.engine.spec import parse_bool
+from backups.engine.spec import parse_bool, parse_ordered_resources
 from backups.jobs import wait_for
 from backups.models import Backup, Cluster, StorageLocation
 from backups.watchdog import tick
@@ -90,7 +90,7 @@ class Command(BaseCommand):
                     o["include_cluster_resources"], "--include-cluster-resources"
                 ),
                 label_selector=o["selector"],
-                ordered_resources=services.parse_ordered(o["ordered_resources"]),
+                ordered_resources=parse_ordered_resources(o["ordered_resources"]),
                 hooks=hooks,
                 ttl=o["ttl"],
                 snapshot_volumes=parse_bool(o["snapshot_volumes"], "--snapshot-volumes"),
