@@ -74,6 +74,10 @@ class StorageLocation(models.Model):
     secret_access_key = models.CharField(max_length=200, blank=True)
     default = models.BooleanField(default=False)
     read_only = models.BooleanField(default=False)
+    # Velero's BSL status: the last access check ("check access" button, form save, expiry job).
+    available = models.BooleanField(null=True, blank=True, help_text="None until first checked.")
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_check_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -144,6 +148,17 @@ class BackupDefinition(VeleroSpec):
 
     name = models.CharField(max_length=48, unique=True, validators=[DNS_LABEL])
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="definitions")
+    # Velero's Schedule: a cron expression over this template; runs are named NAME-YYYYMMDDhhmmss.
+    schedule = models.CharField(max_length=100, blank=True, help_text="Cron expression; empty: manual only.")
+    paused = models.BooleanField(default=False)
+    skip_immediately = models.BooleanField(
+        default=False, help_text="On resume, skip a run that is already due (Velero's skipImmediately)."
+    )
+    schedule_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the cron expression was set: the base before any run."
+    )
+    last_backup_at = models.DateTimeField(null=True, blank=True, help_text="Velero's status.lastBackup.")
+    last_skipped_at = models.DateTimeField(null=True, blank=True, help_text="Velero's status.lastSkipped.")
     storage_location = models.ForeignKey(
         StorageLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="definitions"
     )
@@ -182,7 +197,10 @@ class Backup(VeleroSpec):
     RUNNING = (Phase.READY, Phase.IN_PROGRESS, Phase.FINALIZING)
 
     name = models.CharField(max_length=63, unique=True)
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="backups")
+    # None for a backup imported from a storage location: the cluster it came from is unknown.
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.PROTECT, null=True, blank=True, related_name="backups"
+    )
     storage_location = models.ForeignKey(
         StorageLocation, on_delete=models.PROTECT, null=True, blank=True, related_name="backups"
     )
@@ -211,6 +229,18 @@ class Backup(VeleroSpec):
     size_bytes = models.BigIntegerField(default=0)
     attempt = models.PositiveIntegerField(default=0, help_text="Dispatch attempts (a restarted plan).")
     job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job dispatching or finalizing it.")
+    schedule_name = models.CharField(
+        max_length=63,
+        blank=True,
+        help_text="Velero's velero.io/schedule-name label: the schedule that ran it.",
+    )
+    gc_failure = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="Velero's velero.io/gc-failure label: why expiry could not delete it.",
+    )
+    gc_failure_detail = models.TextField(blank=True)
+    imported = models.BooleanField(default=False, help_text="Found in a storage location, not run here.")
 
     class Meta:
         ordering = ["-created"]
