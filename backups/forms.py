@@ -9,7 +9,7 @@ import re
 from django import forms
 from django.utils import timezone
 
-from backups import services
+from backups import schedules, services
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.spec import SpecError, parse_ordered_resources
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
@@ -98,6 +98,16 @@ class BackupForm(forms.Form):
     storage_location = forms.ModelChoiceField(
         StorageLocation.objects.all(), required=False, empty_label="default"
     )
+    schedule = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="Cron, as Velero's schedules: '0 3 * * *', '@daily', '@every 6h', "
+        "'CRON_TZ=Europe/Paris 0 3 * * *' (UTC otherwise). Empty: run by hand only.",
+    )
+    paused = forms.BooleanField(required=False, help_text="A paused schedule never fires.")
+    skip_immediately = forms.BooleanField(
+        required=False, label="Skip immediately", help_text="On resume, skip a run that is already due."
+    )
 
     @classmethod
     def initial_from(cls, backup: Backup) -> dict:
@@ -118,6 +128,9 @@ class BackupForm(forms.Form):
             "ttl": backup.ttl,
             "workers": backup.workers,
             "storage_location": backup.storage_location_id,
+            "schedule": getattr(backup, "schedule", ""),
+            "paused": getattr(backup, "paused", False),
+            "skip_immediately": getattr(backup, "skip_immediately", False),
         }
 
     def clean_name_prefix(self):
@@ -125,6 +138,17 @@ class BackupForm(forms.Form):
         if not PREFIX.match(prefix):
             raise forms.ValidationError("Lower-case letters, digits and '-', starting and ending with one.")
         return prefix
+
+    def clean_schedule(self):
+        from backups.engine.cron import ScheduleError, parse_schedule
+
+        expression = self.cleaned_data["schedule"].strip()
+        if expression:
+            try:
+                parse_schedule(expression)
+            except ScheduleError as error:
+                raise forms.ValidationError(str(error)) from error
+        return expression
 
     def clean_ordered_resources(self):
         try:
@@ -197,6 +221,12 @@ class BackupForm(forms.Form):
         definition.cluster = self.cleaned_data["cluster"]
         for field, value in self.backup_fields().items():
             setattr(definition, field, value)
+        schedules.apply_settings(
+            definition,
+            self.cleaned_data.get("schedule", ""),
+            self.cleaned_data.get("paused", False),
+            self.cleaned_data.get("skip_immediately", False),
+        )
         definition.save()
         return definition
 
@@ -214,12 +244,24 @@ class ClusterForm(forms.ModelForm):
 
 
 class StorageLocationForm(forms.ModelForm):
-    """The secret key is write-only: never rendered back; left empty, the stored one is kept."""
+    """Credentials are write-only: the secret is never rendered, the access key id only masked; left
+    empty, the stored ones are kept. Saving checks access (`store.check()`): a location that cannot be
+    reached, listed or (unless read-only) written is refused with the reason, and nothing is saved."""
 
+    access_key_id = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="Write-only; leave empty to keep the stored one.",
+    )
     secret_access_key = forms.CharField(
         required=False,
+        max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only; leave empty to keep the stored key.",
+    )
+    forget_credentials = forms.BooleanField(
+        required=False, label="Remove the stored credentials", help_text="Use the environment's instead."
     )
 
     class Meta:
@@ -234,12 +276,98 @@ class StorageLocationForm(forms.ModelForm):
             "endpoint_url",
             "access_key_id",
             "secret_access_key",
+            "forget_credentials",
             "default",
             "read_only",
         ]
 
-    def clean_secret_access_key(self):
-        return self.cleaned_data["secret_access_key"] or self.instance.secret_access_key
+    def __init__(self, *args, **kwargs):
+        from backups.locations import masked
+
+        super().__init__(*args, **kwargs)
+        self.initial["access_key_id"] = ""  # never rendered back, like the secret
+        stored = self.instance.access_key_id
+        if stored:
+            self.fields["access_key_id"].widget.attrs["placeholder"] = masked(stored)
+            self.fields["access_key_id"].help_text = f"Stored: {masked(stored)}. Leave empty to keep it."
+        if self.instance.secret_access_key:
+            self.fields["secret_access_key"].widget.attrs["placeholder"] = "•••• (stored)"
+        if not self.instance.pk:
+            del self.fields["forget_credentials"]
+
+    def clean(self):
+        from backups.engine.storage import check_key
+
+        cleaned = super().clean()
+        if cleaned.get("forget_credentials"):
+            cleaned["access_key_id"] = cleaned["secret_access_key"] = ""
+        else:
+            cleaned["access_key_id"] = cleaned.get("access_key_id") or self.instance.access_key_id
+            cleaned["secret_access_key"] = cleaned.get("secret_access_key") or self.instance.secret_access_key
+        provider = cleaned.get("provider")
+        if provider == StorageLocation.Provider.LOCAL:
+            path = (cleaned.get("path") or "").strip()
+            if not path:
+                self.add_error("path", "A local location needs the path of its folder.")
+            elif not path.startswith("/"):
+                self.add_error("path", f"Give an absolute path (starting with /), not {path!r}.")
+        elif provider == StorageLocation.Provider.S3:
+            if not cleaned.get("bucket"):
+                self.add_error("bucket", "An S3 location needs a bucket.")
+            prefix = (cleaned.get("prefix") or "").strip("/")
+            if prefix:
+                try:
+                    check_key(prefix)
+                except ValueError:
+                    self.add_error("prefix", f"Invalid prefix {prefix!r}: no '..', '.' or empty segments.")
+            if bool(cleaned["access_key_id"]) != bool(cleaned["secret_access_key"]):
+                self.add_error(
+                    "secret_access_key" if cleaned["access_key_id"] else "access_key_id",
+                    "Give both the access key id and the secret access key, or neither.",
+                )
+        if cleaned.get("default") is False and self.instance.pk and self.instance.default:
+            self.add_error("default", "This is the default location: set another one as default instead.")
+        return cleaned
+
+    def _post_clean(self):
+        """After the model's own checks (unique name): the access check, on the unsaved instance; its
+        result is stored only with the instance (a refused edit leaves the stored status alone)."""
+        from backups.locations import access_problem
+
+        super()._post_clean()
+        if self.errors:
+            return
+        problem = access_problem(self.instance, create=True)
+        if problem:
+            self.add_error(self._field_of(problem), problem)
+        else:
+            self.instance.available, self.instance.last_check_error = True, ""
+            self.instance.last_checked = timezone.now()
+
+    def _field_of(self, problem: str) -> str | None:
+        if self.instance.provider == StorageLocation.Provider.LOCAL:
+            return "path"
+        for words, field in (
+            ("does not exist", "bucket"),
+            ("cannot reach", "endpoint_url"),
+            ("did not answer", "endpoint_url"),
+            ("secret access key does not match", "secret_access_key"),
+            ("access key id", "access_key_id"),
+        ):
+            if words in problem:
+                return field
+        return None
+
+    def save(self, commit=True):
+        from django.db import transaction
+
+        from backups.locations import set_default
+
+        with transaction.atomic():
+            location = super().save(commit=commit)
+            if commit and location.default:
+                set_default(location)
+        return location
 
 
 class UserRoleForm(forms.Form):

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
 import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from backups.engine.durations import parse_duration
 from backups.engine.filters import NamespaceFilter
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.selectors import parse_selector
 from backups.engine.spec import BackupSpec, SpecError
+from backups.engine.storage import StorageError
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DEFAULT_TTL_SECONDS = 720 * 3600  # Velero's --default-backup-ttl
 Phase = Backup.Phase
 
 
@@ -76,9 +80,11 @@ def validation_errors(backup: Backup) -> list[str]:
 
 
 def default_storage_location() -> StorageLocation:
+    """The default location; on a fresh install, the local folder of the settings (created, as an
+    admin saving a new location would; later checks never create a missing folder)."""
     location = StorageLocation.objects.filter(default=True).first()
     if location is None:
-        location, _ = StorageLocation.objects.get_or_create(
+        location, created = StorageLocation.objects.get_or_create(
             name="default",
             defaults={
                 "provider": StorageLocation.Provider.LOCAL,
@@ -86,10 +92,25 @@ def default_storage_location() -> StorageLocation:
                 "default": True,
             },
         )
+        if created:
+            try:
+                location.store().check(create=True)
+            except StorageError:
+                pass  # recorded by the first access check; the backup's upload names the cause
     return location
 
 
-def create_backup(name: str, cluster: Cluster, **fields) -> Backup:
+def expiration_at(ttl: str, now: datetime) -> datetime:
+    """Velero's expiration, computed before validation: now + TTL, or + 720h when the TTL is zero
+    or itself invalid (so even a refused backup expires and is collected)."""
+    try:
+        seconds = parse_duration(ttl or "")
+    except ValueError:
+        seconds = 0
+    return now + timedelta(seconds=seconds if seconds > 0 else DEFAULT_TTL_SECONDS)
+
+
+def create_backup(name: str, cluster: Cluster, now: datetime | None = None, **fields) -> Backup:
     """Save a backup and put it in the queue, or in FailedValidation with the reasons stored."""
     backup = Backup(name=name, cluster=cluster, **fields)
     if backup.storage_location is None:
@@ -99,6 +120,7 @@ def create_backup(name: str, cluster: Cluster, **fields) -> Backup:
         if errors:
             backup.phase = Phase.FAILED_VALIDATION
             backup.validation_errors = errors
+            backup.expiration = expiration_at(backup.ttl, now or timezone.now())
         else:
             last = Backup.objects.filter(phase=Phase.QUEUED).aggregate(m=Max("queue_position"))["m"] or 0
             backup.phase = Phase.QUEUED
@@ -109,14 +131,19 @@ def create_backup(name: str, cluster: Cluster, **fields) -> Backup:
     return backup
 
 
-def back_up_definition(definition: BackupDefinition) -> Backup:
-    """Back up now with a saved definition: a backup named NAME-YYYYMMDDhhmmss, linked to it."""
+def back_up_definition(
+    definition: BackupDefinition, name: str | None = None, now: datetime | None = None
+) -> Backup:
+    """Back up now with a saved definition: a backup named NAME-YYYYMMDDhhmmss, linked to it, and
+    labelled with the schedule when it has one (Velero's `backup create --from-schedule`)."""
     from backups.forms import backup_name_for
 
     return create_backup(
-        backup_name_for(definition.name),
+        name or backup_name_for(definition.name),
         definition.cluster,
+        now=now,
         definition=definition,
+        schedule_name=definition.name if definition.schedule else "",
         **definition.spec_fields(),
     )
 
@@ -191,13 +218,14 @@ def start_job(backup_id: int, phase_from: str, phase_to: str, job: str, replacin
     return True
 
 
-def delete_backup(backup: Backup) -> None:
-    """Delete a finished backup with its stored files (only its own `backups/<name>/`)."""
+def delete_backup(backup: Backup, store=None) -> None:
+    """Delete a finished backup with its stored files (only its own `backups/<name>/`), through
+    `store` when the caller already has the location's store; StorageError keeps the row."""
     from backups.staging import Staging
 
     if backup.phase in Backup.RUNNING:
         raise ValueError(f"backup {backup.name} is {backup.phase}; wait for it to finish")
     if backup.storage_location and backup.phase in (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED):
-        backup.storage_location.store().delete_backup(backup.name)
+        (store or backup.storage_location.store()).delete_backup(backup.name)
     Staging.of(backup).remove()
     backup.delete()

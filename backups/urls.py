@@ -1,6 +1,7 @@
 from django.urls import path
 
 from backups.views import admin_pages, define, definitions, detail, history, previews
+from backups.views import locations as location_views
 
 app_name = "backups"
 
@@ -15,6 +16,8 @@ urlpatterns = [
     path("definitions/<int:pk>/edit/", definitions.definition_edit, name="definition_edit"),
     path("definitions/<int:pk>/backup/", definitions.definition_backup_now, name="definition_backup_now"),
     path("definitions/<int:pk>/preview/", definitions.definition_preview, name="definition_preview"),
+    path("definitions/<int:pk>/pause/", definitions.definition_pause, name="definition_pause"),
+    path("definitions/<int:pk>/resume/", definitions.definition_resume, name="definition_resume"),
     path("definitions/<int:pk>/delete/", definitions.definition_delete, name="definition_delete"),
     path("previews/<str:token>/", previews.preview_page, name="preview"),
     path("previews/<str:token>/blocks/<int:index>/", previews.preview_block, name="preview_block"),
@@ -22,7 +25,11 @@ urlpatterns = [
     path("settings/", admin_pages.settings_page, name="settings"),
     path("settings/clusters/new/", admin_pages.cluster_edit, name="cluster_new"),
     path("settings/clusters/<int:pk>/", admin_pages.cluster_edit, name="cluster_edit"),
-    path("settings/locations/new/", admin_pages.location_edit, name="location_new"),
-    path("settings/locations/<int:pk>/", admin_pages.location_edit, name="location_edit"),
+    path("settings/locations/new/", location_views.location_edit, name="location_new"),
+    path("settings/locations/<int:pk>/", location_views.location_edit, name="location_edit"),
+    path("locations/<int:pk>/", location_views.location_page, name="location"),
+    path("locations/<int:pk>/check/", location_views.location_check, name="location_check"),
+    path("locations/<int:pk>/default/", location_views.location_default, name="location_default"),
+    path("locations/<int:pk>/import/", location_views.location_import, name="location_import"),
     path("settings/users/<int:pk>/role/", admin_pages.user_role, name="user_role"),
 ]

@@ -75,10 +75,11 @@ class DevStack:
         )
         self.workers: list[subprocess.Popen] = []
         self.watchdog: subprocess.Popen | None = None
+        self.cron: subprocess.Popen | None = None
         self.redis: EmbeddedRedis | None = None
         self._pg_base, self._pg_name = os.environ.get("DATABASE_URL", ""), None
 
-    def start(self, workers: int = 2, watchdog: bool = True) -> DevStack:
+    def start(self, workers: int = 2, watchdog: bool = True, cron: bool = False) -> DevStack:
         if is_postgres(self._pg_base):
             self._pg_name = f"veloweb_dev_{uuid.uuid4().hex[:10]}"
             pg_admin(self._pg_base, f'CREATE DATABASE "{self._pg_name}"')
@@ -90,6 +91,8 @@ class DevStack:
         self.start_workers(workers)
         if watchdog:
             self.start_watchdog()
+        if cron:
+            self.start_cron()
         return self
 
     def start_redis(self) -> None:
@@ -114,6 +117,15 @@ class DevStack:
             env=self.env,
             cwd=REPO,
             log=self.root / "watchdog.log",
+        )
+
+    def start_cron(self, schedule_interval: int = 1, gc_interval: int | None = None) -> None:
+        """`manage.py run_cron`: the schedule tick every `schedule_interval` s (and expiry)."""
+        env = {**self.env, "VELOWEB_SCHEDULE_INTERVAL": str(schedule_interval)}
+        if gc_interval is not None:
+            env["VELOWEB_GC_INTERVAL"] = str(gc_interval)
+        self.cron = spawn(
+            [sys.executable, "manage.py", "run_cron"], env=env, cwd=REPO, log=self.root / "cron.log"
         )
 
     def kill_workers(self) -> None:
@@ -179,8 +191,8 @@ class DevStack:
         return Path(self.env["VELOWEB_DATA_DIR"]) / "storage"
 
     def stop(self) -> None:
-        stop_all(self.workers + ([self.watchdog] if self.watchdog else []), timeout=10)
-        self.workers, self.watchdog = [], None
+        stop_all(self.workers + [p for p in (self.watchdog, self.cron) if p], timeout=10)
+        self.workers, self.watchdog, self.cron = [], None, None
         if self.redis:
             self.redis.stop()
             self.redis = None

@@ -168,3 +168,7 @@ VELOWEB_MAX_RUNNING_BACKUPS = int(os.environ.get("VELOWEB_MAX_RUNNING_BACKUPS", 
 VELOWEB_BATCH_LEASE_SECONDS = float(os.environ.get("VELOWEB_BATCH_LEASE_SECONDS", "60"))
 # Blocks are grouped into RQ jobs of about this many items (one job per block when blocks are big).
 VELOWEB_BATCH_ITEMS = int(os.environ.get("VELOWEB_BATCH_ITEMS", "200"))
+# RQ's CronScheduler (`manage.py run_cron`): the schedule tick (Velero checks schedules every
+# minute) and expiry (Velero's --garbage-collection-frequency, 1h), in seconds.
+VELOWEB_SCHEDULE_INTERVAL = int(os.environ.get("VELOWEB_SCHEDULE_INTERVAL", "60"))
+VELOWEB_GC_INTERVAL = int(os.environ.get("VELOWEB_GC_INTERVAL", "3600"))

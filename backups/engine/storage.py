@@ -75,7 +75,7 @@ class ObjectStore(Protocol):
 
     def delete_backup(self, name: str, prefix: str = "") -> None: ...
 
-    def check(self) -> None: ...
+    def check(self, create: bool = False) -> None: ...
 
 
 # --- keys ---------------------------------------------------------------------------------------------
@@ -294,10 +294,11 @@ class LocalStore:
             e for e in entries if os.path.isdir(os.path.join(path, e)) and os.listdir(os.path.join(path, e))
         )
 
-    def check(self) -> None:
-        """The root exists (created unless read-only) and is writable (readable if read-only)."""
+    def check(self, create: bool = False) -> None:
+        """The root exists and is writable (readable if read-only). A missing root is created only when
+        asked (an admin saving the location): a vanished mount must read as unreachable, not as empty."""
         if not os.path.exists(self.root):
-            if self.read_only:
+            if self.read_only or not create:
                 raise StorageError(f"{self.location}: directory does not exist")
             try:
                 os.makedirs(self.root, exist_ok=True)
@@ -423,11 +424,12 @@ class S3Store:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code == "NoSuchBucket":
                 cause = f"bucket '{self.bucket}' does not exist"
-            elif (
-                code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403")
-                or status == 403
-            ):
-                cause = "access denied (check the credentials)"
+            elif code in ("InvalidAccessKeyId", "InvalidClientTokenId"):
+                cause = "the access key id is not known to the endpoint (check the credentials)"
+            elif code == "SignatureDoesNotMatch":
+                cause = "the secret access key does not match the access key id (check the credentials)"
+            elif code in ("AccessDenied", "403") or status == 403:
+                cause = "access denied (check the credentials and the bucket's permissions)"
             elif code in ("NoSuchKey", "404", "NotFound") or status == 404:
                 cause, not_found = "not found", True
             else:
@@ -592,15 +594,18 @@ class S3Store:
                 names.append(common["Prefix"][len(self._full(base)) :].rstrip("/"))
         return sorted(n for n in names if n)
 
-    def check(self) -> None:
-        """The bucket answers (head_bucket) and, unless read-only, accepts a tiny put and delete."""
+    def check(self, create: bool = False) -> None:
+        """The bucket lists (what browsing needs) and, unless read-only, accepts a tiny put and delete.
+
+        A listing, not head_bucket: a HEAD response has no body, so S3 could not say whether the
+        access key id or the secret is wrong."""
         try:
-            self._client.head_bucket(Bucket=self.bucket)
+            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self._base(), MaxKeys=1)
         except StorageError:
             raise
         except Exception as exc:
             error = self._error(exc, "checking", "the bucket")
-            if isinstance(error, ObjectNotFoundError):  # head_bucket answers a bare 404
+            if isinstance(error, ObjectNotFoundError):  # a bare 404 from a non-AWS server
                 error = StorageError(f"{self.location}: bucket '{self.bucket}' does not exist")
             raise error from None
         if self.read_only:

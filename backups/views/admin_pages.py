@@ -4,7 +4,8 @@ from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from backups.forms import ClusterForm, StorageLocationForm, UserRoleForm
+from backups.forms import ClusterForm, UserRoleForm
+from backups.locations import masked
 from backups.models import Cluster, StorageLocation
 from backups.permissions import ROLES, admin_required, role_of
 
@@ -14,7 +15,9 @@ def settings_page(request):
     users = get_user_model().objects.order_by("username").prefetch_related("groups")
     context = {
         "clusters": Cluster.objects.all(),
-        "locations": StorageLocation.objects.all(),
+        "locations": [
+            (location, masked(location.access_key_id)) for location in StorageLocation.objects.all()
+        ],
         "users": [(user, role_of(user)) for user in users],
         "roles": ROLES,
     }
@@ -34,12 +37,6 @@ def _edit(request, form_class, instance, what):
 def cluster_edit(request, pk=None):
     instance = get_object_or_404(Cluster, pk=pk) if pk else None
     return _edit(request, ClusterForm, instance, "Cluster")
-
-
-@admin_required
-def location_edit(request, pk=None):
-    instance = get_object_or_404(StorageLocation, pk=pk) if pk else None
-    return _edit(request, StorageLocationForm, instance, "Storage location")
 
 
 @require_POST

@@ -1,8 +1,9 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from backups import preview, services
+from backups import preview, schedules, services
 from backups.forms import BackupForm
 from backups.models import BackupDefinition
 from backups.permissions import can_operate, operator_required, viewer_required
@@ -14,11 +15,28 @@ def _definition(pk) -> BackupDefinition:
     return get_object_or_404(BackupDefinition.objects.select_related("cluster", "storage_location"), pk=pk)
 
 
+def _with_schedule_state(definitions):
+    """Each definition with `schedule_state` (cron, next run, the backup it waits for)."""
+    now = timezone.now()
+    definitions = list(definitions)
+    for definition in definitions:
+        definition.schedule_state = schedules.state_of(definition, now)
+    return definitions
+
+
+def _row(request, pk):
+    """The definition's table row, as the htmx buttons swap it in."""
+    (definition,) = _with_schedule_state(selectors.definitions_with_last_backup().filter(pk=pk))
+    context = {"definition": definition, "can_operate": can_operate(request.user)}
+    return render(request, "backups/partials/schedule_row.html", context)
+
+
 @viewer_required
 def definition_list(request):
-    """Saved definitions with their last backup; operators back up, preview, edit or delete them."""
+    """Saved definitions with their schedule, last and next run; operators run, pause, resume,
+    preview, edit or delete them."""
     context = {
-        "definitions": selectors.definitions_with_last_backup(),
+        "definitions": _with_schedule_state(selectors.definitions_with_last_backup()),
         "can_operate": can_operate(request.user),
     }
     return render(request, "backups/definitions.html", context)
@@ -40,8 +58,11 @@ def definition_edit(request, pk):
 @require_POST
 @operator_required
 def definition_backup_now(request, pk):
-    """Back up now with the definition: queued (or FailedValidation with the reasons)."""
+    """Back up now with the definition: queued (or FailedValidation with the reasons). From the
+    schedule row's "Run now" (htmx) the row comes back with the new backup as its last run."""
     backup = services.back_up_definition(_definition(pk))
+    if request.htmx:
+        return _row(request, pk)
     if backup.validation_errors:
         messages.error(request, "; ".join(backup.validation_errors))
     return redirect("backups:detail", pk=backup.pk)
@@ -68,3 +89,18 @@ def definition_delete(request, pk):
         messages.success(request, f"Definition {definition.name} deleted.")
         return redirect("backups:definitions")
     return render(request, "backups/confirm_delete_definition.html", {"definition": definition})
+
+
+@require_POST
+@operator_required
+def definition_pause(request, pk):
+    schedules.pause(_definition(pk))
+    return _row(request, pk) if request.htmx else redirect("backups:definitions")
+
+
+@require_POST
+@operator_required
+def definition_resume(request, pk):
+    """Resume; with skip_immediately a run already due is skipped (Velero's skipImmediately)."""
+    schedules.resume(_definition(pk))
+    return _row(request, pk) if request.htmx else redirect("backups:definitions")

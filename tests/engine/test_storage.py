@@ -148,7 +148,7 @@ def test_store_from_config(tmp_path):
 
 def test_local_put_get_list_delete(tmp_path):
     store = LocalStore(str(tmp_path / "root"))
-    store.check()
+    store.check(create=True)
     assert isinstance(store, ObjectStore)
     store.put_bytes("backups/b1/velero-backup.json", b"{}")
     store.put_file("backups/b1/b1.tar.gz", write(tmp_path / "t", b"t" * 3_000_000))
@@ -218,7 +218,7 @@ def tiny_tmpfs(tmp_path):
 
 def test_local_full_disk_leaves_nothing_behind(tmp_path, tiny_tmpfs):
     store = LocalStore(str(tiny_tmpfs / "store"))
-    store.check()
+    store.check(create=True)
     store.put_bytes("backups/b0/velero-backup.json", b"small")
     big = write(tmp_path / "big", os.urandom(512 * 1024))
 
@@ -289,7 +289,10 @@ def test_local_read_only_refuses_writes(tmp_path):
 
 
 def test_local_check(tmp_path):
-    LocalStore(str(tmp_path / "new" / "dir")).check()
+    with pytest.raises(StorageError, match="does not exist"):
+        LocalStore(str(tmp_path / "new" / "dir")).check()  # a vanished mount is not an empty folder
+    assert not (tmp_path / "new").exists()
+    LocalStore(str(tmp_path / "new" / "dir")).check(create=True)
     assert (tmp_path / "new" / "dir").is_dir()
     assert os.listdir(tmp_path / "new" / "dir") == []  # the probe is removed
     write(tmp_path / "file", b"x")

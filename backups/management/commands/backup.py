@@ -117,7 +117,9 @@ class Command(BaseCommand):
         b = self._backup(name)
         lines = [
             f"Name:         {b.name}",
-            f"Cluster:      {b.cluster.name}",
+            f"Cluster:      {b.cluster.name if b.cluster else '<unknown>'}",
+            f"Storage:      {b.storage_location.name if b.storage_location else '<none>'}"
+            + (" (imported)" if b.imported else ""),
             f"Phase:        {b.phase}",
             f"Namespaces:   included {', '.join(b.included_namespaces) or '*'}; "
             f"excluded {', '.join(b.excluded_namespaces) or '<none>'}",

@@ -1,4 +1,5 @@
-"""Run the whole dashboard on one machine: Redis, the sample cluster, uvicorn and RQ workers.
+"""Run the whole dashboard on one machine: Redis, the sample cluster, uvicorn, RQ workers, the
+watchdog and the cron scheduler (schedules and expiry).
 
 Everything it starts is a child process stopped by PID on Ctrl-C or SIGTERM (workers first,
 Redis last). Already-running services are used instead when REDIS_URL or VELOWEB_KUBECONFIG is set.
@@ -135,6 +136,9 @@ class Command(BaseCommand):
                 # admits queued backups and re-queues what a dead worker or a restarted Redis lost
                 watchdog = spawn([python, "manage.py", "backup_watchdog"], env=env, cwd=base_dir)
                 stack.callback(stop, watchdog)
+                # enqueues the schedule tick and expiry (RQ's CronScheduler); the workers run them
+                cron = spawn([python, "manage.py", "run_cron"], env=env, cwd=base_dir)
+                stack.callback(stop, cron)
 
                 url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
                 wait_for_http(url + "accounts/login/", web, timeout=60)
@@ -142,7 +146,7 @@ class Command(BaseCommand):
                     self.style.SUCCESS(f"Veloweb is running at {url}")
                     + f" ({workers} RQ workers). Press Ctrl-C to stop."
                 )
-                self._watch([web, watchdog, *worker_procs])
+                self._watch([web, watchdog, cron, *worker_procs])
             except Shutdown as exc:
                 self.stdout.write(f"Received {exc}, stopping…")
             finally:
