@@ -485,6 +485,8 @@ def velero_backup_json(
     items_backed_up: int = 0,
     hooks_attempted: int = 0,
     hooks_failed: int = 0,
+    csi_snapshots_attempted: int = 0,
+    csi_snapshots_completed: int = 0,
     labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
     uid: str | None = None,
@@ -547,6 +549,10 @@ def velero_backup_json(
         status["completionTimestamp"] = rfc3339(completion)
     if failure_reason:
         status["failureReason"] = failure_reason
+    if csi_snapshots_attempted:  # omitempty, like Go
+        status["csiVolumeSnapshotsAttempted"] = csi_snapshots_attempted
+    if csi_snapshots_completed:
+        status["csiVolumeSnapshotsCompleted"] = csi_snapshots_completed
     status.update(
         {
             "errors": errors,

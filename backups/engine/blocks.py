@@ -12,7 +12,9 @@
 4. run the post-hooks of the pods whose pre-hooks passed, even when the block was dropped or writing
    raised (a frozen filesystem must be thawed).
 
-Volume snapshots (CSI) are not taken here yet: they will sit between the items and the post-hooks.
+Claims are written as Velero's PVC item actions leave them (`item_actions`). With a `snapshot`
+callable, each claim is written after its CSI snapshot, carrying the annotation that names it, followed
+by the VolumeSnapshot and its content; this sits between the other items and the post-hooks.
 
 Timestamps from `clock` (`started`, `items_started`, `items_finished`, `finished`) let callers prove the
 ordering: every pre-hook finished at or before `items_started`, every post-hook started at or after
@@ -39,6 +41,7 @@ from .hooks import (
     hooks_for_pod,
     run_block_hooks,
 )
+from .item_actions import mark_snapshot, prepare_claim
 from .items import ItemKey
 from .log import BackupLog
 from .resources import ResourceInfo, ResourceTable
@@ -61,6 +64,7 @@ class BlockResult:
     """What one block did. `written` holds `(key, kind)` of every item in the block's archive member."""
 
     written: list[tuple[ItemKey, str]] = field(default_factory=list)
+    additional: list[ItemKey] = field(default_factory=list)  # written, but not block items (snapshots)
     skipped: list[tuple[ItemKey, str]] = field(default_factory=list)
     pre: BlockHookOutcome = field(default_factory=lambda: BlockHookOutcome(PRE))
     post: BlockHookOutcome = field(default_factory=lambda: BlockHookOutcome(POST))
@@ -85,6 +89,12 @@ class BlockResult:
     @property
     def hooks_failed(self) -> int:
         return self.pre.failed + self.post.failed
+
+    @property
+    def backed_up_resources(self) -> set[str]:
+        """Group resources of the block's own items written (Velero's list for the CRD step)."""
+        extra = set(self.additional)
+        return {key.group_resource for key, _ in self.written if key not in extra}
 
     def skip_reason(self, key: ItemKey) -> str | None:
         return next((reason for k, reason in self.skipped if k == key), None)
@@ -113,6 +123,25 @@ def _write_snapshot_objects(
         writer.add_item(key, obj)
         already.add(key)
         result.written.append((key, info.kind))
+        result.additional.append(key)
+
+
+def _is_claim(key: ItemKey) -> bool:
+    return key.group == "" and key.resource == PVCS
+
+
+def _write(
+    writer: BlockArchiveWriter,
+    key: ItemKey,
+    obj: dict | bytes,
+    preferred: bool,
+    kind: str,
+    already: set,
+    result: BlockResult,
+) -> None:
+    writer.add_item(key, obj, preferred=preferred)
+    already.add(key)
+    result.written.append((key, kind))
 
 
 def _where(key: ItemKey) -> dict:
@@ -178,6 +207,7 @@ def run_block(
     read: Callable[[ItemKey, ResourceInfo], dict | bytes | None] | None = None,
     snapshot: Callable[[dict], SnapshotResult | None] | None = None,
     on_phase: Callable[[str], None] | None = None,
+    backup_name: str = "",
 ) -> BlockResult:
     """Back up one block into `writer` (the caller closes or aborts it). See the module docstring.
 
@@ -186,8 +216,10 @@ def run_block(
     on; an exception from the writer propagates after the post-hooks have run. `read` replaces
     `source.get` for reading the items (block jobs read the collection spool, as Velero reads its
     per-item temp files: objects as collected). `snapshot(pvc)` takes the CSI snapshot of each
-    claim written, after the items and before the post-hooks; the VolumeSnapshot, its content and
-    class are written into the block as Velero's CSI plugin adds them. `on_phase` hears
+    claim, after the other items and before the post-hooks; the claim (annotated with its snapshot
+    when one was taken), the VolumeSnapshot and its content are then written, as Velero's CSI
+    plugin adds them (the class is written once per backup by the caller). `backup_name` tells
+    the claim action which `velero.io/backup-name` label is stale. `on_phase` hears
     "pre-hooks", "items", "snapshots" and "post-hooks" as the block reaches them (live progress).
     """
     phase = on_phase or (lambda name: None)
@@ -196,7 +228,7 @@ def run_block(
     items = _fetch(block_keys, source, table, log, result, already, read)
 
     pods = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PODS]
-    claims = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PVCS]
+    claims = [obj for key, obj, _, _ in items if _is_claim(key)]
     hooked = [
         p for p in pods if any(hooks_for_pod(p, phase_name, spec_hooks)[0] for phase_name in (PRE, POST))
     ]
@@ -216,24 +248,30 @@ def run_block(
             )
             result.skipped.extend((key, SKIP_FAIL_BLOCK) for key, *_ in items)
         else:
+            after_snapshot = []
             for key, obj, preferred, kind in items:
                 if key.resource == PODS and key.group == "" and (key.namespace, key.name) in failed_pods:
                     result.skipped.append((key, SKIP_FAIL_POD))
                     continue
-                writer.add_item(key, obj, preferred=preferred)
-                already.add(key)
-                result.written.append((key, kind))
-            result.items_finished = clock()
-            if snapshot is not None:
-                if claims:
-                    phase("snapshots")
-                for pvc in claims:
-                    taken = snapshot(pvc)
-                    if taken is None:
+                if _is_claim(key):
+                    if snapshot is not None:
+                        after_snapshot.append((key, obj, preferred, kind))
                         continue
+                    obj = prepare_claim(obj, backup_name)
+                _write(writer, key, obj, preferred, kind, already, result)
+            result.items_finished = clock()
+            if after_snapshot:
+                phase("snapshots")
+            for key, pvc, preferred, kind in after_snapshot:
+                body = prepare_claim(pvc, backup_name)
+                taken = snapshot(body)  # the snapshot copies the claim's labels as written
+                if taken is not None:
                     result.snapshots.append(taken)
-                    if taken.ok:
-                        _write_snapshot_objects(taken, table, writer, already, result)
+                if taken is not None and taken.ok:
+                    body = mark_snapshot(body, taken.volume_snapshot["metadata"]["name"], backup_name)
+                _write(writer, key, body, preferred, kind, already, result)
+                if taken is not None and taken.ok:
+                    _write_snapshot_objects(taken, table, writer, already, result)
         result.items_finished = result.items_finished or clock()
     finally:
         if not result.items_finished:

@@ -62,6 +62,45 @@ def object_exclusion(obj: dict) -> str:
     return ""
 
 
+def build_filters(
+    spec: BackupSpec, table: ResourceTable, active_namespaces: Iterable[dict]
+) -> tuple[NamespaceFilter, ResourceFilter]:
+    """The backup's namespace and resource filters, as Velero resolves them at validation: namespaces
+    labelled `velero.io/exclude-from-backup=true` join the excluded ones, and the snapshot types
+    Velero never collects join the excluded resources."""
+    namespaces = NamespaceFilter.build(spec.included_namespaces, spec.excluded_namespaces)
+    labelled_out = [
+        ns["metadata"]["name"] for ns in active_namespaces if object_exclusion(ns).startswith("has label")
+    ]
+    namespaces = namespaces.excluding(labelled_out)
+    excludes = list(spec.excluded_resources) + [gr for gr in AUTO_EXCLUDED if table.by_group_resource(gr)]
+    resources = ResourceFilter.build(
+        table, spec.included_resources, excludes, spec.include_cluster_resources, namespaces
+    )
+    return namespaces, resources
+
+
+def active_namespaces(source: Source, table: ResourceTable) -> list[dict]:
+    """The cluster's Active namespaces (Velero tracks only those). Raises SourceError."""
+    return [ns for ns in list_namespaces(source, table) if _is_active(ns)]
+
+
+def list_namespaces(source: Source, table: ResourceTable) -> list[dict]:
+    info = table.by_group_resource(NAMESPACES)
+    if info is None:
+        return []
+    try:
+        return list(source.list(info))
+    except SourceError as error:
+        raise SourceError(
+            f"cannot list namespaces: {error.message}", resource=NAMESPACES, status=error.status
+        ) from None
+
+
+def _is_active(ns: dict) -> bool:
+    return ((ns.get("status") or {}).get("phase") or "Active") == "Active"
+
+
 @dataclass
 class Collection:
     """The collected list: keys in order, plus what the block walk needs per item."""
@@ -154,21 +193,9 @@ class Collector:
 
     def collect(self, watch: WatchCache | None = None) -> Collection:
         table = self.source.resources()
-        all_namespaces = self._list_namespaces(table)
-        active = [
-            ns for ns in all_namespaces if ((ns.get("status") or {}).get("phase") or "Active") == "Active"
-        ]
-        namespaces = NamespaceFilter.build(self.spec.included_namespaces, self.spec.excluded_namespaces)
-        labelled_out = [
-            ns["metadata"]["name"] for ns in active if object_exclusion(ns).startswith("has label")
-        ]
-        namespaces = namespaces.excluding(labelled_out)
-        excludes = list(self.spec.excluded_resources) + [
-            gr for gr in AUTO_EXCLUDED if table.by_group_resource(gr)
-        ]
-        resources = ResourceFilter.build(
-            table, self.spec.included_resources, excludes, self.spec.include_cluster_resources, namespaces
-        )
+        all_namespaces = list_namespaces(self.source, table)
+        active = [ns for ns in all_namespaces if _is_active(ns)]
+        namespaces, resources = build_filters(self.spec, table, active)
         ordered = self._ordered_resources(table)
         selector = self.spec.label_selector or None
         result = Collection(table, namespaces, resources)
@@ -228,17 +255,6 @@ class Collector:
                 self._apply_order(result, start, ordered[gr], gr)
         self._drop_untracked_namespaces(result, namespace_positions)
         return result
-
-    def _list_namespaces(self, table: ResourceTable) -> list[dict]:
-        info = table.by_group_resource(NAMESPACES)
-        if info is None:
-            return []
-        try:
-            return list(self.source.list(info))
-        except SourceError as error:
-            raise SourceError(
-                f"cannot list namespaces: {error.message}", resource=NAMESPACES, status=error.status
-            ) from error
 
     def _ordered_resources(self, table: ResourceTable) -> dict[str, list[str]]:
         result = {}

@@ -50,8 +50,7 @@ def parse_duration(text: str) -> float:
 def go_duration(value: str | float | int | timedelta) -> str:
     """Go's Duration.String() for whole and fractional seconds: 720h0m0s, 10m0s, 30s, 0s."""
     if isinstance(value, str):
-        parse_duration(value)  # validate
-        return value
+        value = parse_duration(value)  # "24h" is written back as Go does: 24h0m0s
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)

@@ -9,6 +9,9 @@ staging folder), then writes `<out_dir>/backups/<name>/`:
 - `<name>-resource-list.json.gz` (backed-up items by apiVersion/Kind),
 - `velero-backup.json` last, so its presence means the backup is complete.
 
+After the blocks, the CRDs of the custom resources backed up join the tarball as Velero adds them
+(`crds`), in one more member after the blocks'.
+
 Phase: Completed without error log entries, else PartiallyFailed (spec 2 (e)); progress totals are the
 items written (Velero's final patch). A backup name that already exists is refused (ValueError) without
 touching the existing folder, as Velero fails a backup whose name exists in the bucket.
@@ -36,12 +39,13 @@ from .archive import (
     write_log_lines,
 )
 from .blocks import BlockResult, run_block
+from .crds import backup_crds
 from .hooks import Executor, ResourceHook, parse_resource_hooks
 from .itemblocks import plan_item_blocks
 from .items import BlockPlan, ItemKey
 from .layout import backup_dir, logs_key, metadata_key, resource_list_key, results_key, tarball_key
 from .log import BackupLog
-from .selectors import DOES_NOT_EXIST, EQUALS, EXISTS, IN, NOT_EQUALS, NOT_IN, parse_selector
+from .selectors import label_selector_object
 from .source import Source
 from .spec import BackupSpec
 
@@ -64,6 +68,7 @@ class LocalBackupResult:
     plan: BlockPlan
     log: BackupLog
     blocks: list[BlockResult] = field(default_factory=list)
+    crds: list[tuple[ItemKey, str]] = field(default_factory=list)
 
     @property
     def tarball(self) -> str:
@@ -71,30 +76,7 @@ class LocalBackupResult:
 
     @property
     def written(self) -> list[tuple[ItemKey, str]]:
-        return [item for block in self.blocks for item in block.written]
-
-
-def _label_selector(text: str | None) -> dict | None:
-    """A selector string as a metav1.LabelSelector (`>`/`<` have no LabelSelector form and are dropped)."""
-    if not text:
-        return None
-    match_labels: dict[str, str] = {}
-    expressions: list[dict] = []
-    for req in parse_selector(text).requirements:
-        if req.operator == EQUALS:
-            match_labels[req.key] = req.values[0]
-        elif req.operator in (IN, NOT_IN, NOT_EQUALS):
-            op = "In" if req.operator == IN else "NotIn"
-            expressions.append({"key": req.key, "operator": op, "values": list(req.values)})
-        elif req.operator in (EXISTS, DOES_NOT_EXIST):
-            op = "Exists" if req.operator == EXISTS else "DoesNotExist"
-            expressions.append({"key": req.key, "operator": op})
-    selector: dict = {}
-    if match_labels:
-        selector["matchLabels"] = match_labels
-    if expressions:
-        selector["matchExpressions"] = expressions
-    return selector
+        return [item for block in self.blocks for item in block.written] + self.crds
 
 
 def _hooks(spec_hooks: Iterable, source: Source) -> tuple[list[ResourceHook], dict]:
@@ -155,9 +137,13 @@ def run_local_backup(
                         log=log,
                         clock=clock,
                         already_backed_up=already,
+                        backup_name=name,
                     )
                 )
-        written = [item for block in blocks for item in block.written]
+        with BlockArchiveWriter(block_member_path(staging, len(plan.blocks))) as writer:
+            types = set().union(*(b.backed_up_resources for b in blocks))
+            crds = backup_crds(source, table, spec, types, already, writer, log)
+        written = [item for block in blocks for item in block.written] + crds
         attempted = sum(b.hooks_attempted for b in blocks)
         failed = sum(b.hooks_failed for b in blocks)
         log.info(f"backed up {len(written)} items out of {plan.item_count} planned")
@@ -176,7 +162,7 @@ def run_local_backup(
             included_resources=[] if spec.included_resources == ["*"] else spec.included_resources,
             excluded_resources=spec.excluded_resources,
             include_cluster_resources=spec.include_cluster_resources,
-            label_selector=_label_selector(spec.label_selector),
+            label_selector=label_selector_object(spec.label_selector),
             ordered_resources={k: ",".join(v) for k, v in spec.ordered_resources.items()},
             ttl=ttl,
             hooks=hooks_json,
@@ -215,4 +201,5 @@ def run_local_backup(
         plan=plan,
         log=log,
         blocks=blocks,
+        crds=crds,
     )

@@ -167,6 +167,30 @@ def parse_selector(text: str | None) -> Selector:
     return _Parser(text).parse()
 
 
+def label_selector_object(text: str | None) -> dict | None:
+    """A selector string as a metav1.LabelSelector, for velero-backup.json (`>`/`<` have no
+    LabelSelector form and are dropped)."""
+    if not text:
+        return None
+    match_labels: dict[str, str] = {}
+    expressions: list[dict] = []
+    for req in parse_selector(text).requirements:
+        if req.operator == EQUALS:
+            match_labels[req.key] = req.values[0]
+        elif req.operator in (IN, NOT_IN, NOT_EQUALS):
+            op = "In" if req.operator == IN else "NotIn"
+            expressions.append({"key": req.key, "operator": op, "values": list(req.values)})
+        elif req.operator in (EXISTS, DOES_NOT_EXIST):
+            op = "Exists" if req.operator == EXISTS else "DoesNotExist"
+            expressions.append({"key": req.key, "operator": op})
+    selector: dict = {}
+    if match_labels:
+        selector["matchLabels"] = match_labels
+    if expressions:
+        selector["matchExpressions"] = expressions
+    return selector
+
+
 def _describe(value) -> str:
     return value if isinstance(value, str) else repr(value)
 

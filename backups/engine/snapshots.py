@@ -1,7 +1,7 @@
 """CSI snapshots of PersistentVolumeClaims, the way Velero's CSI plugin takes them.
 
 For a Bound PVC whose PV is a CSI volume: pick the driver's VolumeSnapshotClass, create a
-VolumeSnapshot labelled with the backup name, and wait until its VolumeSnapshotContent has a
+VolumeSnapshot with the claim's labels plus the backup name, and wait until its VolumeSnapshotContent has a
 snapshot handle (Velero's synchronous part; `readyToUse` is not awaited). The VolumeSnapshot,
 VolumeSnapshotContent and VolumeSnapshotClass are returned so the caller can write them into the
 backup as additional items.
@@ -42,6 +42,7 @@ class SnapshotResult:
     started: float  # wall-clock (time.time())
     finished: float
     error: str | None = None
+    volume: dict | None = None  # the PersistentVolume, for the volume info file
 
     @property
     def ok(self) -> bool:
@@ -146,7 +147,8 @@ def snapshot_claim(
         "metadata": {
             "generateName": f"velero-{name}-",
             "namespace": ns,
-            "labels": {BACKUP_NAME_LABEL: label_value(backup_name)},
+            # Velero's CSI action copies the claim's labels (pvc_action.go createVolumeSnapshot)
+            "labels": {**(meta.get("labels") or {}), BACKUP_NAME_LABEL: label_value(backup_name)},
         },
         "spec": {
             "volumeSnapshotClassName": class_name,
@@ -190,7 +192,9 @@ def snapshot_claim(
                 if size is None:
                     size = vs_status.get("restoreSize")
                 log.info(f"VolumeSnapshot {ns}/{vs_name} has snapshot handle {handle}", **where)
-                return SnapshotResult(ns, name, vs, vsc, cls, driver, handle, size, started, time.time())
+                return SnapshotResult(
+                    ns, name, vs, vsc, cls, driver, handle, size, started, time.time(), volume=pv
+                )
         left = deadline - clock()
         if left <= 0:
             return failed(

@@ -519,6 +519,34 @@ def test_go_durations(value, text):
     assert parse_duration(text) == value
 
 
+@pytest.mark.parametrize("given, written", [("24h", "24h0m0s"), ("90m", "1h30m0s"), ("1h0m0s", "1h0m0s")])
+def test_duration_text_is_written_back_as_go_prints_it(given, written):
+    assert go_duration(given) == written
+
+
+def test_backup_json_carries_the_selector_and_csi_counts():
+    from backups.engine.selectors import label_selector_object
+
+    selector = label_selector_object("app=web,tier in (a,b),!legacy")
+    backup = velero_backup_json(
+        "b3", label_selector=selector, csi_snapshots_attempted=2, csi_snapshots_completed=1
+    )
+    assert backup["spec"]["labelSelector"] == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [  # sorted by key, as Kubernetes' parser does
+            {"key": "legacy", "operator": "DoesNotExist"},
+            {"key": "tier", "operator": "In", "values": ["a", "b"]},
+        ],
+    }
+    assert (
+        backup["status"]["csiVolumeSnapshotsAttempted"],
+        backup["status"]["csiVolumeSnapshotsCompleted"],
+    ) == (
+        2,
+        1,
+    )
+
+
 @pytest.mark.parametrize(
     "name, size, mtime",
     [

@@ -3,40 +3,24 @@
 import gzip
 import tarfile
 
-import pytest
-
 from backups.engine.archive import BlockArchiveWriter, assemble_tarball, read_archive_items
 from backups.engine.blocks import SKIP_FAIL_BLOCK, SKIP_FAIL_POD, SKIP_GONE, SKIP_READ_ERROR, run_block
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.itemblocks import plan_item_blocks
 from backups.engine.layout import item_entry_names
 from backups.engine.log import BackupLog
+from backups.engine.snapshots import snapshot_claim
 from backups.engine.spec import BackupSpec
-from backups.kube import connect
-from emulator import SAMPLE_CLUSTER, KubeEmulator
 
 DB_PODS = ["db-0", "db-1", "db-2"]
 WEB_LABELS = {"app.kubernetes.io/name": "web"}
-
-
-@pytest.fixture
-def emu():
-    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def source(emu, tmp_path):
-    src = connect(kubeconfig=emu.write_kubeconfig(str(tmp_path / "kc")))
-    yield src
-    src.close()
 
 
 def block_with(plan, name):
     return next(b.keys() for b in plan.blocks if any(str(k) == name for k in b.keys()))
 
 
-def run(source, keys, tmp_path, log, spec_hooks=(), already=None):
+def run(source, keys, tmp_path, log, spec_hooks=(), already=None, **kwargs):
     member = tmp_path / "block.member"
     with BlockArchiveWriter(member) as writer:
         result = run_block(
@@ -48,6 +32,7 @@ def run(source, keys, tmp_path, log, spec_hooks=(), already=None):
             writer=writer,
             log=log,
             already_backed_up=already,
+            **kwargs,
         )
     tarball = tmp_path / "block.tar.gz"
     assemble_tarball([str(member)], str(tarball))
@@ -176,3 +161,41 @@ def test_items_already_backed_up_are_no_ops_and_their_pods_run_no_hooks(emu, sou
     assert db0 not in [k for k, _ in result.written]
     assert [r.pod for r in result.pre.results] == ["db-1", "db-2"]
     assert already == set(keys)
+
+
+def test_a_snapshotted_claim_is_written_after_its_snapshot_naming_it_for_the_restore(emu, source, tmp_path):
+    """shop/web-uploads came from an earlier Velero restore: its traces go, its new snapshot is named."""
+    log = BackupLog()
+    keys = block_with(plan_item_blocks(source, BackupSpec(), log), "persistentvolumeclaims shop/web-uploads")
+    table = source.resources()
+
+    def snapshot(pvc):
+        return snapshot_claim(pvc, source=source, table=table, backup_name="nightly", log=log, poll=0.05)
+
+    result, names, objects = run(source, keys, tmp_path, log, snapshot=snapshot, backup_name="nightly")
+
+    [taken] = result.snapshots
+    assert taken.ok and taken.pvc == "web-uploads"
+    vs_name = taken.volume_snapshot["metadata"]["name"]
+    written = [str(k) for k, _ in result.written]
+    claim_at = written.index("persistentvolumeclaims shop/web-uploads")
+    # the claim follows the block's other items, then its snapshot objects
+    assert [k for k in written[:claim_at]] == [str(k) for k in keys if k.resource != "persistentvolumeclaims"]
+    assert [w.split()[0] for w in written[claim_at + 1 :]] == [
+        "volumesnapshots.snapshot.storage.k8s.io",
+        "volumesnapshotcontents.snapshot.storage.k8s.io",
+    ]
+    claim = objects["resources/persistentvolumeclaims/namespaces/shop/web-uploads.json"]
+    assert claim["metadata"]["annotations"]["velero.io/volume-snapshot-name"] == vs_name
+    labels = claim["metadata"]["labels"]
+    assert (
+        labels["velero.io/volume-snapshot-name"] == vs_name and labels["velero.io/backup-name"] == "nightly"
+    )
+    assert "velero.io/restore-name" not in labels
+    assert not {"dataSource", "dataSourceRef", "selector"} & set(claim["spec"])
+    vs_labels = taken.volume_snapshot["metadata"]["labels"]  # the claim's labels, as written
+    assert vs_labels["app.kubernetes.io/name"] == "web" and "velero.io/restore-name" not in vs_labels
+    live = emu.get("persistentvolumeclaims", "shop", "web-uploads")
+    assert live["spec"]["dataSource"]["name"] == "velero-web-uploads-7xk2p"  # the cluster is untouched
+    # the snapshot objects are additions of the block, not its items: they call for no CRD
+    assert result.backed_up_resources == {k.group_resource for k in keys}

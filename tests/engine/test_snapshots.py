@@ -97,7 +97,11 @@ def test_a_csi_claim_gets_a_snapshot_handle(emu, source, table):
     assert result.volume_snapshot_content["spec"]["source"]["volumeHandle"]
     assert result.snapshot_class["metadata"]["name"] == "csi-hostpath-snapclass"
     stored = emu.get(VS, "shop", vs["metadata"]["name"])
-    assert stored["metadata"]["labels"] == {"velero.io/backup-name": "nightly"}
+    claim_labels = _claim(emu)["metadata"]["labels"]
+    assert claim_labels and stored["metadata"]["labels"] == {
+        **claim_labels,
+        "velero.io/backup-name": "nightly",
+    }
     assert log.errors == 0
 
 
