@@ -33,20 +33,27 @@ from backups.engine.archive import (
     write_log_lines,
 )
 from backups.engine.blocks import run_block
+from backups.engine.crds import backup_crds
 from backups.engine.durations import parse_duration
 from backups.engine.hooks import parse_resource_hooks
 from backups.engine.itemblocks import stream_item_blocks
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
+from backups.engine.selectors import label_selector_object
 from backups.engine.snapshots import snapshot_claim
 from backups.engine.source import SourceError
 from backups.engine.spool import Spool, SpoolReader
+from backups.engine.volume_info import csi_volume_info
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun, HookRun
-from backups.services import spec_of, start_job
+from backups.services import expiration_at, spec_of, start_job
 from backups.staging import Staging
 
 Phase = Backup.Phase
 MAX_BATCH_ATTEMPTS = 3
+# A batch job claims further batches of its backup until it has run this long, then hands over to
+# a fresh job (RQ's job timeout bounds a job, and a long-lived work horse would only grow).
+BATCH_JOB_SECONDS = 600
+SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 logger = logging.getLogger(__name__)
 
 
@@ -102,7 +109,7 @@ def dispatch_backup(backup_id: int) -> None:
     except OSError as error:
         return _fail(backup_id, f"cannot write the staging folder {staging.root}: {error}")
     staging.write_log("dispatch", log.entries)
-    expiration = timezone.now() + timedelta(seconds=parse_duration(backup.ttl))
+    expiration = expiration_at(backup.ttl, backup.started)  # start + TTL; a zero TTL means 720h
     with transaction.atomic():  # the batches appear at once: the watchdog's sign that planning ended
         BlockBatch.objects.bulk_create(batch_rows, batch_size=500)
         BackupLogEntry.objects.bulk_create(_log_rows(backup, log.entries), batch_size=500)
@@ -232,8 +239,38 @@ class LeaseHeartbeat:
         self._thread.join()
 
 
+class _Session:
+    """What every batch of one backup needs, set up once per job: a job runs batch after batch."""
+
+    def __init__(self, backup: Backup, staging: Staging):
+        self.source = backup.cluster.connect()
+        self.table = staging.read_table()
+        self.hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), self.table)
+        snapshots = backup.snapshot_volumes is not False
+        self.snapshot = _snapshotter(backup, self.source, self.table) if snapshots else None
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def run_batch(backup_id: int, number: int) -> None:
-    """Back up a batch of blocks, then record all of it in one transaction and start the next batch."""
+    if os.environ.get("VB_PROFILE"):
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            return _run_batch(backup_id, number)
+        finally:
+            prof.disable()
+            prof.dump_stats(f"{os.environ['VB_PROFILE']}/batch-{os.getpid()}-{number}.prof")
+    return _run_batch(backup_id, number)
+
+
+def _run_batch(backup_id: int, number: int) -> None:
+    """Back up a batch of blocks and record it, then go on with the next pending batch of the backup
+    in the same job (claimed in the transaction that records this one), so a backup of many small
+    batches costs a few jobs, not one fork, database connection and cluster client per batch."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     now = timezone.now()
     claimable = BlockBatch.objects.filter(backup_id=backup_id, number=number, backup__phase=Phase.IN_PROGRESS)
@@ -244,18 +281,37 @@ def run_batch(backup_id: int, number: int) -> None:
     )
     if not claimed:
         return
-    batch = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
+    deadline = time.monotonic() + BATCH_JOB_SECONDS
+    session = None
+    try:
+        while number is not None:
+            batches = BlockBatch.objects.select_related("backup__cluster")
+            batch = batches.get(backup_id=backup_id, number=number)
+            staging = Staging.of(batch.backup)
+            if session is None:
+                try:
+                    session = _Session(batch.backup, staging)
+                except (SourceError, ValueError, OSError) as error:
+                    if batch.attempts < MAX_BATCH_ATTEMPTS:
+                        raise  # the lease expires and the watchdog hands the batch out again
+                    return _give_up(batch, f"{error}", staging)
+            number = _run_claimed(batch, worker, staging, session, time.monotonic() < deadline)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Session, go_on: bool):
+    """Run one claimed batch; the number of the next batch this job claimed, or None."""
     backup = batch.backup
-    staging = Staging.of(backup)
+    backup_id, number = backup.pk, batch.number
+    source = session.source
     first_block, blocks = staging.read_batch(number)
     log = BackupLog()
     outcomes = []
     heartbeat = LeaseHeartbeat(batch.pk, worker)
     try:
-        source = backup.cluster.connect()
-        table = staging.read_table()
-        hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
-        snapshot = _snapshotter(backup, source, table) if backup.snapshot_volumes is not False else None
+        snapshot = session.snapshot
         # one archive member per batch: a retried batch replaces it whole, and files stay few
         with SpoolReader(staging.spool) as spool, BlockArchiveWriter(staging.member(number)) as writer:
             for offset, items in enumerate(blocks):
@@ -275,8 +331,8 @@ def run_batch(backup_id: int, number: int) -> None:
                 result = run_block(
                     [item.key for item in items],
                     source=source,
-                    table=table,
-                    spec_hooks=hooks,
+                    table=session.table,
+                    spec_hooks=session.hooks,
                     executor=source.exec,
                     writer=writer,
                     log=block_log,
@@ -285,6 +341,7 @@ def run_batch(backup_id: int, number: int) -> None:
                     on_phase=(lambda state, index=index: _block_state(backup_id, index, state))
                     if live
                     else None,
+                    backup_name=backup.name,
                 )
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
@@ -292,9 +349,10 @@ def run_batch(backup_id: int, number: int) -> None:
         heartbeat.stop()
         if batch.attempts < MAX_BATCH_ATTEMPTS:
             raise  # the lease expires and the watchdog hands the batch out again
-        return _give_up(batch, f"{error}", staging)
+        _give_up(batch, f"{error}", staging)
+        return None
     heartbeat.stop()
-    _complete(batch, worker, outcomes, log, staging)
+    return _complete(batch, worker, outcomes, log, staging, go_on=go_on)
 
 
 def _block_state(backup_id: int, index: int, state: str) -> None:
@@ -333,6 +391,20 @@ def _classes_file(staging: Staging, number: int):
     return staging.root / "batches" / f"{number:07d}.snapshot-classes.json"
 
 
+def _volume_info_file(staging: Staging, number: int):
+    return staging.root / "batches" / f"{number:07d}.volume-info.json"
+
+
+def _volume_infos(staging: Staging, batches: int) -> list[dict]:
+    """Every batch's volume info entries, in batch order (Velero's `-volumeinfo.json.gz`)."""
+    infos = []
+    for number in range(batches):
+        path = _volume_info_file(staging, number)
+        if path.exists():
+            infos += json.loads(path.read_text())
+    return infos
+
+
 def _snapshot_classes_member(staging: Staging, batches: int, written: list) -> str | None:
     """The VolumeSnapshotClasses used by any block, written once for the whole backup."""
     classes = {}
@@ -359,21 +431,58 @@ def _snapshot_classes_member(staging: Staging, batches: int, written: list) -> s
     return path
 
 
-def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging: Staging) -> None:
+def _crds_member(backup: Backup, staging: Staging, types: set, written: list, log: BackupLog) -> str | None:
+    """The CRDs of the custom resources backed up, as Velero adds them after every block."""
+    if not types or backup.cluster is None:
+        return None
+    try:
+        source = backup.cluster.connect()
+    except (SourceError, ValueError, OSError) as error:
+        log.error(f"CRDs of the backed-up custom resources not added: cannot read the cluster: {error}")
+        return None
+    path = os.path.join(staging.members, "crds.tar.gz-member")
+    try:
+        with BlockArchiveWriter(path) as writer:
+            crds = backup_crds(
+                source, staging.read_table(), spec_of(backup), types, [k for k, _ in written], writer, log
+            )
+            if not crds:
+                writer.abort()
+                return None
+    finally:
+        source.close()
+    written.extend(crds)
+    return path
+
+
+def _complete(
+    batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging: Staging, go_on: bool = False
+) -> int | None:
+    """Record a finished batch in one transaction; with `go_on`, the same transaction claims the
+    backup's next pending batch for this worker (its number is returned), so the backup never has
+    fewer batches in flight, even when the process dies right after the commit."""
     backup = batch.backup
-    written = [[*key, kind] for _, result, _ in outcomes for key, kind in result.written]
+    # the last column marks items a block added itself (snapshots): they do not call for a CRD
+    written = [
+        [*key, kind, int(key in extra)]
+        for _, result, _ in outcomes
+        for extra in [set(result.additional)]
+        for key, kind in result.written
+    ]
     _written_file(staging, batch.number).write_text(json.dumps(written, separators=(",", ":")))
     snapshots = [s for _, result, _ in outcomes for s in result.snapshots]
     classes = {
         s.snapshot_class["metadata"]["name"]: s.snapshot_class for s in snapshots if s.ok and s.snapshot_class
     }
     _classes_file(staging, batch.number).write_text(json.dumps(classes))
+    infos = [info for info in map(csi_volume_info, snapshots) if info]
+    _volume_info_file(staging, batch.number).write_text(json.dumps(infos))
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
     with transaction.atomic():
         if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, worker=worker).update(
             state=BlockBatch.State.DONE, lease_until=None
         ):
-            return  # presumed dead and taken over: the other run records the batch
+            return None  # presumed dead and taken over: the other run records the batch
         plain, eventful, hook_rows, log_rows = [], [], [], []
         for index, result, block_log in outcomes:
             if result.skipped or block_log.entries or result.hook_results or result.snapshots:
@@ -437,10 +546,30 @@ def _complete(batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging:
             snapshots_attempted=F("snapshots_attempted") + len(snapshots),
             snapshots_completed=F("snapshots_completed") + sum(1 for s in snapshots if s.ok),
         )
+        following = _claim_next(backup.pk, worker) if go_on else None
     progress.blocks_changed(backup.pk, [index for index, _, _ in outcomes])
     progress.backup_changed(backup.pk)
-    enqueue_next_batch(backup.pk)
-    _maybe_finalize(backup.pk)
+    if following is None:
+        enqueue_next_batch(backup.pk)
+        _maybe_finalize(backup.pk)
+    return following
+
+
+def _claim_next(backup_id: int, worker: str) -> int | None:
+    """Take the next pending batch of the backup for this worker (RUNNING, leased), or None."""
+    pending = BlockBatch.objects.filter(
+        backup_id=backup_id, state=BlockBatch.State.PENDING, backup__phase=Phase.IN_PROGRESS
+    )
+    for pk, number in pending.values_list("pk", "number")[:5]:
+        if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
+            state=BlockBatch.State.RUNNING,
+            attempts=F("attempts") + 1,
+            lease_until=_lease(),
+            worker=worker,
+            job_id=_current_job_id() or "",
+        ):
+            return number
+    return None
 
 
 def _hook_row(backup: Backup, index: int, hook) -> HookRun:
@@ -518,6 +647,15 @@ def _read_log_entries(staging: Staging):
                 yield LogEntry(**json.loads(line))
 
 
+def _record_late(backup: Backup, log: BackupLog) -> None:
+    """Warnings and errors found while finalizing count like the blocks' own."""
+    if log.errors or log.warnings:
+        BackupLogEntry.objects.bulk_create(_log_rows(backup, log.entries))
+        Backup.objects.filter(pk=backup.pk).update(
+            errors=F("errors") + log.errors, warnings=F("warnings") + log.warnings
+        )
+
+
 def finalize_backup(backup_id: int) -> None:
     """Assemble the tarball from the block members, write Velero's files and upload them."""
     backup = Backup.objects.select_related("storage_location").get(pk=backup_id)
@@ -535,6 +673,7 @@ def finalize_backup(backup_id: int) -> None:
             ("log", "-logs.gz"),
             ("results", "-results.gz"),
             ("resource-list", "-resource-list.json.gz"),
+            ("volume-info", "-volumeinfo.json.gz"),
             ("metadata", "-velero-backup.json"),
         )
     }
@@ -543,25 +682,34 @@ def finalize_backup(backup_id: int) -> None:
     missing = [m for m in members if not os.path.exists(m)]
     entries = list(_read_log_entries(staging))
     written = []
+    types = set()  # resource types with a block item backed up
     for number in range(batches):
         path = _written_file(staging, number)
         if os.path.exists(members[number]) and path.exists():
-            written += [(ItemKey(*row[:5]), row[5]) for row in json.loads(path.read_text())]
-    if missing:  # lost from the staging folder (not shared with a worker, or deleted): say so
-        lost = BackupLog()
-        for path in missing:
-            lost.error(
-                f"the archive of {os.path.basename(path)} is missing from {staging.members}; "
-                "its blocks are not in the backup"
-            )
-        entries += lost.entries
-        BackupLogEntry.objects.bulk_create(_log_rows(backup, lost.entries))
-        Backup.objects.filter(pk=backup_id).update(errors=F("errors") + lost.errors)
+            for row in json.loads(path.read_text()):
+                key = ItemKey(*row[:5])
+                written.append((key, row[5]))
+                if not (len(row) > 6 and row[6]):
+                    types.add(key.group_resource)
+    late = BackupLog()
+    for path in missing:  # lost from the staging folder (not shared with a worker, or deleted): say so
+        late.error(
+            f"the archive of {os.path.basename(path)} is missing from {staging.members}; "
+            "its blocks are not in the backup"
+        )
     try:
-        classes = _snapshot_classes_member(staging, batches, written)
-        members = [m for m in members if m not in missing] + ([classes] if classes else [])
+        extra = [_snapshot_classes_member(staging, batches, written)]
+        extra.append(_crds_member(backup, staging, types, written, late))
+    except OSError as error:
+        _record_late(backup, late)
+        return _fail(backup_id, f"cannot assemble the backup in {staging.root}: {error}")
+    _record_late(backup, late)
+    entries += late.entries
+    try:
+        members = [m for m in members if m not in missing] + [m for m in extra if m]
         size = assemble_tarball(members, files["tarball"])
         write_gzip_json(files["resource-list"], resource_list(written))
+        write_gzip_json(files["volume-info"], _volume_infos(staging, batches))
         write_gzip_json(files["results"], results_file(entries))
         write_log_lines(files["log"], entries)
     except OSError as error:
@@ -577,6 +725,7 @@ def finalize_backup(backup_id: int) -> None:
         included_resources=backup.included_resources,
         excluded_resources=backup.excluded_resources,
         include_cluster_resources=backup.include_cluster_resources,
+        label_selector=label_selector_object(backup.label_selector),
         ordered_resources={k: ",".join(v) for k, v in (backup.ordered_resources or {}).items()},
         ttl=backup.ttl,
         hooks=backup.hooks or {},
@@ -592,6 +741,9 @@ def finalize_backup(backup_id: int) -> None:
         items_backed_up=len(written),
         hooks_attempted=backup.hooks_attempted,
         hooks_failed=backup.hooks_failed,
+        csi_snapshots_attempted=backup.snapshots_attempted,
+        csi_snapshots_completed=backup.snapshots_completed,
+        labels={SCHEDULE_NAME_LABEL: backup.schedule_name} if backup.schedule_name else None,
     )
     with open(files["metadata"], "w", encoding="utf-8") as f:
         json.dump(metadata, f, indent=2)
