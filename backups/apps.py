@@ -13,3 +13,18 @@ class BackupsConfig(AppConfig):
         from kubernetes.client import CoreV1Api  # noqa: F401
 
         from backups import jobs  # noqa: F401
+        from backups.kube import connect  # noqa: F401 - each batch job connects to its cluster
+
+        _import_channel_layer_backend()
+
+
+def _import_channel_layer_backend() -> None:
+    """The channel layer's backend module (channels_redis pulls in msgpack and cryptography: 30 ms
+    a job when each work horse imports it on its first progress message)."""
+    import importlib
+
+    from django.conf import settings
+
+    backend = (getattr(settings, "CHANNEL_LAYERS", {}).get("default") or {}).get("BACKEND", "")
+    if backend:
+        importlib.import_module(backend.rsplit(".", 1)[0])

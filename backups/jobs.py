@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from rq.worker import Worker as RQWorker
 
 from backups import progress
 from backups.engine.archive import (
@@ -53,6 +54,7 @@ MAX_BATCH_ATTEMPTS = 3
 # A batch job claims further batches of its backup until it has run this long, then hands over to
 # a fresh job (RQ's job timeout bounds a job, and a long-lived work horse would only grow).
 BATCH_JOB_SECONDS = 600
+BATCH_JOB_TIMEOUT = 4 * 3600  # RQ's hard limit for one job: a batch may wait long for hooks and snapshots
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 logger = logging.getLogger(__name__)
 
@@ -97,10 +99,10 @@ def dispatch_backup(backup_id: int) -> None:
     try:
         source = backup.cluster.connect()
         table = source.resources()
-        parse_resource_hooks((backup.hooks or {}).get("resources"), table)
+        hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
         staging.write_table(table)
         with Spool(staging.spool) as spool:
-            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool)
+            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool, hooks=hooks)
             batch_rows, total_blocks, total_items = _write_plan(backup, staging, walk)
     except ValueError as error:
         return _fail(backup_id, str(error), Phase.FAILED_VALIDATION)
@@ -123,15 +125,24 @@ def dispatch_backup(backup_id: int) -> None:
     progress.backup_changed(backup_id)
     if not batch_rows:
         return _maybe_finalize(backup_id)
-    for _ in range(max(1, backup.workers)):
-        if not enqueue_next_batch(backup_id):
-            break
+    enqueue_next_batches(backup_id, split_lanes(backup.workers, _block_worker_processes()))
+
+
+def _runs_alone(walk, block, snapshots: bool) -> bool:
+    """A block that waits on hooks or on CSI snapshots is a batch of its own: batched with others,
+    its waits would run one after another instead of on parallel workers."""
+    if walk.has_hooks(block):
+        return True
+    claims = (i for i in block.items if i.key.resource == "persistentvolumeclaims" and not i.key.group)
+    return snapshots and any(claims)
 
 
 def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch], int, int]:
     """Stream the blocks into batch files and BlockRun rows as the walk yields them, so the
-    dispatcher never holds every block of a 300,000-object cluster at once."""
+    dispatcher never holds every block of a 300,000-object cluster at once. Small blocks share
+    batches of about VELOWEB_BATCH_ITEMS items; blocks that wait go alone (`_runs_alone`)."""
     limit = settings.VELOWEB_BATCH_ITEMS
+    snapshots = backup.snapshot_volumes is not False
     batch_rows: list[BlockBatch] = []
     current: list = []
     first = index = total_items = current_items = 0
@@ -155,13 +166,17 @@ def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch
         )
 
     for block in walk:
-        if current and current_items + len(block) > limit:
+        alone = _runs_alone(walk, block, snapshots)
+        if current and (alone or current_items + len(block) > limit):
             flush()
             first, current, current_items = index, [], 0
         current.append(block)
         current_items += len(block)
         index += 1
         total_items += len(block)
+        if alone:
+            flush()
+            first, current, current_items = index, [], 0
     if current:
         flush()
     return batch_rows, index, total_items
@@ -191,20 +206,81 @@ def _insert_block_runs(rows: list[tuple]) -> None:
             )
 
 
-def enqueue_next_batch(backup_id: int) -> bool:
-    """Hand the next pending batch to RQ; keeps at most `workers` batches of a backup in flight."""
-    for batch in BlockBatch.objects.filter(backup_id=backup_id, state=BlockBatch.State.PENDING)[:5]:
-        job_id = f"batch-{backup_id}-{batch.number}-{batch.attempts}"
-        if BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.PENDING).update(
+_RESULT_COLUMNS = (
+    "state",
+    "items_written",
+    "items_skipped",
+    "errors",
+    "warnings",
+    "attempts",
+    "started",
+    "finished",
+)
+
+
+def _update_block_runs(backup_id: int, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Set `columns` of the backup's BlockRun rows; each row is the values, then the block index.
+    One prepared statement for all rows: the ORM's bulk_update builds a CASE per column, and
+    compiling even a one-row update costs more CPU than a block of latency-bound hooks leaves."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
+    sql = (
+        f"UPDATE {quote(BlockRun._meta.db_table)} SET {assignments} "
+        f"WHERE {quote('backup_id')} = %s AND {quote('index')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(*row[:-1], backup_id, row[-1]) for row in rows])
+
+
+def _db_time(timestamp: float):
+    """A time.time() value as the database backend stores a DateTimeField."""
+    return connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(timestamp, tz=UTC))
+
+
+def enqueue_next_batches(backup_id: int, jobs: list[int]) -> int:
+    """Hand the next pending batches to RQ, one job per entry of `jobs` (its lanes), in one
+    pipeline; returns how many jobs. Callers pass the places that came free, so a backup never
+    has more than `workers` batches in flight."""
+    handed: list[tuple[int, str, int]] = []
+    pending = BlockBatch.objects.filter(backup_id=backup_id, state=BlockBatch.State.PENDING)
+    for pk, number, attempts in pending.values_list("pk", "number", "attempts")[: len(jobs) + 4]:
+        job_id = f"batch-{backup_id}-{number}-{attempts}"
+        if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
             state=BlockBatch.State.ENQUEUED, job_id=job_id
         ):
-            enqueue_batch_job(backup_id, batch.number, job_id)
-            return True
-    return False
+            handed.append((number, job_id, jobs[len(handed)]))
+            if len(handed) == len(jobs):
+                break
+    if handed:
+        queue = django_rq.get_queue("blocks")
+        queue.enqueue_many([_batch_job(queue, backup_id, *job) for job in handed])
+    return len(handed)
+
+
+def split_lanes(workers: int, processes: int) -> list[int]:
+    """A backup's `workers` as lanes of at most `processes` jobs, as even as can be (16 over 2
+    processes: [8, 8]; 5 over 2: [3, 2]; 2 over 4: [1, 1]): CPU-bound blocks use every process,
+    latency-bound ones as many threads as the backup asks for."""
+    workers = max(1, workers)
+    jobs = max(1, min(workers, processes))
+    return [workers // jobs + (1 if i < workers % jobs else 0) for i in range(jobs)]
+
+
+def _block_worker_processes() -> int:
+    queue = django_rq.get_queue("blocks")
+    return RQWorker.count(connection=queue.connection, queue=queue)
 
 
 def enqueue_batch_job(backup_id: int, number: int, job_id: str) -> None:
-    django_rq.get_queue("blocks").enqueue(run_batch, backup_id, number, job_id=job_id, job_timeout=4 * 3600)
+    queue = django_rq.get_queue("blocks")
+    queue.enqueue_many([_batch_job(queue, backup_id, number, job_id)])
+
+
+def _batch_job(queue, backup_id: int, number: int, job_id: str, lanes: int = 1):
+    args = (backup_id, number, lanes)
+    return queue.prepare_data(run_batch, args, job_id=job_id, timeout=BATCH_JOB_TIMEOUT)
 
 
 def _lease() -> datetime:
@@ -248,57 +324,83 @@ class _Session:
         self.hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), self.table)
         snapshots = backup.snapshot_volumes is not False
         self.snapshot = _snapshotter(backup, self.source, self.table) if snapshots else None
+        self.job_id = ""
 
     def close(self) -> None:
         self.source.close()
 
 
-def run_batch(backup_id: int, number: int) -> None:
-    if os.environ.get("VB_PROFILE"):
-        import cProfile
+def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
+    """Back up batch `number` of the backup, then go on with its next pending batches in the same
+    job (each claimed in the transaction that records the one before), so a backup of many small
+    batches costs a few jobs, not one fork, database connection and cluster client per batch.
 
-        prof = cProfile.Profile()
-        prof.enable()
-        try:
-            return _run_batch(backup_id, number)
-        finally:
-            prof.disable()
-            prof.dump_stats(f"{os.environ['VB_PROFILE']}/batch-{os.getpid()}-{number}.prof")
-    return _run_batch(backup_id, number)
-
-
-def _run_batch(backup_id: int, number: int) -> None:
-    """Back up a batch of blocks and record it, then go on with the next pending batch of the backup
-    in the same job (claimed in the transaction that records this one), so a backup of many small
-    batches costs a few jobs, not one fork, database connection and cluster client per batch."""
+    `lanes` is how many batches the job runs at once, on as many threads sharing one cluster
+    client: a backup's workers are lanes spread over the RQ worker processes there are, so 16
+    workers run 16 blocks at a time on a 2-process machine, and a thread waiting for a hook costs
+    no fork and no memory of its own.
+    """
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    if not _claim(backup_id, number, worker):
+        return  # a stale duplicate: the batch is done, or running elsewhere
+    batch = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
+    staging = Staging.of(batch.backup)
+    try:
+        session = _Session(batch.backup, staging)
+    except (SourceError, ValueError, OSError) as error:
+        if batch.attempts < MAX_BATCH_ATTEMPTS:
+            raise  # the lease expires and the watchdog hands the batch out again
+        return _give_up(batch, f"{error}", staging)
+    backup = batch.backup
+    session.job_id = _current_job_id() or ""
+    deadline = time.monotonic() + BATCH_JOB_SECONDS
+    handed_over: list[str] = []  # lanes that stopped at the deadline with batches left
+
+    def lane(first: int | None, name: str) -> None:
+        number = first if first is not None else _claim_next(backup_id, name, session.job_id)
+        while number is not None:
+            batch = BlockBatch.objects.get(backup_id=backup_id, number=number)
+            batch.backup = backup  # one read of the backup serves every batch of the job
+            number = _run_claimed(batch, name, staging, session, time.monotonic() < deadline)
+        if time.monotonic() >= deadline:
+            handed_over.append(name)
+
+    def extra_lane(name: str) -> None:
+        try:
+            lane(None, name)
+        except Exception:  # noqa: BLE001 - its batch's lease runs out and the watchdog retries it
+            logger.exception("lane %s of backup %s stopped", name, backup_id)
+        finally:
+            connection.close()  # each thread has its own database connection
+
+    threads = [
+        threading.Thread(target=extra_lane, args=(f"{worker}/{i}",), name=f"lane-{i}", daemon=True)
+        for i in range(1, max(1, lanes))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        lane(number, worker)
+    finally:
+        for thread in threads:
+            thread.join()
+        session.close()
+    if handed_over:  # a fresh job takes over the places, with as many lanes
+        enqueue_next_batches(backup_id, [len(handed_over)])
+
+
+def _claim(backup_id: int, number: int, worker: str) -> bool:
+    """Take batch `number` for `worker`: enqueued or pending, or running with a lapsed lease."""
     now = timezone.now()
     claimable = BlockBatch.objects.filter(backup_id=backup_id, number=number, backup__phase=Phase.IN_PROGRESS)
-    claimed = claimable.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.PENDING)).update(
-        state=BlockBatch.State.RUNNING, attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
-    ) or claimable.filter(state=BlockBatch.State.RUNNING, lease_until__lt=now).update(
-        attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
+    return bool(
+        claimable.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.PENDING)).update(
+            state=BlockBatch.State.RUNNING, attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
+        )
+        or claimable.filter(state=BlockBatch.State.RUNNING, lease_until__lt=now).update(
+            attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
+        )
     )
-    if not claimed:
-        return
-    deadline = time.monotonic() + BATCH_JOB_SECONDS
-    session = None
-    try:
-        while number is not None:
-            batches = BlockBatch.objects.select_related("backup__cluster")
-            batch = batches.get(backup_id=backup_id, number=number)
-            staging = Staging.of(batch.backup)
-            if session is None:
-                try:
-                    session = _Session(batch.backup, staging)
-                except (SourceError, ValueError, OSError) as error:
-                    if batch.attempts < MAX_BATCH_ATTEMPTS:
-                        raise  # the lease expires and the watchdog hands the batch out again
-                    return _give_up(batch, f"{error}", staging)
-            number = _run_claimed(batch, worker, staging, session, time.monotonic() < deadline)
-    finally:
-        if session is not None:
-            session.close()
 
 
 def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Session, go_on: bool):
@@ -352,12 +454,12 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Ses
         _give_up(batch, f"{error}", staging)
         return None
     heartbeat.stop()
-    return _complete(batch, worker, outcomes, log, staging, go_on=go_on)
+    return _complete(batch, worker, outcomes, log, staging, go_on=go_on, job_id=session.job_id)
 
 
 def _block_state(backup_id: int, index: int, state: str) -> None:
     """A block with hooks or claims shows each step live; plain blocks only their outcome."""
-    BlockRun.objects.filter(backup_id=backup_id, index=index).update(state=state)
+    _update_block_runs(backup_id, ("state",), [(state, index)])
     progress.blocks_changed(backup_id, [index])
 
 
@@ -456,7 +558,13 @@ def _crds_member(backup: Backup, staging: Staging, types: set, written: list, lo
 
 
 def _complete(
-    batch: BlockBatch, worker: str, outcomes, log: BackupLog, staging: Staging, go_on: bool = False
+    batch: BlockBatch,
+    worker: str,
+    outcomes,
+    log: BackupLog,
+    staging: Staging,
+    go_on: bool = False,
+    job_id: str = "",
 ) -> int | None:
     """Record a finished batch in one transaction; with `go_on`, the same transaction claims the
     backup's next pending batch for this worker (its number is returned), so the backup never has
@@ -506,33 +614,23 @@ def _complete(
                     started=datetime.fromtimestamp(first, tz=UTC),
                     finished=datetime.fromtimestamp(last, tz=UTC),
                 )
-        runs = {
-            r.index: r for r in BlockRun.objects.filter(backup=backup, index__in=[i for i, _, _ in eventful])
-        }
-        for index, result, block_log in eventful:
-            run = runs[index]
-            run.state = (
-                BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE
-            )
-            run.items_written = len(result.written)
-            run.items_skipped = len(result.skipped)
-            run.errors, run.warnings = block_log.errors, block_log.warnings
-            run.attempts = batch.attempts
-            run.started = datetime.fromtimestamp(result.started, tz=UTC)
-            run.finished = datetime.fromtimestamp(result.finished, tz=UTC)
-        BlockRun.objects.bulk_update(
-            runs.values(),
+        _update_block_runs(
+            backup.pk,
+            _RESULT_COLUMNS,
             [
-                "state",
-                "items_written",
-                "items_skipped",
-                "errors",
-                "warnings",
-                "attempts",
-                "started",
-                "finished",
+                (
+                    BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE,
+                    len(result.written),
+                    len(result.skipped),
+                    block_log.errors,
+                    block_log.warnings,
+                    batch.attempts,
+                    _db_time(result.started),
+                    _db_time(result.finished),
+                    index,
+                )
+                for index, result, block_log in eventful
             ],
-            batch_size=200,
         )
         HookRun.objects.bulk_create(hook_rows, batch_size=500)
         BackupLogEntry.objects.bulk_create(log_rows, batch_size=500)
@@ -546,29 +644,31 @@ def _complete(
             snapshots_attempted=F("snapshots_attempted") + len(snapshots),
             snapshots_completed=F("snapshots_completed") + sum(1 for s in snapshots if s.ok),
         )
-        following = _claim_next(backup.pk, worker) if go_on else None
+        following = _claim_next(backup.pk, worker, job_id) if go_on else None
     progress.blocks_changed(backup.pk, [index for index, _, _ in outcomes])
     progress.backup_changed(backup.pk)
-    if following is None:
-        enqueue_next_batch(backup.pk)
+    if following is None:  # this lane stops: run_batch hands its place over if batches are left
         _maybe_finalize(backup.pk)
     return following
 
 
-def _claim_next(backup_id: int, worker: str) -> int | None:
-    """Take the next pending batch of the backup for this worker (RUNNING, leased), or None."""
+def _claim_next(backup_id: int, worker: str, job_id: str) -> int | None:
+    """Take the next pending batch of the backup for this worker (RUNNING, leased), or None when
+    none is left. Lanes race for the same rows: a lost race looks again, and every lost race
+    means another lane took a batch, so the loop ends."""
     pending = BlockBatch.objects.filter(
         backup_id=backup_id, state=BlockBatch.State.PENDING, backup__phase=Phase.IN_PROGRESS
     )
-    for pk, number in pending.values_list("pk", "number")[:5]:
-        if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
-            state=BlockBatch.State.RUNNING,
-            attempts=F("attempts") + 1,
-            lease_until=_lease(),
-            worker=worker,
-            job_id=_current_job_id() or "",
-        ):
-            return number
+    while candidates := list(pending.values_list("pk", "number")[:8]):
+        for pk, number in candidates:
+            if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
+                state=BlockBatch.State.RUNNING,
+                attempts=F("attempts") + 1,
+                lease_until=_lease(),
+                worker=worker,
+                job_id=job_id,
+            ):
+                return number
     return None
 
 
@@ -621,7 +721,7 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
         )
     progress.blocks_changed(backup.pk, list(range(batch.first_block, batch.first_block + batch.block_count)))
     progress.backup_changed(backup.pk)
-    enqueue_next_batch(backup.pk)
+    enqueue_next_batches(backup.pk, [1])
     _maybe_finalize(backup.pk)
 
 

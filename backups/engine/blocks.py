@@ -38,7 +38,7 @@ from .hooks import (
     Executor,
     HookResult,
     ResourceHook,
-    hooks_for_pod,
+    has_hooks,
     run_block_hooks,
 )
 from .item_actions import mark_snapshot, prepare_claim
@@ -229,9 +229,7 @@ def run_block(
 
     pods = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PODS]
     claims = [obj for key, obj, _, _ in items if _is_claim(key)]
-    hooked = [
-        p for p in pods if any(hooks_for_pod(p, phase_name, spec_hooks)[0] for phase_name in (PRE, POST))
-    ]
+    hooked = [p for p in pods if has_hooks(p, spec_hooks)]
     if not hooked and not (snapshot and claims):
         phase = lambda name: None  # noqa: E731 - nothing worth showing step by step
     if hooked:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .filters import NAMESPACES, NamespaceFilter, ResourceFilter
+from .hooks import ResourceHook, has_hooks
 from .items import ItemKey
 from .log import BackupLog
 from .relations import Relation
@@ -50,6 +51,9 @@ def collection_order(table: ResourceTable) -> list[ResourceInfo]:
             members.sort(key=lambda r: CORE_PRIORITY.get(r.resource, 3))
         ordered.extend(members)
     return ordered
+
+
+PODS = "pods"
 
 
 def object_exclusion(obj: dict) -> str:
@@ -113,6 +117,7 @@ class Collection:
     blocked: dict[int, str] = field(default_factory=dict)  # object-level exclusion reasons
     facts: dict[int, tuple[tuple[Relation, Any], ...]] = field(default_factory=dict)
     tracked_namespaces: set[str] = field(default_factory=set)
+    hooked_pods: set[ItemKey] = field(default_factory=set)  # pods with a pre- or post-hook
     # where each collected object sits in the spool (parallel to `keys`), when spooling
     offsets: array = field(default_factory=lambda: array("q"))
     lengths: array = field(default_factory=lambda: array("q"))
@@ -184,12 +189,14 @@ class Collector:
         relations: list[Relation],
         log: BackupLog,
         spool: Spool | None = None,
+        hooks: list[ResourceHook] | None = None,
     ):
         self.source = source
         self.spec = spec
         self.relations = relations
         self.log = log
         self.spool = spool
+        self.hooks = hooks  # None: pods are not checked for hooks
 
     def collect(self, watch: WatchCache | None = None) -> Collection:
         table = self.source.resources()
@@ -291,6 +298,7 @@ class Collector:
         intern = sys.intern
         relations = tuple(relations)
         spool, offsets, lengths = self.spool, result.offsets, result.lengths
+        check_hooks = self.hooks is not None and group == "" and resource == PODS
         for obj in objects:
             meta = obj["metadata"]
             namespace = intern(meta.get("namespace") or "") if info.namespaced else ""
@@ -311,6 +319,8 @@ class Collector:
                     facts[index] = applied
             if namespace:
                 tracked.add(namespace)
+            if check_hooks and has_hooks(obj, self.hooks):
+                result.hooked_pods.add(keys[-1])
 
     def _apply_order(self, result: Collection, start: int, order: list[str], gr: str) -> None:
         """Move the ordered items to the front of their resource's list, in the given order."""

@@ -385,6 +385,11 @@ def container_problem(pod: Mapping, container: str | None) -> str | None:
     return f'no such container: "{container}"'
 
 
+def has_hooks(pod: Mapping, spec_hooks: list[ResourceHook]) -> bool:
+    """Whether the pod runs any pre- or post-hook."""
+    return any(hooks_for_pod(pod, phase, spec_hooks)[0] for phase in (PRE, POST))
+
+
 def hooks_for_pod(
     pod: Mapping, phase: str, spec_hooks: list[ResourceHook]
 ) -> tuple[list[ExecHook], list[str]]:

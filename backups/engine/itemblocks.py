@@ -16,6 +16,7 @@ from typing import Any
 
 from .collect import Collection, Collector, WatchCache, object_exclusion, relation_applies
 from .filters import NAMESPACES
+from .hooks import ResourceHook
 from .items import BlockItem, BlockPlan, ItemBlock, ItemKey
 from .log import BackupLog
 from .relations import Related, Relation, default_relations
@@ -46,10 +47,13 @@ def stream_item_blocks(
     log: BackupLog | None = None,
     relations: list[Relation] | None = None,
     spool: Spool | None = None,
+    hooks: list[ResourceHook] | None = None,
 ) -> BlockWalk:
     """Like `plan_item_blocks`, but the blocks are yielded one by one in dispatch order, so a
     dispatcher can write them out without holding 300,000 items' blocks in memory. Collection
-    happens here (errors surface now); `excluded` is complete once the walk is exhausted."""
+    happens here (errors surface now); `excluded` is complete once the walk is exhausted. With
+    `hooks` (the backup's parsed spec hooks), pods are checked for hooks as they are collected,
+    so `BlockWalk.has_hooks` can tell the dispatcher which blocks wait on them."""
     log = log if log is not None else BackupLog()
     relations = default_relations() if relations is None else relations
     if spec.label_selector:
@@ -58,7 +62,7 @@ def stream_item_blocks(
         parse_selector(spec.label_selector)
     with gc_paused():
         watch = WatchCache(source, source.resources(), spec.volume_group_label_key)
-        collection = Collector(source, spec, relations, log, spool).collect(watch)
+        collection = Collector(source, spec, relations, log, spool, hooks).collect(watch)
     return BlockWalk(source, collection, relations, watch, log, spool)
 
 
@@ -98,6 +102,11 @@ class BlockWalk:
         self.excluded_reasons: list[str] = []
         self._ns_ok: dict[str, bool] = {}
         self._gr_ok: dict[tuple[str, bool], bool] = {}
+
+    def has_hooks(self, block: ItemBlock) -> bool:
+        """Whether a pod of the block runs a hook (known when the walk was given the hooks)."""
+        hooked = self.c.hooked_pods
+        return bool(hooked) and any(item.key in hooked for item in block.items)
 
     def run(self) -> BlockPlan:
         """Every block at once, with the excluded items (small clusters, previews, tests)."""

@@ -18,7 +18,7 @@ from backups.engine.source import SourceError
 from .connection import RateLimiter, load_in_cluster, load_kubeconfig
 from .discovery import discover
 from .errors import http_error, parse_status, transport_error
-from .execution import ExecResult, run_exec
+from .execution import ExecClients, ExecResult
 
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER = 10.0
@@ -52,6 +52,7 @@ class KubeSource:
         self._limiter = RateLimiter(qps, burst)
         self._table: ResourceTable | None = None
         self._table_lock = threading.Lock()
+        self._exec = ExecClients(self.configuration)
 
     def __repr__(self) -> str:
         return f"<KubeSource {self.server_url} context={self.context!r}>"
@@ -308,9 +309,10 @@ class KubeSource:
         self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float
     ) -> ExecResult:
         """Run a command in a container (hooks). Never raises for remote failures: see ExecResult.error."""
-        return run_exec(self.configuration, namespace, pod, container, command, timeout)
+        return self._exec.run(namespace, pod, container, command, timeout)
 
     def close(self) -> None:
+        self._exec.close()
         self.api_client.close()
 
     def __enter__(self) -> KubeSource:

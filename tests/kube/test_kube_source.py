@@ -1,10 +1,12 @@
 """backups.kube against the real KubeEmulator over HTTP."""
 
 import json
+import os
 import time
 import urllib.request
 
 import pytest
+import yaml
 
 from backups.engine.resources import ResourceInfo
 from backups.engine.source import SourceError
@@ -384,6 +386,22 @@ def test_exec_timeout_stops_the_command(source, emu):
     assert emu.exec_log[-1]["stopped_early"] is True  # the stream was closed, the command stopped
 
 
+def test_exec_after_a_handshake_that_timed_out(source, emu):
+    """A handshake that outlives the hook's timeout is abandoned (it may still hold its client);
+    the next command, and lists beside it, work as before."""
+    emu.script_exec("dev", "api-0", stdout="ok")
+    emu.set_latency(1.0, "pods")
+    try:
+        late = source.exec("dev", "api-0", "app", ["true"], timeout=0.3)
+    finally:
+        emu.set_latency(0, "pods")
+    assert late.timed_out and "connecting to the exec endpoint" in late.error
+    for _ in range(2):
+        result = source.exec("dev", "api-0", "app", ["true"], timeout=5)
+        assert result.ok and result.stdout == "ok", result
+    assert len(list(source.list(source.resources().resolve("cm")))) == 15
+
+
 def test_exec_unknown_container_and_pod(source):
     result = source.exec("shop", "web-0", "nope", ["true"], timeout=5)
     assert result.exit_code is None and not result.timed_out
@@ -430,6 +448,32 @@ def test_invalid_kubeconfig(tmp_path):
     bad.write_text("clusters: [\n")
     with pytest.raises(KubeConfigError, match="not valid YAML"):
         connect(str(bad))
+
+
+def test_a_kubeconfig_path_list_merges_its_files(emu, tmp_path, monkeypatch):
+    """KUBECONFIG=a:b as the official client merges it: the contexts of both files, the
+    current-context of the last file that sets one, and a relative certificate path resolved
+    against the folder of the file that names it."""
+    first, second = tmp_path / "a" / "config", tmp_path / "b" / "config"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    emu.write_kubeconfig(str(first), context="emulator")
+    emu.write_kubeconfig(str(second), context="other")
+    doc = yaml.safe_load(second.read_text())
+    doc["clusters"][0]["cluster"].update({"server": "https://127.0.0.1:9", "certificate-authority": "ca.crt"})
+    doc["current-context"] = "other"
+    second.write_text(yaml.safe_dump(doc))
+    (second.parent / "ca.crt").write_text("never read: nothing connects to that server here\n")
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(first), str(second)]))
+
+    merged = connect()
+    assert merged.context == "other"
+    chosen = connect(context="emulator")
+    assert chosen.context == "emulator" and chosen.resources().resolve("pods")
+    other = connect(context="other")
+    assert other.api_client.configuration.ssl_ca_cert == str(second.parent / "ca.crt")
+    for source in (merged, chosen, other):
+        source.close()
 
 
 def test_in_cluster_outside_a_cluster():
