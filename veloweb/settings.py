@@ -133,7 +133,6 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "blocks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
-RQ = {"WORKER_CLASS": "backups.worker.BackupWorker"}  # `manage.py rqworker` forks with it
 
 # socket_timeout=None: redis-py 8 defaults to 5 s, which breaks channels-redis' blocking reads.
 # Progress messages are lossy above `capacity` per channel; the real state lives in the DB.
