@@ -51,9 +51,6 @@ from backups.staging import Staging
 
 Phase = Backup.Phase
 MAX_BATCH_ATTEMPTS = 3
-# A batch job claims further batches of its backup until it has run this long, then hands over to
-# a fresh job (RQ's job timeout bounds a job, and a long-lived work horse would only grow).
-BATCH_JOB_SECONDS = 600
 BATCH_JOB_TIMEOUT = 4 * 3600  # RQ's hard limit for one job: a batch may wait long for hooks and snapshots
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 logger = logging.getLogger(__name__)
@@ -353,7 +350,7 @@ def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
         return _give_up(batch, f"{error}", staging)
     backup = batch.backup
     session.job_id = _current_job_id() or ""
-    deadline = time.monotonic() + BATCH_JOB_SECONDS
+    deadline = time.monotonic() + settings.VELOWEB_BATCH_JOB_SECONDS
     handed_over: list[str] = []  # lanes that stopped at the deadline with batches left
 
     def lane(first: int | None, name: str) -> None:

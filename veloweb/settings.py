@@ -168,6 +168,9 @@ VELOWEB_MAX_RUNNING_BACKUPS = int(os.environ.get("VELOWEB_MAX_RUNNING_BACKUPS", 
 VELOWEB_BATCH_LEASE_SECONDS = float(os.environ.get("VELOWEB_BATCH_LEASE_SECONDS", "60"))
 # Blocks are grouped into RQ jobs of about this many items (one job per block when blocks are big).
 VELOWEB_BATCH_ITEMS = int(os.environ.get("VELOWEB_BATCH_ITEMS", "200"))
+# A batch job claims further batches of its backup until it has run this long, then hands over to
+# a fresh job (RQ's job timeout bounds a job, and a long-lived work horse would only grow).
+VELOWEB_BATCH_JOB_SECONDS = float(os.environ.get("VELOWEB_BATCH_JOB_SECONDS", "600"))
 # RQ's CronScheduler (`manage.py run_cron`): the schedule tick (Velero checks schedules every
 # minute) and expiry (Velero's --garbage-collection-frequency, 1h), in seconds.
 VELOWEB_SCHEDULE_INTERVAL = int(os.environ.get("VELOWEB_SCHEDULE_INTERVAL", "60"))
