@@ -7,6 +7,7 @@ archive member is replaced, never duplicated.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,14 @@ from django.utils import timezone
 from rq.worker import Worker as RQWorker
 
 from backups import progress
+from backups.block_rows import (
+    RESULT_COLUMNS,
+    db_time,
+    insert_block_runs,
+    live_steps,
+    update_block_runs,
+    write_turn,
+)
 from backups.engine.archive import (
     BlockArchiveWriter,
     assemble_tarball,
@@ -56,6 +65,19 @@ SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 logger = logging.getLogger(__name__)
 
 
+def _rq_job(func):
+    """An RQ entry point: the progress it sent reaches Redis before its work horse exits."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            progress.flush()
+
+    return run
+
+
 def _fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     field = "validation_errors" if phase == Phase.FAILED_VALIDATION else "failure_reason"
     value = [reason] if phase == Phase.FAILED_VALIDATION else reason
@@ -80,6 +102,7 @@ def _log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]
     ]
 
 
+@_rq_job
 def dispatch_backup(backup_id: int) -> None:
     """Collect, plan every block (keys and spool offsets only), record the exact totals, start batches."""
     if not Backup.objects.filter(pk=backup_id, phase=Phase.READY, job_id=_current_job_id()).update(
@@ -151,7 +174,7 @@ def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch
         for offset, block in enumerate(current):
             pods = sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group)
             rows.append((backup.pk, first + offset, number, len(block), str(block.items[0].key)[:400], pods))
-        _insert_block_runs(rows)
+        insert_block_runs(rows)
         batch_rows.append(
             BlockBatch(
                 backup=backup,
@@ -177,63 +200,6 @@ def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch
     if current:
         flush()
     return batch_rows, index, total_items
-
-
-def _insert_block_runs(rows: list[tuple]) -> None:
-    """One row per block: 300,000 of them, so plain executemany instead of model instances
-    (Django's bulk_create spends most of a large dispatch building them)."""
-    table = connection.ops.quote_name(BlockRun._meta.db_table)
-    columns = ("backup_id", "index", "batch", "item_count", "first_item", "pods")
-    defaults = {
-        "state": BlockRun.State.QUEUED,
-        "attempts": 0,
-        "items_written": 0,
-        "items_skipped": 0,
-        "errors": 0,
-        "warnings": 0,
-    }
-    names = ", ".join(connection.ops.quote_name(c) for c in (*columns, *defaults))
-    marks = ", ".join(["%s"] * (len(columns) + len(defaults)))
-    extra = tuple(defaults.values())
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({marks})",
-                [row + extra for row in rows[start : start + 5000]],
-            )
-
-
-_RESULT_COLUMNS = (
-    "state",
-    "items_written",
-    "items_skipped",
-    "errors",
-    "warnings",
-    "attempts",
-    "started",
-    "finished",
-)
-
-
-def _update_block_runs(backup_id: int, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Set `columns` of the backup's BlockRun rows; each row is the values, then the block index.
-    One prepared statement for all rows: the ORM's bulk_update builds a CASE per column, and
-    compiling even a one-row update costs more CPU than a block of latency-bound hooks leaves."""
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
-    sql = (
-        f"UPDATE {quote(BlockRun._meta.db_table)} SET {assignments} "
-        f"WHERE {quote('backup_id')} = %s AND {quote('index')} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(*row[:-1], backup_id, row[-1]) for row in rows])
-
-
-def _db_time(timestamp: float):
-    """A time.time() value as the database backend stores a DateTimeField."""
-    return connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(timestamp, tz=UTC))
 
 
 def enqueue_next_batches(backup_id: int, jobs: list[int]) -> int:
@@ -285,25 +251,28 @@ def _lease() -> datetime:
 
 
 class LeaseHeartbeat:
-    """Renews a running batch's lease from a thread, so a long hook or snapshot wait is not taken
-    for a dead worker; a killed worker stops renewing and its batch is handed out again."""
+    """Renews the leases of the batches a job's lanes are running, from one thread, so a long
+    hook or snapshot wait is not taken for a dead worker; a killed worker stops renewing and its
+    batches are handed out again."""
 
-    def __init__(self, batch_id: int, worker: str):
-        self.batch_id, self.worker = batch_id, worker
+    def __init__(self, backup_id: int, workers: list[str]):
+        self.backup_id, self.workers = backup_id, workers
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{batch_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"lease-{backup_id}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         interval = max(0.2, settings.VELOWEB_BATCH_LEASE_SECONDS / 3)
+        running = BlockBatch.objects.filter(
+            backup_id=self.backup_id, state=BlockBatch.State.RUNNING, worker__in=self.workers
+        )
         try:
             while not self._stop.wait(interval):
                 try:
-                    BlockBatch.objects.filter(pk=self.batch_id, worker=self.worker).update(
-                        lease_until=_lease()
-                    )
+                    with write_turn:
+                        running.update(lease_until=_lease())
                 except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease has slack
-                    logger.warning("could not renew the lease of batch %s", self.batch_id, exc_info=True)
+                    logger.warning("could not renew leases of backup %s", self.backup_id, exc_info=True)
         finally:
             connection.close()
 
@@ -327,6 +296,7 @@ class _Session:
         self.source.close()
 
 
+@_rq_job
 def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
     """Back up batch `number` of the backup, then go on with its next pending batches in the same
     job (each claimed in the transaction that records the one before), so a backup of many small
@@ -340,44 +310,53 @@ def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if not _claim(backup_id, number, worker):
         return  # a stale duplicate: the batch is done, or running elsewhere
-    batch = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
-    staging = Staging.of(batch.backup)
+    names = [worker] + [f"{worker}/{i}" for i in range(1, max(1, lanes))]
+    heartbeat = LeaseHeartbeat(backup_id, names)
     try:
-        session = _Session(batch.backup, staging)
+        _run_lanes(backup_id, number, names, heartbeat)
+    finally:
+        heartbeat.stop()
+
+
+def _run_lanes(backup_id: int, number: int, names: list[str], heartbeat: LeaseHeartbeat) -> None:
+    first = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
+    staging = Staging.of(first.backup)
+    try:
+        session = _Session(first.backup, staging)
     except (SourceError, ValueError, OSError) as error:
-        if batch.attempts < MAX_BATCH_ATTEMPTS:
-            raise  # the lease expires and the watchdog hands the batch out again
-        return _give_up(batch, f"{error}", staging)
-    backup = batch.backup
+        if first.attempts < MAX_BATCH_ATTEMPTS:
+            _release(first, names[0])
+            raise  # the watchdog hands the batch out again
+        return _give_up(first, f"{error}", staging)
+    backup = first.backup
     session.job_id = _current_job_id() or ""
     deadline = time.monotonic() + settings.VELOWEB_BATCH_JOB_SECONDS
     handed_over: list[str] = []  # lanes that stopped at the deadline with batches left
 
-    def lane(first: int | None, name: str) -> None:
-        number = first if first is not None else _claim_next(backup_id, name, session.job_id)
-        while number is not None:
-            batch = BlockBatch.objects.get(backup_id=backup_id, number=number)
+    def lane(batch: BlockBatch | None, name: str) -> None:
+        batch = batch or _claim_next(backup_id, name, session.job_id)
+        while batch is not None:
             batch.backup = backup  # one read of the backup serves every batch of the job
-            number = _run_claimed(batch, name, staging, session, time.monotonic() < deadline)
+            batch = _run_claimed(batch, name, staging, session, time.monotonic() < deadline)
         if time.monotonic() >= deadline:
             handed_over.append(name)
 
     def extra_lane(name: str) -> None:
         try:
             lane(None, name)
-        except Exception:  # noqa: BLE001 - its batch's lease runs out and the watchdog retries it
+        except Exception:  # noqa: BLE001 - its batch was released for the watchdog to hand out again
             logger.exception("lane %s of backup %s stopped", name, backup_id)
         finally:
             connection.close()  # each thread has its own database connection
 
     threads = [
-        threading.Thread(target=extra_lane, args=(f"{worker}/{i}",), name=f"lane-{i}", daemon=True)
-        for i in range(1, max(1, lanes))
+        threading.Thread(target=extra_lane, args=(name,), name=f"lane-{name}", daemon=True)
+        for name in names[1:]
     ]
     try:
         for thread in threads:
             thread.start()
-        lane(number, worker)
+        lane(first, names[0])
     finally:
         for thread in threads:
             thread.join()
@@ -401,14 +380,13 @@ def _claim(backup_id: int, number: int, worker: str) -> bool:
 
 
 def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Session, go_on: bool):
-    """Run one claimed batch; the number of the next batch this job claimed, or None."""
+    """Run one claimed batch; the next batch this lane claimed, or None."""
     backup = batch.backup
     backup_id, number = backup.pk, batch.number
     source = session.source
     first_block, blocks = staging.read_batch(number)
     log = BackupLog()
     outcomes = []
-    heartbeat = LeaseHeartbeat(batch.pk, worker)
     try:
         snapshot = session.snapshot
         # one archive member per batch: a retried batch replaces it whole, and files stay few
@@ -445,19 +423,25 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Ses
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
     except (SourceError, ValueError, OSError) as error:
-        heartbeat.stop()
         if batch.attempts < MAX_BATCH_ATTEMPTS:
-            raise  # the lease expires and the watchdog hands the batch out again
+            _release(batch, worker)
+            raise  # the watchdog hands the batch out again
         _give_up(batch, f"{error}", staging)
         return None
-    heartbeat.stop()
     return _complete(batch, worker, outcomes, log, staging, go_on=go_on, job_id=session.job_id)
+
+
+def _release(batch: BlockBatch, worker: str) -> None:
+    """Give a batch that failed back: its lease lapses now and no heartbeat renews it."""
+    with write_turn:
+        BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, worker=worker).update(
+            lease_until=timezone.now(), worker=""
+        )
 
 
 def _block_state(backup_id: int, index: int, state: str) -> None:
     """A block with hooks or claims shows each step live; plain blocks only their outcome."""
-    _update_block_runs(backup_id, ("state",), [(state, index)])
-    progress.blocks_changed(backup_id, [index])
+    live_steps.note(backup_id, index, state)
 
 
 def _snapshotter(backup: Backup, source, table):
@@ -562,9 +546,9 @@ def _complete(
     staging: Staging,
     go_on: bool = False,
     job_id: str = "",
-) -> int | None:
+) -> BlockBatch | None:
     """Record a finished batch in one transaction; with `go_on`, the same transaction claims the
-    backup's next pending batch for this worker (its number is returned), so the backup never has
+    backup's next pending batch for this worker (and returns it), so the backup never has
     fewer batches in flight, even when the process dies right after the commit."""
     backup = batch.backup
     # the last column marks items a block added itself (snapshots): they do not call for a CRD
@@ -583,7 +567,7 @@ def _complete(
     infos = [info for info in map(csi_volume_info, snapshots) if info]
     _volume_info_file(staging, batch.number).write_text(json.dumps(infos))
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
-    with transaction.atomic():
+    with write_turn, transaction.atomic():
         if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, worker=worker).update(
             state=BlockBatch.State.DONE, lease_until=None
         ):
@@ -611,9 +595,9 @@ def _complete(
                     started=datetime.fromtimestamp(first, tz=UTC),
                     finished=datetime.fromtimestamp(last, tz=UTC),
                 )
-        _update_block_runs(
+        update_block_runs(
             backup.pk,
-            _RESULT_COLUMNS,
+            RESULT_COLUMNS,
             [
                 (
                     BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE,
@@ -622,8 +606,8 @@ def _complete(
                     block_log.errors,
                     block_log.warnings,
                     batch.attempts,
-                    _db_time(result.started),
-                    _db_time(result.finished),
+                    db_time(result.started),
+                    db_time(result.finished),
                     index,
                 )
                 for index, result, block_log in eventful
@@ -649,23 +633,27 @@ def _complete(
     return following
 
 
-def _claim_next(backup_id: int, worker: str, job_id: str) -> int | None:
+def _claim_next(backup_id: int, worker: str, job_id: str) -> BlockBatch | None:
     """Take the next pending batch of the backup for this worker (RUNNING, leased), or None when
     none is left. Lanes race for the same rows: a lost race looks again, and every lost race
-    means another lane took a batch, so the loop ends."""
+    means another lane took a batch, so the loop ends. The row read to choose it is the batch
+    returned, as the update left it: the lane needs no second read."""
     pending = BlockBatch.objects.filter(
         backup_id=backup_id, state=BlockBatch.State.PENDING, backup__phase=Phase.IN_PROGRESS
-    )
-    while candidates := list(pending.values_list("pk", "number")[:8]):
-        for pk, number in candidates:
-            if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
-                state=BlockBatch.State.RUNNING,
-                attempts=F("attempts") + 1,
-                lease_until=_lease(),
-                worker=worker,
-                job_id=job_id,
-            ):
-                return number
+    ).only("pk", "backup_id", "number", "first_block", "block_count", "item_count", "attempts")
+    with write_turn:
+        while candidates := list(pending[:8]):
+            for batch in candidates:
+                if BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.PENDING).update(
+                    state=BlockBatch.State.RUNNING,
+                    attempts=F("attempts") + 1,
+                    lease_until=_lease(),
+                    worker=worker,
+                    job_id=job_id,
+                ):
+                    batch.state, batch.worker, batch.job_id = BlockBatch.State.RUNNING, worker, job_id
+                    batch.attempts += 1
+                    return batch
     return None
 
 
@@ -704,7 +692,7 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
         )
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
     _written_file(staging, batch.number).write_text("[]")
-    with transaction.atomic():
+    with write_turn, transaction.atomic():
         if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING).update(
             state=BlockBatch.State.DONE, lease_until=None
         ):
@@ -753,6 +741,7 @@ def _record_late(backup: Backup, log: BackupLog) -> None:
         )
 
 
+@_rq_job
 def finalize_backup(backup_id: int) -> None:
     """Assemble the tarball from the block members, write Velero's files and upload them."""
     backup = Backup.objects.select_related("storage_location").get(pk=backup_id)

@@ -1,9 +1,12 @@
 """The backup page's WebSocket: authenticated, a snapshot on connect, coalesced updates after
 `progress.blocks_changed` / `backup_changed`, rendered from the page's own partials."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser
 
 from backups import progress
@@ -97,6 +100,7 @@ def test_snapshot_on_connect_then_coalesced_updates(running, make_user):
         )
         progress.blocks_changed(running.pk, indexes)
         progress.backup_changed(running.pk)
+        progress.flush()  # as a job does before it ends; the send runs on progress' own loop
 
     async def scenario():
         comm = communicator(running, viewer, page=2)
@@ -133,3 +137,27 @@ def test_progress_never_raises_when_the_layer_is_broken(settings, running):
     channel_layers.backends.clear()
     progress.blocks_changed(running.pk, [1])
     progress.backup_changed(running.pk)
+
+
+def test_changes_noted_together_go_out_as_one_message_of_each_kind(running):
+    """A batch job's lanes note several changes per block; what comes within GATHER_SECONDS is
+    one blocks.changed (the union of the indexes) and one backup.changed."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(progress.group_name(running.pk), channel)
+    progress.blocks_changed(running.pk, [3, 1])
+    progress.backup_changed(running.pk)
+    progress.blocks_changed(running.pk, [2, 3])
+    progress.backup_changed(running.pk)
+    progress.flush()
+
+    async def received():
+        messages = [await layer.receive(channel), await layer.receive(channel)]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(channel), 0.3)
+        return messages
+
+    assert async_to_sync(received)() == [
+        {"type": "blocks.changed", "indexes": [1, 2, 3]},
+        {"type": "backup.changed"},
+    ]
