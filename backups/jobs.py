@@ -27,8 +27,12 @@ from rq.worker import Worker as RQWorker
 from backups import progress
 from backups.block_rows import (
     RESULT_COLUMNS,
+    add_to_backup,
+    claim_pending_batch,
     db_time,
+    finish_batch,
     insert_block_runs,
+    insert_hook_runs,
     live_steps,
     update_block_runs,
     write_turn,
@@ -54,7 +58,7 @@ from backups.engine.snapshots import snapshot_claim
 from backups.engine.source import SourceError
 from backups.engine.spool import Spool, SpoolReader
 from backups.engine.volume_info import csi_volume_info
-from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun, HookRun
+from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
 from backups.services import expiration_at, spec_of, start_job
 from backups.staging import Staging
 
@@ -466,35 +470,19 @@ def _snapshotter(backup: Backup, source, table):
     return take
 
 
-def _written_file(staging: Staging, number: int):
-    return staging.root / "batches" / f"{number:07d}.written.json"
+def _outcome_file(staging: Staging, number: int):
+    """What a finished batch leaves for finalize: its items written (key, kind, added by the
+    block itself), the VolumeSnapshotClasses its snapshots used and their volume info entries."""
+    return staging.root / "batches" / f"{number:07d}.outcome.json"
 
 
-def _classes_file(staging: Staging, number: int):
-    return staging.root / "batches" / f"{number:07d}.snapshot-classes.json"
+def _write_outcome(staging: Staging, number: int, written: list, classes: dict, infos: list) -> None:
+    outcome = {"written": written, "snapshot_classes": classes, "volume_infos": infos}
+    _outcome_file(staging, number).write_text(json.dumps(outcome, separators=(",", ":")))
 
 
-def _volume_info_file(staging: Staging, number: int):
-    return staging.root / "batches" / f"{number:07d}.volume-info.json"
-
-
-def _volume_infos(staging: Staging, batches: int) -> list[dict]:
-    """Every batch's volume info entries, in batch order (Velero's `-volumeinfo.json.gz`)."""
-    infos = []
-    for number in range(batches):
-        path = _volume_info_file(staging, number)
-        if path.exists():
-            infos += json.loads(path.read_text())
-    return infos
-
-
-def _snapshot_classes_member(staging: Staging, batches: int, written: list) -> str | None:
+def _snapshot_classes_member(staging: Staging, classes: dict, written: list) -> str | None:
     """The VolumeSnapshotClasses used by any block, written once for the whole backup."""
-    classes = {}
-    for number in range(batches):
-        path = _classes_file(staging, number)
-        if path.exists():
-            classes.update(json.loads(path.read_text()))
     if not classes:
         return None
     already = {key for key, _ in written}
@@ -558,19 +546,15 @@ def _complete(
         for extra in [set(result.additional)]
         for key, kind in result.written
     ]
-    _written_file(staging, batch.number).write_text(json.dumps(written, separators=(",", ":")))
     snapshots = [s for _, result, _ in outcomes for s in result.snapshots]
     classes = {
         s.snapshot_class["metadata"]["name"]: s.snapshot_class for s in snapshots if s.ok and s.snapshot_class
     }
-    _classes_file(staging, batch.number).write_text(json.dumps(classes))
     infos = [info for info in map(csi_volume_info, snapshots) if info]
-    _volume_info_file(staging, batch.number).write_text(json.dumps(infos))
+    _write_outcome(staging, batch.number, written, classes, infos)
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
     with write_turn, transaction.atomic():
-        if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, worker=worker).update(
-            state=BlockBatch.State.DONE, lease_until=None
-        ):
+        if not finish_batch(batch.pk, worker):
             return None  # presumed dead and taken over: the other run records the batch
         plain, eventful, hook_rows, log_rows = [], [], [], []
         for index, result, block_log in outcomes:
@@ -579,7 +563,7 @@ def _complete(
             else:
                 plain.append(index)
             log_rows += _log_rows(backup, block_log.entries, index)
-            hook_rows += [_hook_row(backup, index, hook) for hook in result.hook_results]
+            hook_rows += [(index, hook) for hook in result.hook_results]
         # most blocks are one object that went fine: one UPDATE for all of them
         if plain:
             first = min(r.started for i, r, _ in outcomes)
@@ -613,17 +597,18 @@ def _complete(
                 for index, result, block_log in eventful
             ],
         )
-        HookRun.objects.bulk_create(hook_rows, batch_size=500)
+        insert_hook_runs(backup.pk, hook_rows)
         BackupLogEntry.objects.bulk_create(log_rows, batch_size=500)
-        Backup.objects.filter(pk=backup.pk).update(
-            items_backed_up=F("items_backed_up") + len(written),
-            blocks_done=F("blocks_done") + len(outcomes),
-            errors=F("errors") + log.errors,
-            warnings=F("warnings") + log.warnings,
-            hooks_attempted=F("hooks_attempted") + sum(r.hooks_attempted for _, r, _ in outcomes),
-            hooks_failed=F("hooks_failed") + sum(r.hooks_failed for _, r, _ in outcomes),
-            snapshots_attempted=F("snapshots_attempted") + len(snapshots),
-            snapshots_completed=F("snapshots_completed") + sum(1 for s in snapshots if s.ok),
+        add_to_backup(
+            backup.pk,
+            items_backed_up=len(written),
+            blocks_done=len(outcomes),
+            errors=log.errors,
+            warnings=log.warnings,
+            hooks_attempted=sum(r.hooks_attempted for _, r, _ in outcomes),
+            hooks_failed=sum(r.hooks_failed for _, r, _ in outcomes),
+            snapshots_attempted=len(snapshots),
+            snapshots_completed=sum(1 for s in snapshots if s.ok),
         )
         following = _claim_next(backup.pk, worker, job_id) if go_on else None
     progress.blocks_changed(backup.pk, [index for index, _, _ in outcomes])
@@ -634,50 +619,9 @@ def _complete(
 
 
 def _claim_next(backup_id: int, worker: str, job_id: str) -> BlockBatch | None:
-    """Take the next pending batch of the backup for this worker (RUNNING, leased), or None when
-    none is left. Lanes race for the same rows: a lost race looks again, and every lost race
-    means another lane took a batch, so the loop ends. The row read to choose it is the batch
-    returned, as the update left it: the lane needs no second read."""
-    pending = BlockBatch.objects.filter(
-        backup_id=backup_id, state=BlockBatch.State.PENDING, backup__phase=Phase.IN_PROGRESS
-    ).only("pk", "backup_id", "number", "first_block", "block_count", "item_count", "attempts")
+    """Take the next pending batch of the backup for this worker (RUNNING, leased), or None."""
     with write_turn:
-        while candidates := list(pending[:8]):
-            for batch in candidates:
-                if BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.PENDING).update(
-                    state=BlockBatch.State.RUNNING,
-                    attempts=F("attempts") + 1,
-                    lease_until=_lease(),
-                    worker=worker,
-                    job_id=job_id,
-                ):
-                    batch.state, batch.worker, batch.job_id = BlockBatch.State.RUNNING, worker, job_id
-                    batch.attempts += 1
-                    return batch
-    return None
-
-
-def _hook_row(backup: Backup, index: int, hook) -> HookRun:
-    return HookRun(
-        backup=backup,
-        block_index=index,
-        phase=hook.phase,
-        namespace=hook.namespace,
-        pod=hook.pod,
-        container=hook.container or "",
-        source=hook.source,
-        command=list(hook.command),
-        on_error=hook.on_error,
-        exit_code=hook.exit_code,
-        stdout=hook.stdout or "",
-        stderr=hook.stderr or "",
-        error=hook.error or "",
-        timed_out=hook.timed_out,
-        skipped_reason=hook.skipped_reason or "",
-        started=hook.started,
-        finished=hook.finished,
-        duration=hook.duration,
-    )
+        return claim_pending_batch(backup_id, worker, job_id, _lease())
 
 
 def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
@@ -691,7 +635,7 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
             f"{batch.attempts} attempts: {reason}"
         )
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
-    _written_file(staging, batch.number).write_text("[]")
+    _write_outcome(staging, batch.number, [], {}, [])
     with write_turn, transaction.atomic():
         if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING).update(
             state=BlockBatch.State.DONE, lease_until=None
@@ -767,16 +711,19 @@ def finalize_backup(backup_id: int) -> None:
     members = [staging.member(n) for n in range(batches)]
     missing = [m for m in members if not os.path.exists(m)]
     entries = list(_read_log_entries(staging))
-    written = []
+    written, classes, infos = [], {}, []
     types = set()  # resource types with a block item backed up
     for number in range(batches):
-        path = _written_file(staging, number)
+        path = _outcome_file(staging, number)
         if os.path.exists(members[number]) and path.exists():
-            for row in json.loads(path.read_text()):
+            outcome = json.loads(path.read_text())
+            for row in outcome["written"]:
                 key = ItemKey(*row[:5])
                 written.append((key, row[5]))
-                if not (len(row) > 6 and row[6]):
+                if not row[6]:
                     types.add(key.group_resource)
+            classes.update(outcome["snapshot_classes"])
+            infos += outcome["volume_infos"]
     late = BackupLog()
     for path in missing:  # lost from the staging folder (not shared with a worker, or deleted): say so
         late.error(
@@ -784,7 +731,7 @@ def finalize_backup(backup_id: int) -> None:
             "its blocks are not in the backup"
         )
     try:
-        extra = [_snapshot_classes_member(staging, batches, written)]
+        extra = [_snapshot_classes_member(staging, classes, written)]
         extra.append(_crds_member(backup, staging, types, written, late))
     except OSError as error:
         _record_late(backup, late)
@@ -795,7 +742,7 @@ def finalize_backup(backup_id: int) -> None:
         members = [m for m in members if m not in missing] + [m for m in extra if m]
         size = assemble_tarball(members, files["tarball"])
         write_gzip_json(files["resource-list"], resource_list(written))
-        write_gzip_json(files["volume-info"], _volume_infos(staging, batches))
+        write_gzip_json(files["volume-info"], infos)
         write_gzip_json(files["results"], results_file(entries))
         write_log_lines(files["log"], entries)
     except OSError as error:

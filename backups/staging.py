@@ -83,6 +83,9 @@ class Staging:
     def write_log(self, name: str, entries) -> None:
         """A job's log lines, rewritten whole on a retry so nothing is logged twice."""
         path = self.log_file(name)
+        if not entries:  # most batches log nothing: no file (and none left from an earlier try)
+            path.unlink(missing_ok=True)
+            return
         tmp = path.with_suffix(".partial")
         with open(tmp, "w", encoding="utf-8") as out:
             for entry in entries:
