@@ -317,12 +317,14 @@ def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
     names = [worker] + [f"{worker}/{i}" for i in range(1, max(1, lanes))]
     heartbeat = LeaseHeartbeat(backup_id, names)
     try:
-        _run_lanes(backup_id, number, names, heartbeat)
+        _run_lanes(backup_id, number, names)
     finally:
         heartbeat.stop()
 
 
-def _run_lanes(backup_id: int, number: int, names: list[str], heartbeat: LeaseHeartbeat) -> None:
+def _run_lanes(backup_id: int, number: int, names: list[str]) -> None:
+    """Run the job's lanes: the first on this thread from batch `number`, the others on threads
+    of their own from the next pending batches, each going on until none is left."""
     first = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
     staging = Staging.of(first.backup)
     try:
@@ -341,7 +343,11 @@ def _run_lanes(backup_id: int, number: int, names: list[str], heartbeat: LeaseHe
         batch = batch or _claim_next(backup_id, name, session.job_id)
         while batch is not None:
             batch.backup = backup  # one read of the backup serves every batch of the job
-            batch = _run_claimed(batch, name, staging, session, time.monotonic() < deadline)
+            try:
+                batch = _run_claimed(batch, name, staging, session, time.monotonic() < deadline)
+            except Exception:
+                _release(batch, name)  # the heartbeat would otherwise renew it while the job lasts
+                raise
         if time.monotonic() >= deadline:
             handed_over.append(name)
 
@@ -428,8 +434,7 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Ses
                 log.entries.extend(block_log.entries)
     except (SourceError, ValueError, OSError) as error:
         if batch.attempts < MAX_BATCH_ATTEMPTS:
-            _release(batch, worker)
-            raise  # the watchdog hands the batch out again
+            raise  # released by the lane: the watchdog hands the batch out again
         _give_up(batch, f"{error}", staging)
         return None
     return _complete(batch, worker, outcomes, log, staging, go_on=go_on, job_id=session.job_id)
