@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import quote
 
 import orjson
@@ -53,6 +54,7 @@ class KubeSource:
         self._table: ResourceTable | None = None
         self._table_lock = threading.Lock()
         self._exec = ExecClients(self.configuration)
+        self._pages = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kube-page")
 
     def __repr__(self) -> str:
         return f"<KubeSource {self.server_url} context={self.context!r}>"
@@ -174,10 +176,11 @@ class KubeSource:
     ) -> Iterator[dict]:
         """Every object, page by page (`limit`/`continue`), with apiVersion and kind set.
 
-        Only one page is held at a time. When a continue token expires mid-list (HTTP 410), the
-        listing goes on with the server's fresh token, as the server offers (the rest of the list
-        may then not be a consistent snapshot; a warning is recorded); without one it is a
-        SourceError.
+        At most two pages are held at a time: the next is requested as the caller starts on one,
+        so the server prepares it meanwhile (the API server and the dispatcher would otherwise
+        wait on each other). When a continue token expires mid-list (HTTP 410), the listing goes
+        on with the server's fresh token, as the server offers (the rest of the list may then not
+        be a consistent snapshot; a warning is recorded); without one it is a SourceError.
         """
         if namespace and not resource.namespaced:
             raise ValueError(f"{resource.group_resource} is cluster-scoped: list it with namespace=None")
@@ -191,13 +194,22 @@ class KubeSource:
         api_version, kind = resource.api_version, resource.kind
         token: str | None = None
         count = 0
-        while True:
+        ahead: Future | None = None  # the next page, requested while this one is handed out
+
+        def query_for(token):
             query = [("limit", str(self.page_size))]
             if label_selector:
                 query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
-            status, data, reason = self._request(path, query, gr, namespace)
+            return query
+
+        while True:
+            if ahead is not None:
+                status, data, reason = ahead.result()
+                ahead = None
+            else:
+                status, data, reason = self._request(path, query_for(token), gr, namespace)
             if status == 410 and token:
                 fresh = ((parse_status(data) or {}).get("metadata") or {}).get("continue")
                 if fresh:
@@ -224,6 +236,8 @@ class KubeSource:
             items = doc.get("items") or []
             token = (doc.get("metadata") or {}).get("continue") or None
             del doc
+            if token:  # the server prepares the next page while the caller works through this one
+                ahead = self._pages.submit(self._request, path, query_for(token), gr, namespace)
             for item in items:
                 if "kind" not in item or "apiVersion" not in item:
                     item = {"apiVersion": api_version, "kind": kind, **item}
@@ -312,6 +326,7 @@ class KubeSource:
         return self._exec.run(namespace, pod, container, command, timeout)
 
     def close(self) -> None:
+        self._pages.shutdown(wait=True, cancel_futures=True)
         self._exec.close()
         self.api_client.close()
 
