@@ -8,6 +8,7 @@ nothing here can fail a backup.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -28,7 +29,8 @@ class _Sender:
     `backup.changed` per backup, which the consumer reads the same. The kept loop also spares
     `async_to_sync`'s new loop and Redis connection per message (2.5 ms of CPU against 0.14 ms).
     A forked child (RQ's work horse) starts its own loop on first use, never touching its
-    parent's; a job flushes before its work horse exits.
+    parent's; a job flushes before its work horse exits (`os._exit` skips atexit), any other
+    process at exit.
     """
 
     def __init__(self):
@@ -59,6 +61,7 @@ class _Sender:
         self._idle.set()
         threading.Thread(target=self._loop.run_forever, name="progress-sender", daemon=True).start()
         asyncio.run_coroutine_threadsafe(self._pump(), self._loop)
+        atexit.register(self.flush, SEND_TIMEOUT + GATHER_SECONDS)  # a command ending right after
 
     async def _pump(self) -> None:
         while True:
