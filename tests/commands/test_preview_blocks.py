@@ -14,15 +14,11 @@ from tests.engine.objects import configmap, namespace, pod, pv, pvc
 REPO = Path(__file__).resolve().parents[2]
 
 WIDGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-        "versions": [{"name": "v1", "served": True, "storage": True}],
-    },
+    "spec": {"group": "example.com", "scope": "Namespaced",
+             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+             "versions": [{"name": "v1", "served": True, "storage": True}]},
 }
 
 
@@ -34,8 +30,7 @@ def key(resource, ns, name, group="", version="v1"):
 def cluster(tmp_path):
     """A `kubectl get -A -o json` dump: a pod with a bound PVC, and a configmap."""
     items = [
-        namespace("shop"),
-        namespace("bank"),
+        namespace("shop"), namespace("bank"),
         pod("shop", "web-0", claims=["data-web-0"]),
         pvc("shop", "data-web-0", volume="pv-1"),
         pv("pv-1"),
@@ -57,10 +52,7 @@ def run(*args):
     """The command as a user runs it, for exit codes and what reaches the terminal."""
     return subprocess.run(
         [sys.executable, "manage.py", "preview_blocks", *map(str, args)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=REPO, capture_output=True, text=True, timeout=120,
     )
 
 
@@ -105,11 +97,8 @@ def test_table_output_summarises_then_lists_each_block(cluster):
 
 
 def test_yaml_list_dump_and_custom_resources_are_read(tmp_path):
-    widget = {
-        "apiVersion": "example.com/v1",
-        "kind": "Widget",
-        "metadata": {"name": "w", "namespace": "shop"},
-    }
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
+              "metadata": {"name": "w", "namespace": "shop"}}
     dump = {"apiVersion": "v1", "kind": "List", "items": [namespace("shop"), WIDGET_CRD, widget]}
     path = tmp_path / "dump.yaml"
     path.write_text(json.dumps(dump))  # JSON is YAML
@@ -143,10 +132,8 @@ def test_bad_options_exit_non_zero_with_one_line_naming_the_problem(cluster, arg
 def test_unreadable_yaml_and_missing_paths_name_the_file(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x\n")
-    for path, named in [
-        (broken, f"{broken}: invalid YAML in document 1"),
-        (tmp_path / "gone.yaml", "gone.yaml: no such file or folder"),
-    ]:
+    for path, named in [(broken, f"{broken}: invalid YAML in document 1"),
+                        (tmp_path / "gone.yaml", "gone.yaml: no such file or folder")]:
         result = run("--manifests", path)
         assert result.returncode != 0
         assert result.stderr.strip().count("\n") == 0

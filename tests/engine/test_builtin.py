@@ -13,14 +13,8 @@ def table():
 def test_groups_come_in_api_server_discovery_order_core_first(table):
     groups = list(dict.fromkeys(info.group for info in table))
     assert groups[:8] == [
-        "",
-        "apiregistration.k8s.io",
-        "apps",
-        "events.k8s.io",
-        "authentication.k8s.io",
-        "authorization.k8s.io",
-        "autoscaling",
-        "batch",
+        "", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
+        "authorization.k8s.io", "autoscaling", "batch",
     ]
     assert groups.index("rbac.authorization.k8s.io") < groups.index("storage.k8s.io")
     assert groups.index("apiextensions.k8s.io") < groups.index("scheduling.k8s.io")
@@ -43,25 +37,13 @@ def test_each_resource_appears_once_at_its_preferred_version(table):
 @pytest.mark.parametrize(
     ("short", "group_resource"),
     [
-        ("po", "pods"),
-        ("pvc", "persistentvolumeclaims"),
-        ("pv", "persistentvolumes"),
-        ("svc", "services"),
-        ("cm", "configmaps"),
-        ("sa", "serviceaccounts"),
-        ("ns", "namespaces"),
-        ("deploy", "deployments.apps"),
-        ("rs", "replicasets.apps"),
-        ("sts", "statefulsets.apps"),
-        ("ds", "daemonsets.apps"),
-        ("cj", "cronjobs.batch"),
-        ("hpa", "horizontalpodautoscalers.autoscaling"),
-        ("ing", "ingresses.networking.k8s.io"),
-        ("netpol", "networkpolicies.networking.k8s.io"),
-        ("pdb", "poddisruptionbudgets.policy"),
-        ("pc", "priorityclasses.scheduling.k8s.io"),
-        ("sc", "storageclasses.storage.k8s.io"),
-        ("crd", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("po", "pods"), ("pvc", "persistentvolumeclaims"), ("pv", "persistentvolumes"), ("svc", "services"),
+        ("cm", "configmaps"), ("sa", "serviceaccounts"), ("ns", "namespaces"), ("deploy", "deployments.apps"),
+        ("rs", "replicasets.apps"), ("sts", "statefulsets.apps"), ("ds", "daemonsets.apps"),
+        ("cj", "cronjobs.batch"), ("hpa", "horizontalpodautoscalers.autoscaling"),
+        ("ing", "ingresses.networking.k8s.io"), ("netpol", "networkpolicies.networking.k8s.io"),
+        ("pdb", "poddisruptionbudgets.policy"), ("pc", "priorityclasses.scheduling.k8s.io"),
+        ("sc", "storageclasses.storage.k8s.io"), ("crd", "customresourcedefinitions.apiextensions.k8s.io"),
         ("vs", "volumesnapshots.snapshot.storage.k8s.io"),
         ("vsc", "volumesnapshotcontents.snapshot.storage.k8s.io"),
         ("vsclass", "volumesnapshotclasses.snapshot.storage.k8s.io"),

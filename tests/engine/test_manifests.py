@@ -39,9 +39,7 @@ def names(source, resource, namespace=None, selector=None):
 
 
 def test_multi_document_yaml_is_listed_per_resource_in_namespace_then_name_order(tmp_path):
-    path = write(
-        tmp_path / "app.yaml",
-        """\
+    path = write(tmp_path / "app.yaml", """\
         apiVersion: v1
         kind: ConfigMap
         metadata: {name: b, namespace: shop}
@@ -57,8 +55,7 @@ def test_multi_document_yaml_is_listed_per_resource_in_namespace_then_name_order
         apiVersion: v1
         kind: Secret
         metadata: {name: s, namespace: shop}
-        """,
-    )
+        """)
     source = load_manifests(path)
     assert names(source, "configmaps") == ["bank/z", "shop/a", "shop/b"]
     assert names(source, "configmaps", "shop") == ["shop/a", "shop/b"]
@@ -68,12 +65,8 @@ def test_multi_document_yaml_is_listed_per_resource_in_namespace_then_name_order
 
 
 def test_kubectl_list_dump_is_expanded(tmp_path):
-    dump = {
-        "apiVersion": "v1",
-        "kind": "List",
-        "metadata": {"resourceVersion": ""},
-        "items": [pod("shop", "web-0", claims=["data"]), pvc("shop", "data", volume="pv-1"), pv("pv-1")],
-    }
+    dump = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+            "items": [pod("shop", "web-0", claims=["data"]), pvc("shop", "data", volume="pv-1"), pv("pv-1")]}
     source = load_manifests(write(tmp_path / "dump.json", json.dumps(dump)))
     assert names(source, "pods") == ["shop/web-0"]
     assert names(source, "pvc") == ["shop/data"]
@@ -81,25 +74,21 @@ def test_kubectl_list_dump_is_expanded(tmp_path):
 
 
 def test_typed_api_list_gives_its_kind_and_api_version_to_items(tmp_path):
-    path = write(
-        tmp_path / "deployments.yaml",
-        """\
+    path = write(tmp_path / "deployments.yaml", """\
         apiVersion: apps/v1
         kind: DeploymentList
         metadata: {resourceVersion: "12"}
         items:
           - metadata: {name: web, namespace: shop}
-        """,
-    )
+        """)
     (deployment,) = load_manifests(path).list(load_manifests(path).resources().resolve("deploy"))
     assert deployment["apiVersion"] == "apps/v1"
     assert deployment["kind"] == "Deployment"
 
 
 def test_folder_is_read_recursively_ignoring_other_files(tmp_path):
-    write(
-        tmp_path / "a" / "one.yml", "{apiVersion: v1, kind: ConfigMap, metadata: {name: one, namespace: x}}"
-    )
+    write(tmp_path / "a" / "one.yml",
+          "{apiVersion: v1, kind: ConfigMap, metadata: {name: one, namespace: x}}")
     write(tmp_path / "b" / "c" / "two.json", json.dumps(configmap("x", "two")))
     write(tmp_path / "README.md", "not a manifest: [")
     write(tmp_path / "notes.txt", "{{{")
@@ -123,13 +112,11 @@ def test_get_finds_one_object_or_none(tmp_path):
 
 
 def test_label_selector_filters_lists():
-    source = ManifestSource(
-        [
-            configmap("x", "web", labels={"app": "web"}),
-            configmap("x", "db", labels={"app": "db"}),
-            configmap("x", "bare"),
-        ]
-    )
+    source = ManifestSource([
+        configmap("x", "web", labels={"app": "web"}),
+        configmap("x", "db", labels={"app": "db"}),
+        configmap("x", "bare"),
+    ])
     assert names(source, "cm", selector="app=web") == ["x/web"]
     assert names(source, "cm", selector="app notin (web)") == ["x/bare", "x/db"]
     assert names(source, "cm", selector="!app") == ["x/bare"]
@@ -152,11 +139,7 @@ def test_custom_resources_are_served_once_their_crd_is_in_the_input(tmp_path):
     table = source.resources()
     widget = table.resolve("wd")
     assert (widget.group_resource, widget.version, widget.kind, widget.namespaced) == (
-        "widgets.example.com",
-        "v1",
-        "Widget",
-        True,
-    )
+        "widgets.example.com", "v1", "Widget", True)
     assert widget.backupable
     assert table.resources[-1] == widget  # after the built-ins
     assert names(source, "widgets.example.com") == ["x/w"]
@@ -165,15 +148,10 @@ def test_custom_resources_are_served_once_their_crd_is_in_the_input(tmp_path):
 
 def test_crd_without_a_storage_version_uses_its_first_served_one():
     crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": "gadgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Cluster",
-            "names": {"plural": "gadgets", "kind": "Gadget"},
-            "versions": [{"name": "v2", "served": False}, {"name": "v1", "served": True}],
-        },
+        "spec": {"group": "example.com", "scope": "Cluster", "names": {"plural": "gadgets", "kind": "Gadget"},
+                 "versions": [{"name": "v2", "served": False}, {"name": "v1", "served": True}]},
     }
     gadget = ManifestSource([crd]).resources().resolve("gadgets")
     assert (gadget.version, gadget.namespaced, gadget.singular) == ("v1", False, "gadget")
@@ -192,10 +170,8 @@ def test_unknown_kind_names_the_kind_api_version_and_file(tmp_path):
     ("text", "named"),
     [
         ("kind: ConfigMap\nmetadata: {name: [unclosed\n", "invalid YAML in document 1, line 3"),
-        (
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: x}\n---\na: b: c\n",
-            "invalid YAML in document 2, line 5",
-        ),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: x}\n---\na: b: c\n",
+         "invalid YAML in document 2, line 5"),
         ("- just\n- a list\n", "document 1 is a list, not a Kubernetes object"),
         ("metadata: {name: x}\n", "object without apiVersion and kind"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n", "ConfigMap (v1) without metadata"),
@@ -229,9 +205,7 @@ def test_missing_path_and_unreadable_bytes_are_manifest_errors(tmp_path):
 
 
 def test_yaml_scalars_read_as_kubernetes_reads_them(tmp_path):
-    path = write(
-        tmp_path / "cm.yaml",
-        """\
+    path = write(tmp_path / "cm.yaml", """\
         apiVersion: v1
         kind: ConfigMap
         metadata:
@@ -240,8 +214,7 @@ def test_yaml_scalars_read_as_kubernetes_reads_them(tmp_path):
           creationTimestamp: 2024-05-01T10:00:00Z
         data: {count: "3", flag: "true"}
         spec: {replicas: 3, ratio: 0.5, enabled: true, nothing: null, hex: 0x1f}
-        """,
-    )
+        """)
     (obj,) = names_and_objects(load_manifests(path), "cm")
     assert obj["metadata"]["creationTimestamp"] == "2024-05-01T10:00:00Z"  # a string, not a datetime
     assert obj["data"] == {"count": "3", "flag": "true"}
@@ -250,17 +223,14 @@ def test_yaml_scalars_read_as_kubernetes_reads_them(tmp_path):
 
 
 def test_yaml_anchors_and_merge_keys_still_load(tmp_path):
-    path = write(
-        tmp_path / "anchors.yaml",
-        """\
+    path = write(tmp_path / "anchors.yaml", """\
         apiVersion: v1
         kind: ConfigMap
         metadata: &meta {name: c, namespace: x, labels: {app: web}}
         data:
           <<: {a: "1"}
           b: !!str 2
-        """,
-    )
+        """)
     (obj,) = names_and_objects(load_manifests(path), "cm")
     assert obj["data"] == {"a": "1", "b": "2"}
     assert obj["metadata"]["labels"] == {"app": "web"}
@@ -288,11 +258,8 @@ def test_an_object_given_twice_keeps_the_last_copy():
 
 
 def test_older_api_versions_of_a_kind_index_under_the_preferred_resource():
-    hpa = {
-        "apiVersion": "autoscaling/v1",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "web", "namespace": "x"},
-    }
+    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "web", "namespace": "x"}}
     assert names(ManifestSource([hpa]), "hpa") == ["x/web"]
 
 
