@@ -121,13 +121,7 @@ def dispatch_backup(backup_id: int) -> None:
     BackupLogEntry.objects.filter(backup=backup).delete()
     log = BackupLog()
     try:
-        source = backup.cluster.connect()
-        table = source.resources()
-        hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
-        staging.write_table(table)
-        with Spool(staging.spool) as spool:
-            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool, hooks=hooks)
-            batch_rows, total_blocks, total_items = _write_plan(backup, staging, walk)
+        batch_rows, total_blocks, total_items = _plan(backup, staging, log)
     except ValueError as error:
         return _fail(backup_id, str(error), Phase.FAILED_VALIDATION)
     except SourceError as error:
@@ -150,6 +144,21 @@ def dispatch_backup(backup_id: int) -> None:
     if not batch_rows:
         return _maybe_finalize(backup_id)
     enqueue_next_batches(backup_id, split_lanes(backup.workers, _block_worker_processes()))
+
+
+def _plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockBatch], int, int]:
+    """Collect the backup's items and write its plan: the resource table, the spool, the batch
+    files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items."""
+    source = backup.cluster.connect()
+    try:
+        table = source.resources()
+        hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
+        staging.write_table(table)
+        with Spool(staging.spool) as spool:
+            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool, hooks=hooks)
+            return _write_plan(backup, staging, walk)
+    finally:
+        source.close()
 
 
 def _runs_alone(walk, block, snapshots: bool) -> bool:

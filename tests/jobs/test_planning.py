@@ -7,13 +7,9 @@ VELOWEB_BATCH_ITEMS items. Blocks keep their order: batch after batch, block aft
 
 import pytest
 
-from backups.engine.hooks import parse_resource_hooks
-from backups.engine.itemblocks import stream_item_blocks
 from backups.engine.log import BackupLog
-from backups.engine.spool import Spool
-from backups.jobs import _write_plan, split_lanes
+from backups.jobs import _plan, split_lanes
 from backups.models import Backup, BlockRun, Cluster
-from backups.services import spec_of
 from backups.staging import Staging
 
 HOOK_ANNOTATION = "hook.backup.velero.io/command"
@@ -39,14 +35,7 @@ def plan(db, cluster, settings, tmp_path):
         backup = Backup.objects.create(name=f"plan-{Backup.objects.count()}", cluster=registered, **fields)
         staging = Staging.of(backup)
         staging.reset()
-        source = registered.connect()
-        try:
-            hooks = parse_resource_hooks(backup.hooks.get("resources"), source.resources())
-            with Spool(staging.spool) as spool:
-                walk = stream_item_blocks(source, spec_of(backup), BackupLog(), spool=spool, hooks=hooks)
-                rows, total_blocks, total_items = _write_plan(backup, staging, walk)
-        finally:
-            source.close()
+        rows, total_blocks, total_items = _plan(backup, staging, BackupLog())
         batches = []
         for row in rows:
             first, blocks = staging.read_batch(row.number)
