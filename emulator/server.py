@@ -259,7 +259,9 @@ class KubeEmulator:
             else:
                 self._latency.pop(resource, None)
 
-    def fail(self, status=500, resource=None, namespace=None, times=None, verb=None):
+    def fail(self, status=500, resource=None, namespace=None, times=None, verb=None, skip=0):
+        """Answer matching requests with `status`, `times` times (None: until cleared), after
+        letting the first `skip` of them through (a client reading ahead makes "from now on" racy)."""
         if verb not in FAULT_VERBS:
             raise ValueError(f"verb must be one of {FAULT_VERBS}")
         with self._lock:
@@ -270,6 +272,7 @@ class KubeEmulator:
                     "namespace": namespace,
                     "times": None if times is None else int(times),
                     "verb": verb,
+                    "skip": int(skip),
                 }
             )
 
@@ -321,6 +324,9 @@ class KubeEmulator:
                     and (f["namespace"] is None or f["namespace"] == namespace)
                     and (f["verb"] is None or f["verb"] == verb)
                 ):
+                    if f["skip"] > 0:
+                        f["skip"] -= 1
+                        continue
                     if f["times"] is not None:
                         f["times"] -= 1
                         if f["times"] <= 0:
@@ -884,9 +890,8 @@ class KubeEmulator:
             if action == "latency":
                 self.set_latency(body.get("seconds", 0), body.get("resource"))
             elif action == "fail":
-                self.fail(
-                    **{k: body[k] for k in ("status", "resource", "namespace", "times", "verb") if k in body}
-                )
+                keys = ("status", "resource", "namespace", "times", "verb", "skip")
+                self.fail(**{k: body[k] for k in keys if k in body})
             elif action == "snapshots":
                 self.set_snapshot_behaviour(
                     **{k: body[k] for k in ("delay", "fail", "never_ready") if k in body}

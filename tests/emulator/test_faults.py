@@ -32,6 +32,16 @@ def test_fail_times_then_recovers(emu, core):
     assert len(core.list_namespaced_pod("shop").items) > 0
 
 
+def test_skip_lets_the_first_requests_through(emu, core):
+    emu.fail(500, resource="pods", times=1, skip=2)
+    for _ in range(2):
+        assert len(core.list_namespaced_pod("shop").items) > 0
+    with pytest.raises(ApiException) as e:
+        core.list_namespaced_pod("shop")
+    assert e.value.status == 500
+    assert len(core.list_namespaced_pod("shop").items) > 0
+
+
 def test_forbidden_on_one_resource_until_cleared(emu, core):
     emu.fail(403, resource="secrets")
     for _ in range(3):

@@ -264,9 +264,9 @@ def test_server_errors_become_source_errors(source, emu):
 
 def test_error_in_the_middle_of_a_list(small_pages, emu):
     cms = small_pages.resources().resolve("configmaps")
+    emu.fail(500, resource="configmaps", verb="list", times=1, skip=1)  # the second page's request
     it = small_pages.list(cms)
     first = [next(it), next(it)]
-    emu.fail(500, resource="configmaps", verb="list", times=1)
     with pytest.raises(SourceError) as err:
         list(it)
     assert err.value.status == 500
@@ -275,9 +275,9 @@ def test_error_in_the_middle_of_a_list(small_pages, emu):
 
 def test_expired_continue_token_is_a_clear_error(small_pages, emu):
     cms = small_pages.resources().resolve("configmaps")
+    emu.fail(410, resource="configmaps", verb="list", times=1, skip=1)  # the second page's request
     it = small_pages.list(cms)
     next(it)
-    emu.fail(410, resource="configmaps", verb="list", times=1)
     with pytest.raises(SourceError) as err:
         list(it)
     assert err.value.status == 410
