@@ -1,35 +1,26 @@
-"""Dashboard forms. Backup options are checked by the same code as the CLI and the jobs
-(`services.validation_errors`, the engine's parsers); each message lands on the field it names."""
+"""Dashboard forms. Backup options are checked by the same layer as the CLI, schedules and imports
+(`backups.validation`); each problem names its field, and the message lands under that input."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 
 from django import forms
 from django.utils import timezone
 
 from backups import schedules, services
-from backups.engine.hooks import parse_resource_hooks
+from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.spec import SpecError, parse_ordered_resources
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.permissions import ROLES
+from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 
 TRI_STATE = [("", "auto"), ("true", "yes"), ("false", "no")]
-PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Where a validation message goes, by the words it starts with or contains (first match wins).
-ERROR_FIELDS = [
-    ("invalid name", "name_prefix"),
-    ("hook", "hooks"),
-    ("excluded resources", "excluded_resources"),
-    ("ordered resources", "ordered_resources"),
-    ("namespace", "included_namespaces"),
-    ("selector", "label_selector"),
-    ("invalid ttl", "ttl"),
-    ("csi snapshot timeout", None),
-    ("invalid workers", "workers"),
-    ("storage location", "storage_location"),
-]
+READ_ONLY_DEFAULT = (
+    "A read-only location cannot be the default: every backup, scheduled ones too, would fail validation."
+)
 
 
 def csv(text: str) -> list[str]:
@@ -44,14 +35,10 @@ def tri_state_text(value: bool | None) -> str:
     return "" if value is None else ("true" if value else "false")
 
 
-def backup_name_for(prefix: str) -> str:
-    """`PREFIX-YYYYMMDDhhmmss`, with `-2`, `-3`... when that second's name is taken."""
-    name = base = f"{prefix}-{timezone.now():%Y%m%d%H%M%S}"
-    number = 1
-    while Backup.objects.filter(name=name).exists():
-        number += 1
-        name = f"{base}-{number}"
-    return name
+def new_request_token() -> str:
+    """A one-time token rendered into a form that creates a backup: posting it twice (a double
+    click, a reload) finds the backup the first post created."""
+    return uuid.uuid4().hex
 
 
 class HistoryFilterForm(forms.Form):
@@ -67,9 +54,10 @@ class BackupForm(forms.Form):
     """Velero's backup options; `create()` is "Back up now", `request_data()` feeds the preview."""
 
     cluster = forms.ModelChoiceField(Cluster.objects.all())
+    request_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     name_prefix = forms.CharField(
         initial="backup",
-        max_length=48,
+        max_length=DEFINITION_NAME_MAX,
         help_text="The backup is named PREFIX-YYYYMMDDhhmmss; a saved definition is named PREFIX.",
     )
     included_namespaces = forms.CharField(
@@ -93,7 +81,22 @@ class BackupForm(forms.Form):
         help_text='Velero\'s spec.hooks as JSON: {"resources": [{"name": ..., "pre": [{"exec": ...}]}]}',
     )
     snapshot_volumes = forms.ChoiceField(choices=TRI_STATE, required=False)
-    ttl = forms.CharField(initial="720h0m0s", max_length=30, label="TTL")
+    ttl = forms.CharField(
+        initial="720h0m0s", max_length=30, label="TTL", help_text="A Go duration, at most 87600h (10 years)."
+    )
+    csi_snapshot_timeout = forms.CharField(
+        initial="10m0s",
+        required=False,
+        max_length=30,
+        label="CSI snapshot timeout",
+        help_text="How long to wait for each VolumeSnapshot to be ready; at most 24h.",
+    )
+    volume_group_label_key = forms.CharField(
+        initial=DEFAULT_GROUP_KEY,
+        max_length=253,
+        required=False,
+        help_text="Claims sharing a value of this label are backed up in one block.",
+    )
     workers = forms.IntegerField(initial=4, min_value=1, max_value=64)
     storage_location = forms.ModelChoiceField(
         StorageLocation.objects.all(), required=False, empty_label="default"
@@ -126,6 +129,8 @@ class BackupForm(forms.Form):
             "hooks": json.dumps(backup.hooks, indent=2) if backup.hooks else "",
             "snapshot_volumes": tri_state_text(backup.snapshot_volumes),
             "ttl": backup.ttl,
+            "csi_snapshot_timeout": backup.csi_snapshot_timeout,
+            "volume_group_label_key": backup.volume_group_label_key,
             "workers": backup.workers,
             "storage_location": backup.storage_location_id,
             "schedule": getattr(backup, "schedule", ""),
@@ -133,10 +138,20 @@ class BackupForm(forms.Form):
             "skip_immediately": getattr(backup, "skip_immediately", False),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("request_token", new_request_token())
+        if "cluster" not in self.initial and not self.is_bound:
+            only = list(Cluster.objects.values_list("pk", flat=True)[:2])
+            if len(only) == 1:
+                self.initial["cluster"] = only[0]  # the one cluster there is
+
     def clean_name_prefix(self):
         prefix = self.cleaned_data["name_prefix"].strip()
-        if not PREFIX.match(prefix):
-            raise forms.ValidationError("Lower-case letters, digits and '-', starting and ending with one.")
+        problem = name_problem(prefix, "name prefix", DEFINITION_NAME_MAX)
+        if problem:
+            raise forms.ValidationError(problem)
         return prefix
 
     def clean_schedule(self):
@@ -164,15 +179,11 @@ class BackupForm(forms.Form):
             hooks = json.loads(text)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"invalid JSON: {error}") from error
+        except RecursionError:
+            raise forms.ValidationError("invalid JSON: nested too deeply") from None
         if isinstance(hooks, list):
             hooks = {"resources": hooks}
-        if not isinstance(hooks, dict) or set(hooks) - {"resources"}:
-            raise forms.ValidationError('expected {"resources": [...]}')
-        try:
-            parse_resource_hooks(hooks.get("resources"))
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from error
-        return hooks
+        return hooks  # checked with the other options in clean()
 
     def backup_fields(self) -> dict:
         """The Backup model fields of the cleaned form (JSON-serializable: ids, not objects)."""
@@ -189,21 +200,24 @@ class BackupForm(forms.Form):
             "hooks": data.get("hooks") or {},
             "snapshot_volumes": tri_state(data.get("snapshot_volumes", "")),
             "ttl": data.get("ttl", "").strip(),
+            "csi_snapshot_timeout": data.get("csi_snapshot_timeout", "").strip() or "10m0s",
+            "volume_group_label_key": data.get("volume_group_label_key", "").strip() or DEFAULT_GROUP_KEY,
             "workers": data.get("workers") or 4,
             "storage_location_id": location.pk if location else None,
         }
 
-    def backup_name(self) -> str:
-        return backup_name_for(self.cleaned_data["name_prefix"])
-
     def clean(self):
+        """Every option through the shared validation layer, each problem under its own input
+        (those of fields that already failed their own cleaning are not repeated)."""
         cleaned = super().clean()
-        if self.errors or not cleaned.get("cluster"):
-            return cleaned
-        backup = Backup(name=self.backup_name(), cluster=cleaned["cluster"], **self.backup_fields())
-        for message in services.validation_errors(backup):
-            field = next((f for words, f in ERROR_FIELDS if words in message.lower()), None)
-            self.add_error(field, message)
+        fields = {
+            name: value
+            for name, value in self.backup_fields().items()
+            if name not in self.errors and name != "storage_location_id"
+        }
+        fields["storage_location"] = cleaned.get("storage_location")
+        for problem in backup_problems(fields):
+            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
         return cleaned
 
     def save_definition(self, user, definition: BackupDefinition | None = None) -> BackupDefinition | None:
@@ -231,16 +245,45 @@ class BackupForm(forms.Form):
         return definition
 
     def create(self) -> Backup:
-        """Back up now: queued, or FailedValidation with the reasons (checked again by the service)."""
-        return services.create_backup(
-            self.backup_name(), self.cleaned_data["cluster"], **self.backup_fields()
+        """Back up now: queued, or FailedValidation with the reasons (checked again by the service);
+        the same form posted twice gives the same backup."""
+        return services.create_backup_now(
+            self.cleaned_data["name_prefix"],
+            self.cleaned_data["cluster"],
+            request_token=self.cleaned_data.get("request_token") or "",
+            **self.backup_fields(),
         )
 
 
 class ClusterForm(forms.ModelForm):
+    """Saving checks the cluster (`clusters.cluster_problem`): a kubeconfig that cannot be read, an
+    unknown context or an API server that does not answer is refused with the reason, nothing saved."""
+
     class Meta:
         model = Cluster
         fields = ["name", "kubeconfig_path", "context", "in_cluster"]
+
+    def _post_clean(self):
+        from backups.clusters import cluster_problem
+
+        super()._post_clean()
+        if self.errors:
+            return
+        problem = cluster_problem(self.instance)
+        if problem:
+            self.add_error(self._field_of(problem), problem)
+        else:
+            self.instance.available, self.instance.last_check_error = True, ""
+            self.instance.last_checked = timezone.now()
+
+    def _field_of(self, problem: str) -> str | None:
+        if self.instance.in_cluster:
+            return "in_cluster"
+        if "context" in problem:
+            return "context"
+        if "kubeconfig" in problem:
+            return "kubeconfig_path"
+        return None
 
 
 class StorageLocationForm(forms.ModelForm):
@@ -327,6 +370,8 @@ class StorageLocationForm(forms.ModelForm):
                 )
         if cleaned.get("default") is False and self.instance.pk and self.instance.default:
             self.add_error("default", "This is the default location: set another one as default instead.")
+        if cleaned.get("default") and cleaned.get("read_only"):
+            self.add_error("read_only", READ_ONLY_DEFAULT)
         return cleaned
 
     def _post_clean(self):

@@ -113,7 +113,10 @@ def dispatch_backup(backup_id: int) -> None:
         phase=Phase.IN_PROGRESS, attempt=F("attempt") + 1, started=timezone.now()
     ):
         return  # a stale duplicate: the backup moved on, or another dispatch replaced this one
-    backup = Backup.objects.get(pk=backup_id)
+    backup = Backup.objects.select_related("storage_location").get(pk=backup_id)
+    problem = _storage_problem(backup)
+    if problem:  # before any hook freezes a pod for a backup that could never be stored
+        return _fail(backup_id, problem, Phase.FAILED_VALIDATION)
     staging = Staging.of(backup)
     staging.reset()
     BlockBatch.objects.filter(backup=backup).delete()
@@ -144,6 +147,29 @@ def dispatch_backup(backup_id: int) -> None:
     if not batch_rows:
         return _maybe_finalize(backup_id)
     enqueue_next_batches(backup_id, split_lanes(backup.workers, _block_worker_processes()))
+
+
+def _storage_problem(backup: Backup) -> str:
+    """Why the backup could not be uploaded, checked before it starts (Velero validates its
+    location before InProgress): missing, read-only, unreachable, or holding that name already."""
+    from backups.engine.layout import metadata_key
+    from backups.engine.storage import StorageError
+    from backups.locations import check_access
+
+    location = backup.storage_location
+    if location is None:
+        return "no storage location: add one in Settings"
+    if location.read_only:
+        return f"storage location {location.name} is read-only: backups cannot be written"
+    problem = check_access(location)
+    if problem:
+        return f"storage location {location.name} is unavailable: {problem}"
+    try:
+        if location.store().exists(metadata_key(backup.name)):
+            return f"a backup named {backup.name} already exists in storage location {location.name}"
+    except (StorageError, ValueError) as error:
+        return f"storage location {location.name} is unavailable: {error}"
+    return ""
 
 
 def _plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockBatch], int, int]:

@@ -51,7 +51,16 @@ def check_access(location: StorageLocation, now=None) -> str:
     return problem
 
 
+class ReadOnlyDefault(ValueError):
+    """A read-only location cannot be the default: every backup would fail validation."""
+
+
 def set_default(location: StorageLocation) -> None:
     """Make `location` the only default, in one UPDATE statement (never zero or two defaults)."""
+    if location.read_only:
+        raise ReadOnlyDefault(
+            f"{location.name} is read-only: it cannot be the default, every backup (scheduled ones too) "
+            "would fail validation"
+        )
     StorageLocation.objects.update(default=Case(When(pk=location.pk, then=Value(True)), default=Value(False)))
     location.default = True

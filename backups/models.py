@@ -1,6 +1,3 @@
-from pathlib import Path
-
-import yaml
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -24,6 +21,10 @@ class Cluster(models.Model):
     )
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account instead.")
     created = models.DateTimeField(auto_now_add=True)
+    # The last check (on save, the Check button, `cluster check`): reachable, discovery answered.
+    available = models.BooleanField(null=True, blank=True, help_text="None until first checked.")
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_check_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -43,17 +44,9 @@ class Cluster(models.Model):
 
     def server_url(self) -> str:
         """The API server URL from the kubeconfig, read without contacting the cluster; "" if unknown."""
-        if self.in_cluster or not self.kubeconfig_path:
-            return ""
-        try:
-            config = yaml.safe_load(Path(self.kubeconfig_path).read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            return ""
-        context_name = self.context or config.get("current-context")
-        contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-        clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
-        cluster_name = contexts.get(context_name, {}).get("cluster")
-        return clusters.get(cluster_name, {}).get("server", "")
+        from backups.clusters import server_url
+
+        return server_url(self)
 
 
 class StorageLocation(models.Model):
@@ -241,6 +234,9 @@ class Backup(VeleroSpec):
     )
     gc_failure_detail = models.TextField(blank=True)
     imported = models.BooleanField(default=False, help_text="Found in a storage location, not run here.")
+    # The form's one-time token: a second post of the same form (a double click) finds this
+    # backup instead of creating another.
+    request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created"]

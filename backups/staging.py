@@ -20,13 +20,29 @@ from backups.engine.items import BlockItem, ItemBlock, ItemKey
 from backups.engine.resources import ResourceInfo, ResourceTable
 
 
+class UnsafePath(ValueError):
+    """A path that would leave the folder it must stay in; nothing is read, written or removed."""
+
+
+def child_of(root: str | Path, name: str) -> Path:
+    """`root/name`, for one plain folder name that stays inside `root` once links are resolved:
+    every staging path is built by this, so no stored value can make a removal leave its root."""
+    base = Path(root).resolve()
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise UnsafePath(f"{name!r} is not a plain folder name under {base}")
+    path = base / name
+    if path.resolve().parent != base:
+        raise UnsafePath(f"{path} resolves outside {base}")
+    return path
+
+
 @dataclass(frozen=True)
 class Staging:
     root: Path
 
     @classmethod
     def of(cls, backup) -> Staging:
-        return cls(Path(settings.VELOWEB_STAGING_DIR) / f"{backup.name}-{backup.pk}")
+        return cls(child_of(settings.VELOWEB_STAGING_DIR, f"{backup.name}-{backup.pk}"))
 
     @property
     def spool(self) -> str:
@@ -53,6 +69,10 @@ class Staging:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     def remove(self) -> None:
+        """Remove the folder, checked again against its root: it may have become a link since."""
+        child_of(self.root.parent, self.root.name)
+        if self.root.is_symlink():
+            raise UnsafePath(f"{self.root} is a symbolic link: not removed")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def write_batch(self, number: int, first_block: int, blocks: list[ItemBlock]) -> None:

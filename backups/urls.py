@@ -25,6 +25,7 @@ urlpatterns = [
     path("settings/", admin_pages.settings_page, name="settings"),
     path("settings/clusters/new/", admin_pages.cluster_edit, name="cluster_new"),
     path("settings/clusters/<int:pk>/", admin_pages.cluster_edit, name="cluster_edit"),
+    path("settings/clusters/<int:pk>/check/", admin_pages.cluster_check, name="cluster_check"),
     path("settings/locations/new/", location_views.location_edit, name="location_new"),
     path("settings/locations/<int:pk>/", location_views.location_edit, name="location_edit"),
     path("locations/<int:pk>/", location_views.location_page, name="location"),

@@ -43,6 +43,7 @@ from .hooks import (
 )
 from .item_actions import mark_snapshot, prepare_claim
 from .items import ItemKey
+from .layout import InvalidItemPath
 from .log import BackupLog
 from .resources import ResourceInfo, ResourceTable
 from .snapshots import SnapshotResult
@@ -54,6 +55,7 @@ SKIP_FAIL_BLOCK = "pre-hook FailBlock"
 SKIP_FAIL_POD = "pre-hook failed (onError Fail)"
 SKIP_READ_ERROR = "error reading the item"
 SKIP_UNKNOWN = "resource not served by the cluster"
+SKIP_UNWRITABLE = "name cannot be written to a backup"
 
 PODS = "pods"
 PVCS = "persistentvolumeclaims"
@@ -142,6 +144,25 @@ def _write(
     writer.add_item(key, obj, preferred=preferred)
     already.add(key)
     result.written.append((key, kind))
+
+
+def _write_or_skip(
+    writer: BlockArchiveWriter,
+    key: ItemKey,
+    obj: dict | bytes,
+    preferred: bool,
+    kind: str,
+    already: set,
+    result: BlockResult,
+    log: BackupLog,
+) -> None:
+    """Write one item; an item whose name no backup path can hold fails alone (an error naming it)
+    and the block goes on: one odd object must not cost the batch its other items."""
+    try:
+        _write(writer, key, obj, preferred, kind, already, result)
+    except InvalidItemPath as error:
+        log.error(f"item not backed up: {error}", **_where(key))
+        result.skipped.append((key, SKIP_UNWRITABLE))
 
 
 def _where(key: ItemKey) -> dict:
@@ -256,7 +277,7 @@ def run_block(
                         after_snapshot.append((key, obj, preferred, kind))
                         continue
                     obj = prepare_claim(obj, backup_name)
-                _write(writer, key, obj, preferred, kind, already, result)
+                _write_or_skip(writer, key, obj, preferred, kind, already, result, log)
             result.items_finished = clock()
             if after_snapshot:
                 phase("snapshots")
@@ -267,7 +288,7 @@ def run_block(
                     result.snapshots.append(taken)
                 if taken is not None and taken.ok:
                     body = mark_snapshot(body, taken.volume_snapshot["metadata"]["name"], backup_name)
-                _write(writer, key, body, preferred, kind, already, result)
+                _write_or_skip(writer, key, body, preferred, kind, already, result, log)
                 if taken is not None and taken.ok:
                     _write_snapshot_objects(taken, table, writer, already, result)
         result.items_finished = result.items_finished or clock()

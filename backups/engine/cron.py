@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .durations import parse_duration
+from .durations import SCHEDULE_EVERY
 
 
 class ScheduleError(ValueError):
@@ -222,10 +222,10 @@ def parse_schedule(text: str) -> CronSchedule:
         if spec.startswith("@every "):
             text = spec[len("@every ") :].strip()
             try:
-                seconds = parse_duration(text)
+                seconds = SCHEDULE_EVERY.check(text)
             except ValueError as error:
                 raise ScheduleError(f"failed to parse duration {spec}: {error}") from None
-            return CronSchedule(every=timedelta(seconds=max(1, int(seconds))), zone=zone)
+            return CronSchedule(every=timedelta(seconds=int(seconds)), zone=zone)
         if spec not in DESCRIPTORS:
             raise ScheduleError(f"unrecognized descriptor: {spec}")
         spec = DESCRIPTORS[spec]

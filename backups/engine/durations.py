@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 _DURATION_UNITS = {
@@ -64,3 +65,49 @@ def go_duration(value: str | float | int | timedelta) -> str:
     if minutes:
         return f"{sign}{minutes}m{sec_text}s"
     return f"{sign}{sec_text}s"
+
+
+@dataclass(frozen=True)
+class DurationLimit:
+    """The sane range of one kind of duration. Go's durations stop at about 292 years and Python's
+    datetimes at year 9999: an unbounded value (a TTL of 99999999h) once crashed the dispatcher
+    on every retry, so every duration a user gives is checked against its limit first."""
+
+    what: str
+    high: float  # seconds, inclusive
+    low: float = 0.0  # seconds, inclusive
+    zero_ok: bool = True  # 0 means "the default" (Velero's TTL, timeouts), allowed below `low`
+
+    def check(self, text: str) -> float:
+        """The duration in seconds, or ValueError saying what is wrong and what the limits are."""
+        seconds = parse_duration(text)
+        if seconds < 0:
+            raise ValueError("must not be negative")
+        if seconds == 0 and self.zero_ok:
+            return seconds
+        if seconds < self.low:
+            raise ValueError(f"must be at least {go_duration(self.low)}")
+        if seconds > self.high:
+            raise ValueError(f"must be at most {go_duration(self.high)} ({_human(self.high)})")
+        return seconds
+
+
+def _human(seconds: float) -> str:
+    days = seconds / 86400
+    if days >= 365:
+        years = days / 365
+        return f"{years:g} year" + ("s" if years != 1 else "")
+    if days >= 1:
+        return f"{days:g} day" + ("s" if days != 1 else "")
+    return f"{seconds / 3600:g} hours"
+
+
+HOUR, DAY = 3600.0, 86400.0
+# A backup kept ten years is already beyond any retention policy seen; Velero's default is 720h.
+TTL = DurationLimit("ttl", high=10 * 365 * DAY)
+# A hook that freezes a pod for more than a day is a mistake; Velero's default is 30s.
+HOOK_TIMEOUT = DurationLimit("hook timeout", high=DAY)
+# Velero's default is 10m; the API server and the snapshot controller answer in seconds to minutes.
+CSI_SNAPSHOT_TIMEOUT = DurationLimit("csi snapshot timeout", high=DAY)
+# `@every`: schedules are checked once a minute, so anything shorter cannot be kept anyway.
+SCHEDULE_EVERY = DurationLimit("schedule interval", low=60.0, high=10 * 365 * DAY, zero_ok=False)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from .durations import parse_duration
+from .durations import HOOK_TIMEOUT
 from .filters import NamespaceFilter, is_glob
 from .log import BackupLog
 from .resources import ResourceTable, UnknownResource
@@ -127,11 +127,8 @@ Executor = Callable[[str, str, str | None, list[str], float], ExecOutcome]
 
 
 def _timeout_seconds(text: str) -> float:
-    """A hook timeout: a Go duration, not negative; 0 means the default, as in Velero."""
-    seconds = parse_duration(text)
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return seconds or DEFAULT_TIMEOUT
+    """A hook timeout: a Go duration within HOOK_TIMEOUT's limits; 0 means the default, as in Velero."""
+    return HOOK_TIMEOUT.check(text) or DEFAULT_TIMEOUT
 
 
 # --------------------------------------------------------------------------------------- annotations

@@ -14,9 +14,13 @@ RESOURCES_DIR = "resources"
 PREFERRED_VERSION_SUFFIX = "-preferredversion"  # velerov1api.PreferredVersionDir
 
 
+class InvalidItemPath(ValueError):
+    """A name no path in a backup can hold (`/`, `.`, `..`, empty): the item cannot be written."""
+
+
 def _check_segment(value: str, what: str) -> None:
-    if not value or "/" in value or value in (".", ".."):
-        raise ValueError(f"invalid {what} for a backup path: {value!r}")
+    if not value or "/" in value or value in (".", "..") or "\x00" in value:
+        raise InvalidItemPath(f"invalid {what} for a backup path: {value!r}")
 
 
 def item_path(key: ItemKey, version_dir: str = "") -> str:

@@ -3,6 +3,14 @@ from django import template
 register = template.Library()
 
 
+@register.simple_tag
+def request_token() -> str:
+    """A fresh one-time token for a button or form that creates a backup (see forms.new_request_token)."""
+    from backups.forms import new_request_token
+
+    return new_request_token()
+
+
 @register.filter
 def seconds(value) -> str:
     """12 → "12s", 75 → "1m 15s", 3700 → "1h 1m"; "—" for None."""

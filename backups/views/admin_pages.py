@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from backups import clusters
 from backups.forms import ClusterForm, UserRoleForm
 from backups.locations import masked
 from backups.models import Cluster, StorageLocation
@@ -37,6 +38,21 @@ def _edit(request, form_class, instance, what):
 def cluster_edit(request, pk=None):
     instance = get_object_or_404(Cluster, pk=pk) if pk else None
     return _edit(request, ClusterForm, instance, "Cluster")
+
+
+@require_POST
+@admin_required
+def cluster_check(request, pk):
+    """Check the cluster now; htmx swaps its row (status, time, the reason when unreachable)."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    problem = clusters.check_cluster(cluster)
+    if request.htmx:
+        return render(request, "backups/partials/cluster_row.html", {"cluster": cluster})
+    if problem:
+        messages.error(request, f"Cluster {cluster.name} is unreachable: {problem}")
+    else:
+        messages.success(request, f"Cluster {cluster.name} is reachable.")
+    return redirect("backups:settings")
 
 
 @require_POST

@@ -60,7 +60,8 @@ def definition_edit(request, pk):
 def definition_backup_now(request, pk):
     """Back up now with the definition: queued (or FailedValidation with the reasons). From the
     schedule row's "Run now" (htmx) the row comes back with the new backup as its last run."""
-    backup = services.back_up_definition(_definition(pk))
+    token = request.POST.get("request_token", "")[:64]
+    backup = services.back_up_definition(_definition(pk), request_token=token)
     if request.htmx:
         return _row(request, pk)
     if backup.validation_errors:

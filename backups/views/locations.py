@@ -55,8 +55,12 @@ def location_check(request, pk):
 @admin_required
 def location_default(request, pk):
     location = get_object_or_404(StorageLocation, pk=pk)
-    locations.set_default(location)
-    messages.success(request, f"{location.name} is now the default storage location.")
+    try:
+        locations.set_default(location)
+    except locations.ReadOnlyDefault as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{location.name} is now the default storage location.")
     return redirect("backups:location", pk=pk)
 
 

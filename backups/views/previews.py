@@ -3,7 +3,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from backups import preview, services
-from backups.forms import backup_name_for
 from backups.models import BackupDefinition, Cluster
 from backups.permissions import operator_required
 from backups.views import selectors
@@ -74,5 +73,6 @@ def preview_backup_now(request, token):
     fields = dict(plan_request["fields"])
     if not BackupDefinition.objects.filter(pk=fields.get("definition_id") or 0).exists():
         fields.pop("definition_id", None)  # not previewed from a definition, or deleted since
-    backup = services.create_backup(backup_name_for(plan_request["prefix"]), cluster, **fields)
+    token = request.POST.get("request_token", "")[:64]
+    backup = services.create_backup_now(plan_request["prefix"], cluster, request_token=token, **fields)
     return redirect("backups:detail", pk=backup.pk)

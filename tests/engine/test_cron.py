@@ -52,6 +52,10 @@ def test_next_run_follows_robfig_cron(expression, after, expected):
         ("0 12-1 * * *", "invalid schedule: hour: beginning of range (12) beyond end of range (1)"),
         ("@often", "invalid schedule: unrecognized descriptor: @often"),
         ("@every 5", "invalid schedule: failed to parse duration @every 5: a unit is required"),
+        # robfig/cron would run these every second; schedules are checked once a minute
+        ("@every 0s", "invalid schedule: failed to parse duration @every 0s: must be at least 1m0s"),
+        ("@every 30s", "invalid schedule: failed to parse duration @every 30s: must be at least 1m0s"),
+        ("@every 99999999h", "invalid schedule: failed to parse duration @every 99999999h: must be at most"),
         ("CRON_TZ=Mars/Olympus 0 3 * * *", "invalid schedule: provided bad location Mars/Olympus"),
     ],
 )

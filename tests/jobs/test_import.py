@@ -65,7 +65,8 @@ def s3(tmp_path_factory):
 
 
 def location_fields(provider, tmp_path, s3) -> dict:
-    if provider == "local":
+    if provider == "local":  # the folder exists, as saving the location's form makes it
+        (tmp_path / "location").mkdir(exist_ok=True)
         return {"provider": "local", "path": str(tmp_path / "location")}
     return s3.location_fields(prefix=uuid.uuid4().hex[:8])
 

@@ -27,7 +27,21 @@ def post(client, cluster, **fields):
         ({"hooks": '{"resources": [{"pre": []}]}'}, "hooks", "name"),
         ({"label_selector": "app in (web"}, "label_selector", ""),
         ({"excluded_resources": "*"}, "excluded_resources", "'*' cannot be excluded"),
-        ({"name_prefix": "Bad_Name"}, "name_prefix", "Lower-case"),
+        ({"name_prefix": "Bad_Name"}, "name_prefix", "lower-case letters"),
+        # each problem under its own input: this one once landed under "Name prefix"
+        ({"included_namespaces": "Shop_DB"}, "included_namespaces", "invalid namespace 'Shop_DB'"),
+        ({"excluded_namespaces": "*"}, "excluded_namespaces", "'*' cannot be excluded"),
+        # durations are bounded: a TTL past what a date holds once wedged the dispatcher
+        ({"ttl": "99999999h"}, "ttl", "must be at most 87600h0m0s (10 years)"),
+        ({"ttl": "-1h"}, "ttl", "must not be negative"),
+        ({"csi_snapshot_timeout": "48h"}, "csi_snapshot_timeout", "must be at most 24h0m0s"),
+        (
+            {"hooks": '{"resources": [{"name": "db", "pre": [{"exec": {"command": ["x"], "timeout": "25h"}}]}]}'},  # noqa: E501
+            "hooks",
+            "must be at most 24h0m0s",
+        ),
+        ({"volume_group_label_key": "bad key!"}, "volume_group_label_key", "invalid label key"),
+        ({"schedule": "@every 0s"}, "schedule", "must be at least 1m0s"),
         ({"workers": "0"}, "workers", ""),
     ],
 )

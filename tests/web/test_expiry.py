@@ -187,12 +187,12 @@ def test_once_the_location_answers_again_the_next_run_deletes_it(tmp_path, store
 def test_a_refused_backup_expires_after_its_ttl_or_720h_and_is_collected(cluster, settings, tmp_path):
     settings.VELOWEB_DEFAULT_STORAGE_DIR = tmp_path / "default"
     created = datetime(2026, 2, 1, tzinfo=UTC)
-    bad_name = services.create_backup("Bad_Name", cluster, now=created, ttl="1h")
+    bad_selector = services.create_backup("bad-selector", cluster, now=created, ttl="1h", label_selector="(")
     bad_ttl = services.create_backup("bad-ttl", cluster, now=created, ttl="30")
-    assert bad_name.phase == bad_ttl.phase == Phase.FAILED_VALIDATION
-    assert bad_name.expiration == created + timedelta(hours=1)
+    assert bad_selector.phase == bad_ttl.phase == Phase.FAILED_VALIDATION
+    assert bad_selector.expiration == created + timedelta(hours=1)
     assert bad_ttl.expiration == created + timedelta(hours=720)
 
-    assert collect_expired(now=created + timedelta(hours=2))["deleted"] == ["Bad_Name"]
+    assert collect_expired(now=created + timedelta(hours=2))["deleted"] == ["bad-selector"]
     assert collect_expired(now=created + timedelta(hours=721))["deleted"] == ["bad-ttl"]
     assert not Backup.objects.exists()

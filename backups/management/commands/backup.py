@@ -11,6 +11,7 @@ from backups import services
 from backups.engine.spec import parse_bool, parse_ordered_resources
 from backups.jobs import wait_for
 from backups.models import Backup, Cluster, StorageLocation
+from backups.validation import name_problem
 from backups.watchdog import tick
 
 
@@ -63,6 +64,9 @@ class Command(BaseCommand):
             raise CommandError(f"no backup named {name!r}") from None
 
     def _create(self, name, cluster, wait, timeout, **o):
+        problem = name_problem(name)
+        if problem:
+            raise CommandError(problem)
         if Backup.objects.filter(name=name).exists():
             raise CommandError(f"a backup named {name!r} already exists")
         clusters = Cluster.objects.all()
@@ -101,9 +105,14 @@ class Command(BaseCommand):
             )
         except json.JSONDecodeError as error:
             raise CommandError(f"invalid --hooks JSON: {error}") from None
+        except RecursionError:
+            raise CommandError("invalid --hooks JSON: nested too deeply") from None
         except ValueError as error:
             raise CommandError(str(error)) from None
-        backup = services.create_backup(name, target, **fields)
+        try:
+            backup = services.create_backup(name, target, **fields)
+        except ValueError as error:  # InvalidName, BackupExists: nothing was saved
+            raise CommandError(str(error)) from None
         if backup.phase == Backup.Phase.FAILED_VALIDATION:
             raise CommandError(f"backup {name} failed validation: " + "; ".join(backup.validation_errors))
         self.stdout.write(f"Backup {name} {backup.phase}.")

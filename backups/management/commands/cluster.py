@@ -1,58 +1,65 @@
-"""`manage.py cluster add|list|remove`: register the clusters backups read from."""
+"""`manage.py cluster add|check|list|remove`: register the clusters backups read from."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.clusters import check_cluster, cluster_problem
 from backups.models import Cluster
 
 
 class Command(BaseCommand):
-    help = "Register, list and remove Kubernetes clusters."
+    help = "Register, check, list and remove Kubernetes clusters."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        add = sub.add_parser("add", help="register (or update) a cluster")
+        add = sub.add_parser("add", help="register (or update) a cluster, once it answers")
         add.add_argument("name")
         add.add_argument(
             "--kubeconfig", default="", help="kubeconfig path (default loading rules when empty)"
         )
         add.add_argument("--context", default="")
         add.add_argument("--in-cluster", action="store_true", help="use the pod's service account")
-        add.add_argument("--check", action="store_true", help="connect and read discovery before saving")
+        add.add_argument("--check", action="store_true", help="(the default) check before saving")
+        add.add_argument(
+            "--no-check", action="store_true", help="register without checking (e.g. a cluster not up yet)"
+        )
+        check = sub.add_parser("check", help="check a registered cluster and record its status")
+        check.add_argument("name")
         sub.add_parser("list")
         remove = sub.add_parser("remove")
         remove.add_argument("name")
 
     def handle(self, *args, action, **options):
-        if action == "add":
-            cluster = Cluster(
-                name=options["name"],
-                kubeconfig_path=options["kubeconfig"],
-                context=options["context"],
-                in_cluster=options["in_cluster"],
-            )
-            if options["check"]:
-                try:
-                    count = len(cluster.connect().resources())
-                except Exception as error:  # noqa: BLE001 - any connection problem, in one line
-                    raise CommandError(f"cannot reach cluster {cluster.name}: {error}") from None
-                self.stdout.write(f"{cluster.name}: {count} resources served")
-            Cluster.objects.update_or_create(
-                name=cluster.name,
-                defaults={
-                    "kubeconfig_path": cluster.kubeconfig_path,
-                    "context": cluster.context,
-                    "in_cluster": cluster.in_cluster,
-                },
-            )
-            self.stdout.write(f"Cluster {cluster.name} registered.")
-        elif action == "list":
-            for cluster in Cluster.objects.all():
-                where = (
-                    "in cluster" if cluster.in_cluster else cluster.server_url() or cluster.kubeconfig_path
-                )
-                self.stdout.write(f"{cluster.name:30} {where}")
-        else:
-            deleted, _ = Cluster.objects.filter(name=options["name"]).delete()
-            if not deleted:
-                raise CommandError(f"no cluster named {options['name']!r}")
-            self.stdout.write(f"Cluster {options['name']} removed.")
+        return getattr(self, f"_{action}")(**options)
+
+    def _add(self, name, kubeconfig, context, in_cluster, no_check, **_):
+        cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name)
+        cluster.kubeconfig_path, cluster.context, cluster.in_cluster = kubeconfig, context, in_cluster
+        if not no_check:
+            problem = cluster_problem(cluster)
+            if problem:
+                raise CommandError(f"cannot reach cluster {name}: {problem} (nothing saved)")
+        cluster.save()
+        if not no_check:
+            check_cluster(cluster)
+        self.stdout.write(f"Cluster {name} registered.")
+
+    def _check(self, name, **_):
+        cluster = Cluster.objects.filter(name=name).first()
+        if cluster is None:
+            raise CommandError(f"no cluster named {name!r}")
+        problem = check_cluster(cluster)
+        if problem:
+            raise CommandError(f"cluster {name} is unreachable: {problem}")
+        self.stdout.write(f"Cluster {name} is reachable.")
+
+    def _list(self, **_):
+        for cluster in Cluster.objects.all():
+            where = "in cluster" if cluster.in_cluster else cluster.server_url() or cluster.kubeconfig_path
+            status = {None: "not checked", True: "reachable", False: "unreachable"}[cluster.available]
+            self.stdout.write(f"{cluster.name:30} {status:12} {where}")
+
+    def _remove(self, name, **_):
+        deleted, _ = Cluster.objects.filter(name=name).delete()
+        if not deleted:
+            raise CommandError(f"no cluster named {name!r}")
+        self.stdout.write(f"Cluster {name} removed.")
