@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from veloweb.embedded_redis import EmbeddedRedis
-from veloweb.processes import spawn, stop_all
+from veloweb.processes import free_port, spawn, stop_all, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
 # Debian's Chromium, as Playwright should launch it here (no downloaded browser; no network chatter)
@@ -76,6 +76,7 @@ class DevStack:
         self.workers: list[subprocess.Popen] = []
         self.watchdog: subprocess.Popen | None = None
         self.cron: subprocess.Popen | None = None
+        self.web: subprocess.Popen | None = None
         self.redis: EmbeddedRedis | None = None
         self._pg_base, self._pg_name = os.environ.get("DATABASE_URL", ""), None
 
@@ -127,6 +128,16 @@ class DevStack:
         self.cron = spawn(
             [sys.executable, "manage.py", "run_cron"], env=env, cwd=REPO, log=self.root / "cron.log"
         )
+
+    def start_web(self) -> str:
+        """uvicorn serving the dashboard on a free port; its base URL."""
+        port = free_port()
+        log = self.root / "uvicorn.log"
+        args = ["-m", "uvicorn", "veloweb.asgi:application", "--host", "127.0.0.1", "--port", port]
+        self.web = spawn([sys.executable, *args, "--lifespan", "off"], env=self.env, cwd=REPO, log=log)
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/accounts/login/", self.web, timeout=30, log=log)
+        return url
 
     def kill_workers(self) -> None:
         """SIGKILL every worker and every work horse it forked, as an OOM killer would."""
@@ -191,8 +202,8 @@ class DevStack:
         return Path(self.env["VELOWEB_DATA_DIR"]) / "storage"
 
     def stop(self) -> None:
-        stop_all(self.workers + [p for p in (self.watchdog, self.cron) if p], timeout=10)
-        self.workers, self.watchdog, self.cron = [], None, None
+        stop_all(self.workers + [p for p in (self.watchdog, self.cron, self.web) if p], timeout=10)
+        self.workers, self.watchdog, self.cron, self.web = [], None, None, None
         if self.redis:
             self.redis.stop()
             self.redis = None

@@ -168,3 +168,22 @@ def test_a_crd_that_cannot_be_read_at_the_end_is_an_error_and_the_rest_is_kept(
     metadata = json.loads((folder / "velero-backup.json").read_text())
     assert metadata["status"]["errors"] == len(errors)
     assert metadata["status"]["progress"]["itemsBackedUp"] == len(items)
+
+
+def test_an_unusable_storage_location_is_found_before_any_hook_runs(manage, registered, cluster, tmp_path):
+    """The location is checked when the backup starts, as Velero validates its BSL: a database is
+    never frozen for a backup that could not be stored."""
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    code = "from backups.models import StorageLocation as L; L.objects.create(name='gone', path={!r})"
+    manage("shell", "-c", code.format(str(folder)))
+    folder.rmdir()  # an unmounted share, say
+    cluster.exec_log.clear()
+    result = manage(
+        "backup", "create", "unstorable-1", "--cluster", registered, "--storage-location", "gone",
+        "--include-namespaces", "shop", "--wait", "--timeout", "60", check=False,
+    )  # fmt: skip
+    assert "Phase:        FailedValidation" in result.stdout, result.stdout + result.stderr
+    assert "storage location gone is unavailable" in result.stdout
+    assert "directory does not exist" in result.stdout
+    assert cluster.exec_log == []  # the shop database's freeze hooks never ran

@@ -36,8 +36,11 @@ def fields_of(problems):
         ({"label_selector": ["a=b"]}, "label_selector", "expected text"),
         ({"ordered_resources": {"pods": "a,b"}}, "ordered_resources", "a map of resource to names"),
         ({"hooks": {"resources": [], "extra": 1}}, "hooks", "expected {"),
-        ({"hooks": {"resources": [{"name": "x", "pre": [{"exec": {"command": ["a"], "timeout": "2d"}}]}]}},
-         "hooks", "unknown unit"),  # fmt: skip
+        (
+            {"hooks": {"resources": [{"name": "x", "pre": [{"exec": {"command": ["a"], "timeout": "2d"}}]}]}},
+            "hooks",
+            "unknown unit",
+        ),  # fmt: skip
         ({"workers": 0}, "workers", "from 1 to 64"),
         ({"workers": True}, "workers", "from 1 to 64"),
         ({"workers": "4"}, "workers", "from 1 to 64"),
