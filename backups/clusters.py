@@ -5,15 +5,21 @@ can never turn into an error page."""
 from __future__ import annotations
 
 import logging
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
+from django.core.cache import cache
 from django.utils import timezone
 
+from backups.engine.filters import is_glob
+from backups.engine.resources import ResourceTable, UnknownResource
 from backups.models import Cluster
+from backups.validation import Problem
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 10.0  # seconds per request: a check answers while the admin waits
+FACTS_SECONDS = 60  # the namespaces and discovery behind the form's hints, cached this long
 
 
 def cluster_problem(cluster: Cluster) -> str:
@@ -89,3 +95,58 @@ def _named(config: dict, key: str, body: str) -> dict:
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())[:500] or type(error).__name__
+
+
+def option_warnings(cluster: Cluster, fields: dict) -> list[Problem]:
+    """What the cluster says of a backup's options before it runs: a namespace name or pattern
+    that matches no namespace, a resource name discovery does not know. Warnings, not refusals:
+    Velero runs such a backup (the name matches nothing) and its log says the same."""
+    facts = _facts(cluster)
+    if facts is None:
+        return []
+    namespaces, table = facts
+    warnings = []
+    for field in ("included_namespaces", "excluded_namespaces"):
+        for pattern in fields.get(field) or []:
+            if pattern != "*" and not any(fnmatchcase(ns, pattern) for ns in namespaces):
+                what = "pattern" if is_glob(pattern) else "namespace"
+                warnings.append(
+                    Problem(field, f"{what} {pattern!r} matches no namespace of {cluster.name} now")
+                )
+    for field in ("included_resources", "excluded_resources"):
+        for name in fields.get(field) or []:
+            if name == "*" or is_glob(name):
+                continue
+            try:
+                table.resolve(name)
+            except UnknownResource:
+                warnings.append(
+                    Problem(field, f"{cluster.name} serves no resource {name!r}: it will match nothing")
+                )
+    return warnings
+
+
+def _facts(cluster: Cluster) -> tuple[list[str], ResourceTable] | None:
+    """The cluster's namespace names and discovery, cached briefly; None when it cannot be read."""
+    from backups.kube import SourceError
+
+    key = (
+        f"veloweb:cluster-facts:{cluster.pk}:{cluster.kubeconfig_path}:{cluster.context}:{cluster.in_cluster}"
+    )
+    facts = cache.get(key)
+    if facts is not None:
+        return facts or None
+    try:
+        source = cluster.connect()
+        try:
+            table = source.resources()
+            info = table.by_group_resource("namespaces")
+            names = [o["metadata"]["name"] for o in source.list(info)] if info else []
+        finally:
+            source.close()
+        facts = (names, table)
+    except (SourceError, ValueError, OSError, KeyError, TypeError) as error:
+        log.info("cluster %s: no hints for the define form: %s", cluster.name, error)
+        facts = ()
+    cache.set(key, facts, FACTS_SECONDS)
+    return facts or None

@@ -220,6 +220,20 @@ class BackupForm(forms.Form):
             self.add_error(problem.field if problem.field in self.fields else None, problem.message)
         return cleaned
 
+    def find_warnings(self) -> dict[str, list[str]]:
+        """What the chosen cluster says of the options (`clusters.option_warnings`): patterns that
+        match no namespace, resources it does not serve. Kept in `self.warnings` for the template."""
+        from backups.clusters import option_warnings
+
+        self.warnings: dict[str, list[str]] = {}
+        cleaned = getattr(self, "cleaned_data", {})
+        if cleaned.get("cluster") is None:
+            return self.warnings
+        fields = {name: value for name, value in self.backup_fields().items() if name not in self.errors}
+        for problem in option_warnings(cleaned["cluster"], fields):
+            self.warnings.setdefault(problem.field, []).append(problem.message)
+        return self.warnings
+
     def save_definition(self, user, definition: BackupDefinition | None = None) -> BackupDefinition | None:
         """Save definition: create one (or update `definition`) named after the prefix; None, with
         the error on the name field, when another definition has that name."""

@@ -8,6 +8,7 @@ app_name = "backups"
 urlpatterns = [
     path("", history.home, name="home"),
     path("backups/new/", define.new_backup, name="new"),
+    path("backups/new/check/", define.define_check, name="define_check"),
     path("backups/<int:pk>/", detail.backup_detail, name="detail"),
     path("backups/<int:pk>/resources/", detail.backup_resources, name="resources"),
     path("backups/<int:pk>/download/<str:kind>/", detail.backup_download, name="download"),

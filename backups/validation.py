@@ -92,10 +92,14 @@ def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
     excluded = _strings(fields, "excluded_namespaces", problems)
     if included is not None and excluded is not None:
         try:
-            NamespaceFilter.build(included, excluded)
+            NamespaceFilter.build(included, [])
         except SpecError as error:
-            field = "excluded_namespaces" if "excluded" in str(error) else "included_namespaces"
-            problems.append(Problem(field, str(error)))
+            problems.append(Problem("included_namespaces", str(error)))
+        else:  # the includes are fine: what is left is the excludes' (or the two together)
+            try:
+                NamespaceFilter.build(included, excluded)
+            except SpecError as error:
+                problems.append(Problem("excluded_namespaces", str(error)))
     included = _strings(fields, "included_resources", problems)
     excluded = _strings(fields, "excluded_resources", problems)
     if excluded and "*" in excluded:

@@ -3,6 +3,12 @@ from django import template
 register = template.Library()
 
 
+@register.filter
+def warnings_of(bound_field) -> list[str]:
+    """The warnings a form found for one of its fields (`form.warnings`: field name -> messages)."""
+    return getattr(bound_field.form, "warnings", {}).get(bound_field.name, [])
+
+
 @register.simple_tag
 def request_token() -> str:
     """A fresh one-time token for a button or form that creates a backup (see forms.new_request_token)."""

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from backups import preview
 from backups.forms import BackupForm
@@ -27,6 +28,9 @@ def submit(request, form, definition=None):
     backup = form.create()
     if backup.phase == Backup.Phase.FAILED_VALIDATION:
         messages.error(request, "; ".join(backup.validation_errors))
+    for warnings in form.find_warnings().values():
+        for warning in warnings:
+            messages.warning(request, warning)
     return redirect("backups:detail", pk=backup.pk)
 
 
@@ -39,7 +43,19 @@ def new_backup(request):
         form = BackupForm(request.POST)
         if form.is_valid() and (response := submit(request, form)):
             return response
+        form.find_warnings()
     else:
         source = Backup.objects.filter(pk=request.GET.get("from") or 0).first()
         form = BackupForm(initial=BackupForm.initial_from(source) if source else None)
     return render(request, "backups/define.html", {"form": form})
+
+
+@require_POST
+@operator_required
+def define_check(request):
+    """Inline validation while the form is filled in: each field's errors and the cluster's
+    warnings, as out-of-band swaps of the fields' notes (nothing is saved)."""
+    form = BackupForm(request.POST)
+    form.is_valid()
+    form.find_warnings()
+    return render(request, "backups/partials/define_notes.html", {"form": form})

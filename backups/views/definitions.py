@@ -50,6 +50,7 @@ def definition_edit(request, pk):
         form = BackupForm(request.POST)
         if form.is_valid() and (response := submit(request, form, definition)):
             return response
+        form.find_warnings()
     else:
         form = BackupForm(initial=BackupForm.initial_from(definition))
     return render(request, "backups/define.html", {"form": form, "definition": definition})

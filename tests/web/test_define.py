@@ -1,5 +1,6 @@
 """The definition form: inline errors naming the problem, "Back up now", filling from a backup."""
 
+import json
 from unittest import mock
 
 import pytest
@@ -14,8 +15,9 @@ def operator(client_as):
     return client_as("operator")
 
 
-def post(client, cluster, **fields):
-    return client.post("/backups/new/", {**VALID, "cluster": cluster.pk, "backup": "1", **fields})
+def post(client, cluster, follow=False, **fields):
+    data = {**VALID, "cluster": cluster.pk, "backup": "1", **fields}
+    return client.post("/backups/new/", data, follow=follow)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +38,7 @@ def post(client, cluster, **fields):
         ({"ttl": "-1h"}, "ttl", "must not be negative"),
         ({"csi_snapshot_timeout": "48h"}, "csi_snapshot_timeout", "must be at most 24h0m0s"),
         (
-            {"hooks": '{"resources": [{"name": "db", "pre": [{"exec": {"command": ["x"], "timeout": "25h"}}]}]}'},  # noqa: E501
+            {"hooks": json.dumps({"resources": [{"name": "db", "pre": [{"exec": {"command": ["x"], "timeout": "25h"}}]}]})},  # noqa: E501
             "hooks",
             "must be at most 24h0m0s",
         ),
@@ -81,3 +83,55 @@ def test_the_form_is_filled_in_from_an_earlier_backup(operator, make_backup):
     assert form.initial["name_prefix"] == "nightly"
     assert form.initial["included_namespaces"] == "shop"
     assert form.initial["label_selector"] == "app=db"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    from emulator import SAMPLE_CLUSTER, KubeEmulator
+
+    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emu:
+        emu.kubeconfig = emu.write_kubeconfig(str(tmp_path_factory.mktemp("kube") / "kubeconfig"))
+        yield emu
+
+
+@pytest.fixture
+def live_cluster(emulator, db):
+    from backups.models import Cluster
+
+    return Cluster.objects.create(name="live", kubeconfig_path=emulator.kubeconfig)
+
+
+def test_the_inline_check_puts_errors_and_cluster_warnings_under_their_fields(operator, live_cluster):
+    response = operator.post(
+        "/backups/new/check/",
+        {**VALID, "cluster": live_cluster.pk, "included_namespaces": "shop, nope-*, ghost", "ttl": "9e9h",
+         "included_resources": "pods, gizmos", "excluded_namespaces": "Bad_NS"},
+    )  # fmt: skip
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="notes-included_namespaces" aria-live="polite" hx-swap-oob="true"' in html
+    notes = {
+        field: html.split(f'id="notes-{field}"')[1].split('id="notes-')[0]
+        for field in (
+            "included_namespaces",
+            "included_resources",
+            "ttl",
+            "excluded_namespaces",
+            "name_prefix",
+        )
+    }
+    assert "pattern &#x27;nope-*&#x27; matches no namespace of live" in notes["included_namespaces"]
+    assert "namespace &#x27;ghost&#x27; matches no namespace" in notes["included_namespaces"]
+    assert "&#x27;shop&#x27;" not in notes["included_namespaces"]  # it exists
+    assert "serves no resource &#x27;gizmos&#x27;" in notes["included_resources"]
+    assert "errorlist" in notes["ttl"] and "errorlist" in notes["excluded_namespaces"]
+    assert "<li>" not in notes["name_prefix"]
+    assert not Backup.objects.exists()
+
+
+def test_warnings_do_not_refuse_the_backup_and_are_shown_after_it(operator, live_cluster):
+    with mock.patch("backups.services.admit"):
+        response = post(operator, live_cluster, included_namespaces="ghost", follow=True)
+    backup = Backup.objects.get()
+    assert backup.phase == Backup.Phase.QUEUED
+    assert "namespace &#x27;ghost&#x27; matches no namespace of live now" in response.content.decode()
