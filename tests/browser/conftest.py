@@ -106,3 +106,29 @@ def backup_state(env, name: str) -> dict:
         "print(json.dumps({'id': b.pk, 'phase': b.phase, 'blocks': b.total_blocks}))",
     )
     return json.loads(out.strip().splitlines()[-1])
+
+
+ADMIN, ADMIN_PASSWORD = "ada", "admin-Pass-42"
+
+
+@pytest.fixture
+def admin_page(browser, live_server_url, stack_env):
+    shell(
+        stack_env,
+        "from django.contrib.auth.models import Group, User\n"
+        f"u, _ = User.objects.get_or_create(username={ADMIN!r})\n"
+        f"u.set_password({ADMIN_PASSWORD!r}); u.save()\n"
+        "u.groups.add(Group.objects.get(name='admin'))",
+    )
+    context = browser.new_context(base_url=live_server_url)
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
+    page.goto("/accounts/login/")
+    page.fill("#id_username", ADMIN)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server_url}/")
+    yield page
+    context.close()
