@@ -209,7 +209,7 @@ class Store:
         self.resources = {}  # (group, resource) -> ResourceInfo
         self.by_kind = {}  # (group, kind) -> ResourceInfo
         self.by_version = {}  # (group, version, resource) -> ResourceInfo
-        self.groups = {}  # group -> [versions], preferred first
+        self.groups = {"": ["v1"]}  # group -> [versions], preferred first; /api/v1 is always served
         self.stores = {}  # storage (group, resource) -> ResourceStore
         self.rv = 1000
         for d in BUILTIN_RESOURCES if resources is None else resources:
