@@ -20,7 +20,7 @@ from .relations import Relation
 from .resource_policies import parse_resource_policies
 from .resources import ResourceInfo, ResourceTable
 from .source import Source, SourceError
-from .spec import EXCLUDE_LABEL, BackupSpec, spec_warnings
+from .spec import EXCLUDE_LABEL, BackupSpec, SpecError, spec_warnings
 from .spool import Spool
 
 CORE_PRIORITY = {"pods": 0, "persistentvolumeclaims": 1, "persistentvolumes": 2}
@@ -220,6 +220,7 @@ class Collector:
     def collect(self, watch: WatchCache | None = None) -> Collection:
         table = self.source.resources()
         all_namespaces = list_namespaces(self.source, table)
+        self._refuse_labelled_includes(all_namespaces)
         namespaces, resources = build_filters(self.spec, table, all_namespaces)
         ordered = self._ordered_resources(table)
         selectors = self.spec.selectors
@@ -299,6 +300,21 @@ class Collector:
             except ValueError:
                 continue
         return result
+
+    def _refuse_labelled_includes(self, listed: list[dict]) -> None:
+        """Velero's controller adds namespaces labelled velero.io/exclude-from-backup=true to the
+        excluded ones before validating, so one also named among the included is refused."""
+        named = set(self.spec.included_namespaces)
+        both = sorted(
+            ns["metadata"]["name"]
+            for ns in listed
+            if ns["metadata"]["name"] in named and object_exclusion(ns).startswith("has label")
+        )
+        if both:
+            raise SpecError(
+                f"invalid namespace filter: {', '.join(both)} is both included and excluded "
+                f"(labelled {EXCLUDE_LABEL}=true)"
+            )
 
     def _check_included_namespaces(self, namespaces: NamespaceFilter, listed: list[dict]) -> None:
         """Velero lists an included namespace whether or not it exists, and only says so."""

@@ -83,6 +83,16 @@ def test_a_pattern_that_matches_no_namespace_includes_nothing_and_says_so():
     assert warnings(result) == ["no namespaces matched the resolution of wildcard patterns"]
 
 
+def test_a_namespace_labelled_out_of_backups_cannot_be_named_among_the_included():
+    """Velero's controller adds it to the excluded namespaces, then refuses the overlap."""
+    objects = [namespace("secret", labels={"velero.io/exclude-from-backup": "true"}), namespace("a")]
+    with pytest.raises(SpecError, match="secret is both included and excluded \\(labelled velero.io/exclude"):
+        plan(objects, included_namespaces=["a", "secret"])
+    assert collected(plan(objects + [pod("secret", "p")], included_namespaces=["a", "sec*"])) == [
+        "namespaces a"
+    ]
+
+
 # --- or-selectors -------------------------------------------------------------------------------------
 
 
