@@ -62,6 +62,8 @@ def test_scoped_filters_or_selectors_and_a_resource_policy_run_through_the_worke
     assert "Warnings:     2" in result.stdout
     assert "Namespace-scoped: included pods, pvc, widgets-typo; excluded <none>" in result.stdout
     assert "Or-selector:  app.kubernetes.io/name=postgres or app.kubernetes.io/name=web" in result.stdout
+    skipped = "Skipped volumes: 1\n  shop/web-uploads (pvc-web-uploads): any: skipped due to resource policy"
+    assert skipped in result.stdout
     out = folder(stack_env, "scoped-1")
 
     # velero-backup.json, with Velero's field names

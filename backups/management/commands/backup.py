@@ -172,7 +172,26 @@ class Command(BaseCommand):
             lines.append("Validation errors: " + "; ".join(b.validation_errors))
         if b.failure_reason:
             lines.append(f"Failure reason: {b.failure_reason}")
+        lines += self._skipped_volumes(b)
         self.stdout.write("\n".join(lines))
+
+    def _skipped_volumes(self, b: Backup) -> list[str]:
+        """Volumes the resource policy kept from a snapshot, from the backup's volume info file."""
+        if not b.resource_policy or b.phase not in (Backup.Phase.COMPLETED, Backup.Phase.PARTIALLY_FAILED):
+            return []
+        key = f"backups/{b.name}/{b.name}-volumeinfo.json.gz"
+        try:
+            with b.storage_location.store().open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+                infos = json.load(f)
+        except Exception as error:  # noqa: BLE001 - describe still shows the rest
+            self.stderr.write(f"cannot read {key}: {error}")
+            return []
+        skipped = [i for i in infos if i.get("skipped")]
+        lines = [f"Skipped volumes: {len(skipped) or '<none>'}"]
+        for info in skipped:
+            claim = f"{info.get('pvcNamespace')}/{info.get('pvcName')}"
+            lines.append(f"  {claim} ({info.get('pvName')}): {info.get('skippedReason')}")
+        return lines
 
     @staticmethod
     def _scoped_lines(b: Backup) -> list[str]:
