@@ -77,7 +77,7 @@ def build_filters(
     includeExcludePolicy), and the snapshot types Velero never collects left out."""
     namespaces = list(namespaces)
     names = [ns["metadata"]["name"] for ns in namespaces]
-    labelled_out = [ns["metadata"]["name"] for ns in namespaces if object_exclusion(ns).startswith("has")]
+    labelled_out = [name for name, ns in zip(names, namespaces, strict=True) if _labelled_out(ns)]
     ns_filter = NamespaceFilter.of(spec.included_namespaces, spec.excluded_namespaces).expand(names)
     ns_filter = ns_filter.excluding(labelled_out)
     resources: ResourceFilter
@@ -106,6 +106,10 @@ def build_filters(
                 scoped.combine_with_policy(policies)
         resources = scoped
     return ns_filter, resources
+
+
+def _labelled_out(obj: dict) -> bool:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(EXCLUDE_LABEL) == "true"
 
 
 def list_namespaces(source: Source, table: ResourceTable) -> list[dict]:
@@ -308,7 +312,7 @@ class Collector:
         both = sorted(
             ns["metadata"]["name"]
             for ns in listed
-            if ns["metadata"]["name"] in named and object_exclusion(ns).startswith("has label")
+            if ns["metadata"]["name"] in named and _labelled_out(ns)
         )
         if both:
             raise SpecError(
@@ -327,7 +331,7 @@ class Collector:
                     name=explicit,
                 )
         if namespaces.expanded and not any(namespaces.should_include(n) for n in names):
-            self.log.warning("no namespaces matched the resolution of wildcard patterns", resource=NAMESPACES)
+            self.log.warning("no namespaces matched the resolution of wildcard patterns")
 
     def _track_namespaces(
         self, result: Collection, listed: list[dict], namespaces: NamespaceFilter, selectors: list[str]
