@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 
+from backups.engine.archive import RESOURCE_POLICY_ANNOTATION
 from backups.engine.durations import parse_duration
 from backups.engine.layout import metadata_key, tarball_key
 from backups.engine.selectors import InvalidSelector, Selector
@@ -162,7 +163,13 @@ def backup_fields(cr: dict, name: str, location_name: str) -> dict:
         "included_resources": _strings(spec, "includedResources", name),
         "excluded_resources": _strings(spec, "excludedResources", name),
         "include_cluster_resources": _tri_state(spec, "includeClusterResources", name),
+        "included_cluster_scoped_resources": _strings(spec, "includedClusterScopedResources", name),
+        "excluded_cluster_scoped_resources": _strings(spec, "excludedClusterScopedResources", name),
+        "included_namespace_scoped_resources": _strings(spec, "includedNamespaceScopedResources", name),
+        "excluded_namespace_scoped_resources": _strings(spec, "excludedNamespaceScopedResources", name),
         "label_selector": _selector_text(spec, name),
+        "or_label_selectors": _or_selectors(spec, name),
+        "resource_policy": _resource_policy(metadata, name),
         "ordered_resources": {k: [p.strip() for p in v.split(",") if p.strip()] for k, v in ordered.items()},
         "hooks": hooks,
         "ttl": _duration(spec, "ttl", "720h0m0s", name),
@@ -308,17 +315,33 @@ def _time(obj: dict, key: str, name: str) -> datetime | None:
 
 
 def _selector_text(spec: dict, name: str) -> str:
-    """The label selector in kubectl's text form; Velero's orLabelSelectors joined with " or "
-    (shown as written; a run with them needs an AND selector anyway)."""
-    selectors = [spec["labelSelector"]] if spec.get("labelSelector") else []
+    """The label selector in kubectl's text form."""
+    if not spec.get("labelSelector"):
+        return ""
+    try:
+        text = str(Selector.from_label_selector(spec["labelSelector"]))
+    except InvalidSelector as error:
+        raise ImportProblem(f"backup {name}: spec.labelSelector: {error}") from None
+    if len(text) > 500:
+        raise ImportProblem(f"backup {name}: the label selector is longer than 500 characters")
+    return text
+
+
+def _or_selectors(spec: dict, name: str) -> list[str]:
+    """Velero's orLabelSelectors, each in kubectl's text form."""
     alternatives = spec.get("orLabelSelectors") or []
     if not isinstance(alternatives, list):
         raise ImportProblem(f"backup {name}: spec.orLabelSelectors must be a list")
     try:
-        texts = [str(Selector.from_label_selector(s)) for s in selectors + alternatives]
+        return [str(Selector.from_label_selector(s)) for s in alternatives]
     except InvalidSelector as error:
-        raise ImportProblem(f"backup {name}: spec.labelSelector: {error}") from None
-    text = " or ".join(texts)
-    if len(text) > 500:
-        raise ImportProblem(f"backup {name}: the label selector is longer than 500 characters")
-    return text
+        raise ImportProblem(f"backup {name}: spec.orLabelSelectors: {error}") from None
+
+
+def _resource_policy(metadata: dict, name: str) -> str:
+    """The resource policy YAML a Veloweb backup keeps in an annotation. A Velero backup only names
+    its ConfigMap (spec.resourcePolicy), whose content is in its cluster, not in the bucket."""
+    annotations = metadata.get("annotations") or {}
+    if not isinstance(annotations, dict):
+        raise ImportProblem(f"backup {name}: metadata.annotations must be an object")
+    return _text(annotations, RESOURCE_POLICY_ANNOTATION, name)

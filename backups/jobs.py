@@ -53,11 +53,12 @@ from backups.engine.hooks import parse_resource_hooks
 from backups.engine.itemblocks import stream_item_blocks
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
+from backups.engine.resource_policies import ResourcePolicies, parse_resource_policies
 from backups.engine.selectors import label_selector_object
 from backups.engine.snapshots import snapshot_claim
 from backups.engine.source import SourceError
 from backups.engine.spool import Spool, SpoolReader
-from backups.engine.volume_info import csi_volume_info
+from backups.engine.volume_info import skipped_summary, volume_info
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
 from backups.services import expiration_at, spec_of, start_job
 from backups.staging import Staging
@@ -187,6 +188,17 @@ def _plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockB
         source.close()
 
 
+def _policies(backup: Backup) -> ResourcePolicies | None:
+    """The backup's resource policies (validated when it was planned)."""
+    return parse_resource_policies(backup.resource_policy) if backup.resource_policy.strip() else None
+
+
+def _takes_snapshots(backup: Backup, policies: ResourcePolicies | None) -> bool:
+    """Claims are snapshotted unless snapshotVolumes is false, and then still where a volume
+    policy says `snapshot` (Velero's volume helper)."""
+    return backup.snapshot_volumes is not False or bool(policies and policies.volume_policies)
+
+
 def _runs_alone(walk, block, snapshots: bool) -> bool:
     """A block that waits on hooks or on CSI snapshots is a batch of its own: batched with others,
     its waits would run one after another instead of on parallel workers."""
@@ -201,7 +213,7 @@ def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch
     dispatcher never holds every block of a 300,000-object cluster at once. Small blocks share
     batches of about VELOWEB_BATCH_ITEMS items; blocks that wait go alone (`_runs_alone`)."""
     limit = settings.VELOWEB_BATCH_ITEMS
-    snapshots = backup.snapshot_volumes is not False
+    snapshots = _takes_snapshots(backup, _policies(backup))
     batch_rows: list[BlockBatch] = []
     current: list = []
     first = index = total_items = current_items = 0
@@ -327,8 +339,9 @@ class _Session:
         self.source = backup.cluster.connect()
         self.table = staging.read_table()
         self.hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), self.table)
-        snapshots = backup.snapshot_volumes is not False
-        self.snapshot = _snapshotter(backup, self.source, self.table) if snapshots else None
+        policies = _policies(backup)
+        snapshots = _takes_snapshots(backup, policies)
+        self.snapshot = _snapshotter(backup, self.source, self.table, policies) if snapshots else None
         self.job_id = ""
 
     def close(self) -> None:
@@ -488,8 +501,9 @@ def _block_state(backup_id: int, index: int, state: str) -> None:
     live_steps.note(backup_id, index, state)
 
 
-def _snapshotter(backup: Backup, source, table):
-    """CSI snapshots for the batch's claims; the snapshot classes are listed once per batch."""
+def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | None):
+    """CSI snapshots for the batch's claims, as the volume policies and snapshotVolumes decide;
+    the snapshot classes are listed once per batch."""
     timeout = parse_duration(backup.csi_snapshot_timeout)
     classes: list = []
 
@@ -505,6 +519,8 @@ def _snapshotter(backup: Backup, source, table):
             log=log,
             timeout=timeout,
             snapshot_classes=classes[0],
+            policies=policies,
+            snapshot_volumes=backup.snapshot_volumes is not False,
         )
 
     return take
@@ -590,7 +606,7 @@ def _complete(
     classes = {
         s.snapshot_class["metadata"]["name"]: s.snapshot_class for s in snapshots if s.ok and s.snapshot_class
     }
-    infos = [info for info in map(csi_volume_info, snapshots) if info]
+    infos = [info for info in map(volume_info, snapshots) if info]
     _write_outcome(staging, batch.number, written, classes, infos)
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
     with write_turn, transaction.atomic():
@@ -647,7 +663,7 @@ def _complete(
             warnings=log.warnings,
             hooks_attempted=sum(r.hooks_attempted for _, r, _ in outcomes),
             hooks_failed=sum(r.hooks_failed for _, r, _ in outcomes),
-            snapshots_attempted=len(snapshots),
+            snapshots_attempted=sum(1 for s in snapshots if s.attempted),
             snapshots_completed=sum(1 for s in snapshots if s.ok),
         )
         following = _claim_next(backup.pk, worker, job_id) if go_on else None
@@ -773,6 +789,9 @@ def finalize_backup(backup_id: int) -> None:
             classes.update(outcome["snapshot_classes"])
             infos += outcome["volume_infos"]
     late = BackupLog()
+    infos.sort(key=lambda info: not info.get("skipped"))  # Velero lists the skipped volumes first
+    if any(info.get("skipped") for info in infos):
+        late.info(f"Summary for skipped PVs: {json.dumps(skipped_summary(infos), separators=(',', ':'))}")
     for path in missing:  # lost from the staging folder (not shared with a worker, or deleted): say so
         late.error(
             f"the archive of {os.path.basename(path)} is missing from {staging.members}; "
@@ -807,6 +826,12 @@ def finalize_backup(backup_id: int) -> None:
         excluded_resources=backup.excluded_resources,
         include_cluster_resources=backup.include_cluster_resources,
         label_selector=label_selector_object(backup.label_selector),
+        or_label_selectors=[label_selector_object(s) for s in backup.or_label_selectors],
+        included_cluster_scoped_resources=backup.included_cluster_scoped_resources,
+        excluded_cluster_scoped_resources=backup.excluded_cluster_scoped_resources,
+        included_namespace_scoped_resources=backup.included_namespace_scoped_resources,
+        excluded_namespace_scoped_resources=backup.excluded_namespace_scoped_resources,
+        resource_policy=backup.resource_policy or None,
         ordered_resources={k: ",".join(v) for k, v in (backup.ordered_resources or {}).items()},
         ttl=backup.ttl,
         hooks=backup.hooks or {},

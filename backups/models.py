@@ -106,6 +106,15 @@ class VeleroSpec(models.Model):
     excluded_resources = models.JSONField(default=list, blank=True)
     include_cluster_resources = models.BooleanField(null=True, blank=True)
     label_selector = models.CharField(max_length=500, blank=True)
+    # Velero 1.11+ scoped resource filters (not with the three old-style fields above)
+    included_cluster_scoped_resources = models.JSONField(default=list, blank=True)
+    excluded_cluster_scoped_resources = models.JSONField(default=list, blank=True)
+    included_namespace_scoped_resources = models.JSONField(default=list, blank=True)
+    excluded_namespace_scoped_resources = models.JSONField(default=list, blank=True)
+    or_label_selectors = models.JSONField(
+        default=list, blank=True, help_text="Velero's spec.orLabelSelectors, each in kubectl's text form."
+    )
+    resource_policy = models.TextField(blank=True, help_text="Velero's resource policy document (YAML).")
     ordered_resources = models.JSONField(default=dict, blank=True)
     hooks = models.JSONField(default=dict, blank=True, help_text="Velero's spec.hooks: {resources: [...]}")
     ttl = models.CharField(max_length=30, default="720h0m0s")
@@ -129,6 +138,12 @@ class BackupDefinition(VeleroSpec):
         "excluded_resources",
         "include_cluster_resources",
         "label_selector",
+        "included_cluster_scoped_resources",
+        "excluded_cluster_scoped_resources",
+        "included_namespace_scoped_resources",
+        "excluded_namespace_scoped_resources",
+        "or_label_selectors",
+        "resource_policy",
         "ordered_resources",
         "hooks",
         "ttl",

@@ -36,6 +36,12 @@ def spec_of(backup: Backup) -> BackupSpec:
         label_selector=backup.label_selector or None,
         ordered_resources={k: list(v) for k, v in (backup.ordered_resources or {}).items()},
         volume_group_label_key=backup.volume_group_label_key,
+        included_cluster_scoped_resources=list(backup.included_cluster_scoped_resources),
+        excluded_cluster_scoped_resources=list(backup.excluded_cluster_scoped_resources),
+        included_namespace_scoped_resources=list(backup.included_namespace_scoped_resources),
+        excluded_namespace_scoped_resources=list(backup.excluded_namespace_scoped_resources),
+        or_label_selectors=list(backup.or_label_selectors),
+        resource_policy=backup.resource_policy or None,
     )
 
 

@@ -111,11 +111,14 @@ def merge_patch(target, patch):
 class KubeEmulator:
     """An in-process Kubernetes API server emulator serving over real HTTP (see emulator/README in docs)."""
 
-    def __init__(self, objects=(), host="127.0.0.1", port=0, freeze_gc=None):
+    def __init__(self, objects=(), host="127.0.0.1", port=0, freeze_gc=None, resources=None):
         """``freeze_gc``: after seeding, move every live object to the GC's permanent generation
         (``gc.freeze()``) so full collections stop scanning a huge cluster.
-        Default: freeze when seeding >= 20,000 objects."""
-        self.store = Store()
+        Default: freeze when seeding >= 20,000 objects.
+        ``resources``: serve exactly this discovery table instead of Kubernetes 1.31's built-in one
+        (entries as in ``backups.engine.builtin_resources``, see ``serve``), e.g. a cluster where
+        deployments are also served by ``extensions`` or where a group prefers an older version."""
+        self.store = Store(resources)
         self.store.add_many(objects)
         if freeze_gc is None:
             freeze_gc = sum(len(s) for s in self.store.stores.values()) >= 20_000
@@ -231,6 +234,15 @@ class KubeEmulator:
         return path
 
     # ------------------------------------------------------------------ object manipulation
+    def serve(self, group, version, resource, kind, namespaced, *, same_as=None, preferred=False, **extra):
+        """Serve a resource at one more group/version. ``same_as`` ("deployments.apps") serves
+        that resource's objects under this name too (reads answer with this apiVersion);
+        ``preferred`` makes ``version`` its group's preferred version in discovery."""
+        entry = {"group": group, "version": version, "resource": resource, "kind": kind}
+        entry.update(namespaced=namespaced, sameAs=same_as, preferred=preferred, **extra)
+        with self.store.lock:
+            self.store.serve(entry)
+
     def add(self, obj):
         """Add or replace an object (CRDs register their resources)."""
         return self.store.add(obj)
@@ -531,7 +543,7 @@ class KubeEmulator:
             if verb == "watch":
                 return status_response(405, "watch is not supported by the emulator", "MethodNotAllowed")
             if verb == "get":
-                return self._get(info, ns, name)
+                return self._get(info, ns, name, api_version)
             if verb == "exec":
                 return await self._exec(request, ns, name)
             if verb == "log":
@@ -556,11 +568,14 @@ class KubeEmulator:
             details["group"] = info.group
         return status_response(404, f'{_gr(info)} "{name}" not found', details=details)
 
-    def _get(self, info, ns, name):
+    def _get(self, info, ns, name, api_version):
         entry = self.store.get(info, ns, name)
         if entry is None:
             return self._not_found(info, name)
-        return web.json_response(entry.obj)
+        obj = entry.obj
+        if obj.get("apiVersion") != api_version:  # the API server converts to the version asked for
+            obj = {**obj, "apiVersion": api_version}
+        return web.json_response(obj)
 
     def _list(self, request, info, ns, api_version):
         q = request.query
@@ -593,7 +608,7 @@ class KubeEmulator:
                         "continue key is not valid: incorrect encoded start "
                         "resourceVersion (version meta.k8s.io/v1)",
                     )
-            store = self.store.stores[(info.group, info.resource)]
+            store = self.store.stores[info.storage]
             entries, last, remaining = store.page(
                 ns if info.namespaced else None, start_after, limit, predicate
             )
@@ -649,8 +664,8 @@ class KubeEmulator:
                     "the namespace of the provided object does not match the namespace sent on the request",
                 )
             meta["namespace"] = ns
-            ns_info = self.store.resources[("", "namespaces")]
-            if self.store.get(ns_info, "", ns) is None:
+            ns_info = self.store.resources.get(("", "namespaces"))
+            if ns_info is not None and self.store.get(ns_info, "", ns) is None:
                 return status_response(
                     404, f'namespaces "{ns}" not found', details={"name": ns, "kind": "namespaces"}
                 )

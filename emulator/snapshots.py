@@ -185,7 +185,7 @@ class SnapshotController:
                 raise LookupError(f'failed to get VolumeSnapshotClass "{name}": not found')
             return cls
         info = self._info(GROUP, "volumesnapshotclasses")
-        store = self.store.stores[(info.group, info.resource)]
+        store = self.store.stores[info.storage]
         defaults = [
             e.obj
             for e in store.objs.values()

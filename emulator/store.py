@@ -6,6 +6,7 @@ import bisect
 import datetime
 import gc
 import json
+import re
 import threading
 import uuid
 
@@ -33,6 +34,7 @@ class ResourceInfo:
         "categories",
         "subresources",
         "from_crd",
+        "storage",
     )
 
     def __init__(
@@ -46,6 +48,7 @@ class ResourceInfo:
         singular="",
         categories=(),
         from_crd=False,
+        storage=None,
     ):
         self.group = group
         self.versions = []
@@ -58,6 +61,9 @@ class ResourceInfo:
         self.categories = list(categories)
         self.subresources = {}  # version -> list of (name, kind, verbs)
         self.from_crd = from_crd
+        # the (group, resource) whose objects these are: a resource served by two groups
+        # (deployments in apps and extensions) reads and writes the same objects
+        self.storage = storage or (group, resource)
 
 
 class Entry:
@@ -195,31 +201,51 @@ def decode_continue(token):
 class Store:
     """All objects plus the resource registry (built-ins and CRD-defined resources). Thread-safe."""
 
-    def __init__(self):
+    def __init__(self, resources=None):
+        """``resources``: the discovery table to serve instead of the built-in one (dicts with
+        the keys of ``BUILTIN_RESOURCES``, plus optional ``sameAs``, see ``serve``); the first
+        version listed for a group is its preferred version unless one says ``preferred``."""
         self.lock = threading.RLock()
         self.resources = {}  # (group, resource) -> ResourceInfo
         self.by_kind = {}  # (group, kind) -> ResourceInfo
         self.by_version = {}  # (group, version, resource) -> ResourceInfo
-        self.groups = {}  # group -> [versions], preferred first
-        self.stores = {}  # (group, resource) -> ResourceStore
+        self.groups = {"": ["v1"]}  # group -> [versions], preferred first; /api/v1 is always served
+        self.stores = {}  # storage (group, resource) -> ResourceStore
         self.rv = 1000
-        for d in BUILTIN_RESOURCES:
-            self._register(
-                d["group"],
-                d["version"],
-                d["resource"],
-                d["kind"],
-                d["namespaced"],
-                d["shortNames"],
-                d["verbs"],
-                d["singularName"],
-                d.get("categories", ()),
-                False,
-            )
-        for d in BUILTIN_SUBRESOURCES:
+        for d in BUILTIN_RESOURCES if resources is None else resources:
+            self.serve(d)
+        for d in BUILTIN_SUBRESOURCES if resources is None else ():
             parent, sub = d["resource"].split("/")
             info = self.resources[(d["group"], parent)]
             info.subresources.setdefault(d["version"], []).append((sub, d["kind"], d["verbs"]))
+
+    def serve(self, d):
+        """Serve one resource at one group/version, described like a ``BUILTIN_RESOURCES`` entry.
+
+        ``sameAs`` ("deployments.apps") makes the resource a second name for that one's objects, as
+        an API server serves deployments under both ``apps`` and ``extensions``; ``preferred``
+        makes this version the group's preferred one."""
+        same_as = d.get("sameAs")
+        storage = None
+        if same_as:
+            resource, _, group = same_as.partition(".")
+            if (group, resource) not in self.resources:
+                raise ValueError(f"sameAs {same_as!r}: that resource is not served")
+            storage = self.resources[(group, resource)].storage
+        return self._register(
+            d["group"],
+            d["version"],
+            d["resource"],
+            d["kind"],
+            d["namespaced"],
+            d.get("shortNames", ()),
+            d.get("verbs", ALL_VERBS_BUILTIN),
+            d.get("singularName", ""),
+            d.get("categories", ()),
+            False,
+            preferred=bool(d.get("preferred")),
+            storage=storage,
+        )
 
     # ---- registry
     def _register(
@@ -235,24 +261,27 @@ class Store:
         categories,
         from_crd,
         preferred=False,
+        storage=None,
     ):
         info = self.resources.get((group, resource))
         if info is None:
             info = ResourceInfo(
-                group, resource, kind, namespaced, short, verbs, singular, categories, from_crd
+                group, resource, kind, namespaced, short, verbs, singular, categories, from_crd, storage
             )
             self.resources[(group, resource)] = info
-            self.stores.setdefault((group, resource), ResourceStore())
+            self.stores.setdefault(info.storage, ResourceStore())
         if version not in info.versions:
             info.versions.append(version)
         self.by_kind[(group, kind)] = info
         self.by_version[(group, version, resource)] = info
         versions = self.groups.setdefault(group, [])
         if version not in versions:
-            if preferred:
-                versions.insert(0, version)
-            else:
-                versions.append(version)
+            versions.append(version)
+        if from_crd:
+            versions.sort(key=version_priority)
+        elif preferred:
+            versions.remove(version)
+            versions.insert(0, version)
         return info
 
     def register_crd(self, crd):
@@ -266,7 +295,9 @@ class Store:
         if existing is not None and not existing.from_crd:
             return  # a built-in resource (e.g. the snapshot CRDs) is already served
         versions = [v for v in spec.get("versions") or [] if v.get("served", True)]
-        versions.sort(key=lambda v: not v.get("storage", False))  # storage version first = preferred
+        # as apiextensions-apiserver: the group's versions in kube-aware priority order (v2 > v1 >
+        # v1beta2 > v1beta1 > v1alpha1 > others), the first one preferred, whatever the storage version
+        versions.sort(key=lambda v: version_priority(v["name"]))
         for v in versions:
             info = self._register(
                 group,
@@ -279,7 +310,6 @@ class Store:
                 names.get("singular") or "",
                 names.get("categories", ()),
                 True,
-                preferred=v.get("storage", False),
             )
             subs = []
             if "status" in (v.get("subresources") or {}):
@@ -348,7 +378,7 @@ class Store:
             meta = obj["metadata"]
             if bump_rv or "resourceVersion" not in meta:
                 meta["resourceVersion"] = str(self._next_rv())
-            self.stores[(info.group, info.resource)].put(ns, name, Entry(obj), bulk=bulk)
+            self.stores[info.storage].put(ns, name, Entry(obj), bulk=bulk)
             if info.group == "apiextensions.k8s.io" and info.resource == "customresourcedefinitions":
                 self.register_crd(obj)
             return obj
@@ -377,7 +407,7 @@ class Store:
 
     def delete(self, info, ns, name):
         with self.lock:
-            entry = self.stores[(info.group, info.resource)].remove(ns if info.namespaced else "", name)
+            entry = self.stores[info.storage].remove(ns if info.namespaced else "", name)
             if entry is None:
                 return None
             self._next_rv()
@@ -387,7 +417,7 @@ class Store:
 
     def get(self, info, ns, name):
         with self.lock:
-            return self.stores[(info.group, info.resource)].get(ns if info.namespaced else "", name)
+            return self.stores[info.storage].get(ns if info.namespaced else "", name)
 
     def all_objects(self):
         with self.lock:
@@ -395,3 +425,15 @@ class Store:
 
 
 ALL_VERBS_CRD = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
+ALL_VERBS_BUILTIN = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+
+
+def version_priority(version):
+    """Sort key of Kubernetes' kube-aware version order: GA before beta before alpha, higher
+    numbers first, then versions that do not look like Kubernetes versions, by name."""
+    m = _KUBE_VERSION.match(version)
+    if not m:
+        return (3, 0, 0, version)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stage, -int(m.group(1)), -int(m.group(3) or 0), version)

@@ -64,6 +64,8 @@ __all__ = [
     "rfc3339",
 ]
 
+RESOURCE_POLICY_ANNOTATION = "veloweb.io/resource-policy"
+RESOURCE_POLICY_KIND = "configmap"  # Velero's resourcepolicies.ConfigmapRefType
 ENTRY_MODE = 0o755
 BLOCK = tarfile.BLOCKSIZE  # 512
 END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
@@ -466,6 +468,12 @@ def velero_backup_json(
     excluded_resources: Iterable[str] = (),
     include_cluster_resources: bool | None = None,
     label_selector: dict | None = None,
+    or_label_selectors: Iterable[dict] = (),
+    included_cluster_scoped_resources: Iterable[str] = (),
+    excluded_cluster_scoped_resources: Iterable[str] = (),
+    included_namespace_scoped_resources: Iterable[str] = (),
+    excluded_namespace_scoped_resources: Iterable[str] = (),
+    resource_policy: str | None = None,
     ordered_resources: dict[str, str] | None = None,
     ttl: str | float | timedelta = "720h0m0s",
     volume_snapshot_locations: Iterable[str] = (),
@@ -495,7 +503,11 @@ def velero_backup_json(
 ) -> dict:
     """The Backup CR (velero.io/v1) for `velero-backup.json`, from plain values.
 
-    Empty `included_namespaces` becomes `["*"]` (as Velero normalises it). `expiration` defaults to
+    Empty `included_namespaces` becomes `["*"]` (as Velero normalises it). The scoped resource lists
+    and `or_label_selectors` (LabelSelector objects) are omitted when empty, as Go's omitempty does. A
+    `resource_policy` (the YAML) becomes Velero's `spec.resourcePolicy`, a reference to a ConfigMap
+    named after the backup, and is kept whole in the `veloweb.io/resource-policy` annotation (Velero
+    ignores it; an import reads it back). `expiration` defaults to
     `start + ttl` (computed at start, spec 2 (e)). Durations may be Go strings, seconds or timedeltas;
     times may be datetimes (naive = UTC) or Unix timestamps. Unset optional pointers
     (`include_cluster_resources`, `label_selector`, timestamps) are omitted, as Go's omitempty does.
@@ -508,8 +520,11 @@ def velero_backup_json(
         "namespace": namespace,
         "labels": {**(labels or {}), "velero.io/storage-location": storage_location},
     }
+    annotations = dict(annotations or {})
+    if resource_policy:
+        annotations[RESOURCE_POLICY_ANNOTATION] = resource_policy
     if annotations:
-        metadata["annotations"] = dict(annotations)
+        metadata["annotations"] = annotations
     if uid:
         metadata["uid"] = uid
     if creation is not None or start is not None:
@@ -521,8 +536,18 @@ def velero_backup_json(
         "includedResources": list(included_resources),
         "excludedResources": list(excluded_resources),
     }
+    for key, values in (
+        ("includedClusterScopedResources", included_cluster_scoped_resources),
+        ("excludedClusterScopedResources", excluded_cluster_scoped_resources),
+        ("includedNamespaceScopedResources", included_namespace_scoped_resources),
+        ("excludedNamespaceScopedResources", excluded_namespace_scoped_resources),
+    ):
+        if values:
+            spec[key] = list(values)
     if label_selector is not None:
         spec["labelSelector"] = label_selector
+    if or_label_selectors:
+        spec["orLabelSelectors"] = list(or_label_selectors)
     if ordered_resources:
         spec["orderedResources"] = dict(ordered_resources)
     spec["ttl"] = ttl_text
@@ -540,6 +565,8 @@ def velero_backup_json(
             "volumeGroupSnapshotLabelKey": volume_group_snapshot_label_key,
         }
     )
+    if resource_policy:
+        spec["resourcePolicy"] = {"kind": RESOURCE_POLICY_KIND, "name": name}
     status: dict = {"version": 1, "formatVersion": BACKUP_FORMAT_VERSION, "phase": phase}
     if expiration is not None:
         status["expiration"] = rfc3339(expiration)

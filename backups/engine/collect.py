@@ -12,14 +12,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .filters import NAMESPACES, NamespaceFilter, ResourceFilter
+from .filters import NAMESPACES, GlobalResourceFilter, NamespaceFilter, ResourceFilter, ScopedResourceFilter
 from .hooks import ResourceHook, has_hooks
 from .items import ItemKey
 from .log import BackupLog
 from .relations import Relation
+from .resource_policies import parse_resource_policies
 from .resources import ResourceInfo, ResourceTable
 from .source import Source, SourceError
-from .spec import EXCLUDE_LABEL, BackupSpec, SpecError
+from .spec import EXCLUDE_LABEL, BackupSpec, SpecError, spec_warnings
 from .spool import Spool
 
 CORE_PRIORITY = {"pods": 0, "persistentvolumeclaims": 1, "persistentvolumes": 2}
@@ -67,26 +68,48 @@ def object_exclusion(obj: dict) -> str:
 
 
 def build_filters(
-    spec: BackupSpec, table: ResourceTable, active_namespaces: Iterable[dict]
+    spec: BackupSpec, table: ResourceTable, namespaces: Iterable[dict]
 ) -> tuple[NamespaceFilter, ResourceFilter]:
-    """The backup's namespace and resource filters, as Velero resolves them at validation: namespaces
-    labelled `velero.io/exclude-from-backup=true` join the excluded ones, and the snapshot types
-    Velero never collects join the excluded resources."""
-    namespaces = NamespaceFilter.build(spec.included_namespaces, spec.excluded_namespaces)
-    labelled_out = [
-        ns["metadata"]["name"] for ns in active_namespaces if object_exclusion(ns).startswith("has label")
-    ]
-    namespaces = namespaces.excluding(labelled_out)
-    excludes = list(spec.excluded_resources) + [gr for gr in AUTO_EXCLUDED if table.by_group_resource(gr)]
-    resources = ResourceFilter.build(
-        table, spec.included_resources, excludes, spec.include_cluster_resources, namespaces
-    )
-    return namespaces, resources
+    """The backup's namespace and resource filters, as Velero resolves them for a run: namespace
+    patterns expanded against the cluster's `namespaces` (every phase), namespaces labelled
+    `velero.io/exclude-from-backup=true` added to the excluded ones, the old-style resource filter
+    when any old-style field is set, else the scoped one (with the resource policy's
+    includeExcludePolicy), and the snapshot types Velero never collects left out."""
+    namespaces = list(namespaces)
+    names = [ns["metadata"]["name"] for ns in namespaces]
+    labelled_out = [name for name, ns in zip(names, namespaces, strict=True) if _labelled_out(ns)]
+    ns_filter = NamespaceFilter.of(spec.included_namespaces, spec.excluded_namespaces).expand(names)
+    ns_filter = ns_filter.excluding(labelled_out)
+    resources: ResourceFilter
+    if spec.uses_old_resource_filters:
+        resources = GlobalResourceFilter.build(
+            table,
+            spec.included_resources,
+            spec.excluded_resources,
+            spec.include_cluster_resources,
+            ns_filter,
+            AUTO_EXCLUDED,
+        )
+    else:
+        scoped = ScopedResourceFilter.build(
+            table,
+            spec.included_namespace_scoped_resources,
+            spec.excluded_namespace_scoped_resources,
+            spec.included_cluster_scoped_resources,
+            spec.excluded_cluster_scoped_resources,
+            ns_filter,
+            AUTO_EXCLUDED,
+        )
+        if spec.resource_policy and spec.resource_policy.strip():
+            policies = parse_resource_policies(spec.resource_policy)
+            if policies.has_include_exclude_policy:
+                scoped.combine_with_policy(policies)
+        resources = scoped
+    return ns_filter, resources
 
 
-def active_namespaces(source: Source, table: ResourceTable) -> list[dict]:
-    """The cluster's Active namespaces (Velero tracks only those). Raises SourceError."""
-    return [ns for ns in list_namespaces(source, table) if _is_active(ns)]
+def _labelled_out(obj: dict) -> bool:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(EXCLUDE_LABEL) == "true"
 
 
 def list_namespaces(source: Source, table: ResourceTable) -> list[dict]:
@@ -201,26 +224,17 @@ class Collector:
     def collect(self, watch: WatchCache | None = None) -> Collection:
         table = self.source.resources()
         all_namespaces = list_namespaces(self.source, table)
-        active = [ns for ns in all_namespaces if _is_active(ns)]
-        namespaces, resources = build_filters(self.spec, table, active)
+        self._refuse_labelled_includes(all_namespaces)
+        namespaces, resources = build_filters(self.spec, table, all_namespaces)
         ordered = self._ordered_resources(table)
-        selector = self.spec.label_selector or None
+        selectors = self.spec.selectors
         result = Collection(table, namespaces, resources)
-        names = {ns["metadata"]["name"] for ns in all_namespaces}
-        for explicit in namespaces.explicit_includes():
-            if explicit not in names:
-                self.log.error(
-                    f"namespace {explicit} in included namespaces does not exist",
-                    resource=NAMESPACES,
-                    name=explicit,
-                )
-        if namespaces.include_everything:
-            to_list: list[str | None] = [None]
-        else:
-            to_list = sorted(
-                n["metadata"]["name"] for n in active if namespaces.should_include(n["metadata"]["name"])
-            )
-        self._track_namespaces(result, active, namespaces, selector)
+        for _, message in spec_warnings(self.spec, table):
+            self.log.warning(message)
+        if table.by_group_resource(NAMESPACES) is not None:
+            self._check_included_namespaces(namespaces, all_namespaces)
+        to_list = namespaces.to_list()
+        self._track_namespaces(result, all_namespaces, namespaces, selectors)
 
         applicable = {}
         for relation in self.relations:
@@ -250,8 +264,8 @@ class Collector:
             start = len(result.keys)
             for namespace in [None] if not info.namespaced else to_list:
                 try:
-                    objects = self.source.list(info, namespace, selector)
-                    if watch is not None and selector is None and gr in watched:
+                    objects = self._list(info, namespace, selectors)
+                    if watch is not None and not selectors and gr in watched:
                         objects = watch.priming(watched[gr], gr, objects, namespace is None, namespace)
                     self._add_objects(result, info, objects, applicable.get(gr, ()))
                 except SourceError as error:
@@ -263,29 +277,79 @@ class Collector:
         self._drop_untracked_namespaces(result, namespace_positions)
         return result
 
+    def _list(self, info: ResourceInfo, namespace: str | None, selectors: list[str]) -> Iterator[dict]:
+        """One list call per label selector, as Velero lists for or-selectors; an object matching
+        several selectors is collected once, where the first one found it."""
+        if len(selectors) <= 1:
+            return self.source.list(info, namespace, selectors[0] if selectors else None)
+        return self._list_any(info, namespace, selectors)
+
+    def _list_any(self, info: ResourceInfo, namespace: str | None, selectors: list[str]) -> Iterator[dict]:
+        seen: set[tuple[str, str]] = set()
+        for selector in selectors:
+            for obj in self.source.list(info, namespace, selector):
+                meta = obj["metadata"]
+                key = (meta.get("namespace") or "", meta["name"])
+                if key not in seen:
+                    seen.add(key)
+                    yield obj
+
     def _ordered_resources(self, table: ResourceTable) -> dict[str, list[str]]:
+        """Ordered resources by group resource; a name discovery does not know orders nothing
+        (a warning says so), as in Velero."""
         result = {}
         for name, items in (self.spec.ordered_resources or {}).items():
             try:
                 result[table.resolve(name).group_resource] = list(items)
             except ValueError:
-                raise SpecError(f"invalid ordered resources: unknown resource {name!r}") from None
+                continue
         return result
 
-    def _track_namespaces(
-        self, result: Collection, active: list[dict], namespaces: NamespaceFilter, selector: str | None
-    ) -> None:
-        matcher = None
-        if selector:
-            from .selectors import parse_selector
+    def _refuse_labelled_includes(self, listed: list[dict]) -> None:
+        """Velero's controller adds namespaces labelled velero.io/exclude-from-backup=true to the
+        excluded ones before validating, so one also named among the included is refused."""
+        named = set(self.spec.included_namespaces)
+        both = sorted(
+            ns["metadata"]["name"]
+            for ns in listed
+            if ns["metadata"]["name"] in named and _labelled_out(ns)
+        )
+        if both:
+            raise SpecError(
+                f"invalid namespace filter: {', '.join(both)} is both included and excluded "
+                f"(labelled {EXCLUDE_LABEL}=true)"
+            )
 
-            matcher = parse_selector(selector)
-        for ns in active:
+    def _check_included_namespaces(self, namespaces: NamespaceFilter, listed: list[dict]) -> None:
+        """Velero lists an included namespace whether or not it exists, and only says so."""
+        names = {ns["metadata"]["name"] for ns in listed}
+        for explicit in namespaces.explicit_includes():
+            if explicit != "*" and explicit not in names:
+                self.log.warning(
+                    f"namespace {explicit} in included namespaces does not exist",
+                    resource=NAMESPACES,
+                    name=explicit,
+                )
+        if namespaces.expanded and not any(namespaces.should_include(n) for n in names):
+            self.log.warning("no namespaces matched the resolution of wildcard patterns")
+
+    def _track_namespaces(
+        self, result: Collection, listed: list[dict], namespaces: NamespaceFilter, selectors: list[str]
+    ) -> None:
+        """Velero's nsTracker.init: an Active namespace is kept when a selector matches its labels,
+        or when its name is included (unless every namespace is included and selectors are given)."""
+        from .selectors import parse_selector
+
+        matchers = [parse_selector(s) for s in selectors]
+        for ns in listed:
+            if not _is_active(ns):
+                continue
             meta = ns.get("metadata") or {}
-            if matcher is not None and matcher.matches(meta.get("labels") or {}):
+            labels = meta.get("labels") or {}
+            if any(m.matches(labels) for m in matchers):
                 result.tracked_namespaces.add(meta["name"])
                 continue
-            if namespaces.include_everything and matcher is not None:
+            if namespaces.include_everything and matchers:
                 continue
             if namespaces.should_include(meta["name"]):
                 result.tracked_namespaces.add(meta["name"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .archive import BlockArchiveWriter
-from .collect import active_namespaces, build_filters, object_exclusion
+from .collect import build_filters, list_namespaces, object_exclusion
 from .items import ItemKey
 from .log import BackupLog
 from .resources import ResourceTable
@@ -35,7 +35,7 @@ def crds_are_added(source: Source, table: ResourceTable, spec: BackupSpec) -> bo
     """
     if table.by_group_resource(CRD_RESOURCE) is None:
         return False
-    _, resources = build_filters(spec, table, active_namespaces(source, table))
+    _, resources = build_filters(spec, table, list_namespaces(source, table))
     return not resources.should_exclude(CRD_RESOURCE) and not resources.should_include(CRD_RESOURCE)
 
 

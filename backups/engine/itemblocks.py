@@ -21,7 +21,7 @@ from .items import BlockItem, BlockPlan, ItemBlock, ItemKey
 from .log import BackupLog
 from .relations import Related, Relation, default_relations
 from .source import Source, SourceError
-from .spec import BackupSpec
+from .spec import BackupSpec, SpecError, spec_errors
 from .spool import Spool
 
 
@@ -34,7 +34,7 @@ def plan_item_blocks(
 ) -> BlockPlan:
     """Collect the items `spec` selects from `source` and group them into blocks in dispatch order.
 
-    Raises SpecError / UnknownResource / InvalidSelector (all ValueError) for a bad spec, and
+    Raises SpecError (a ValueError) for a spec Velero's controller refuses (`spec_errors`), and
     records per-resource API failures in `log` without stopping. With a `spool`, every object is
     written there once and each BlockItem carries its location.
     """
@@ -56,10 +56,9 @@ def stream_item_blocks(
     so `BlockWalk.has_hooks` can tell the dispatcher which blocks wait on them."""
     log = log if log is not None else BackupLog()
     relations = default_relations() if relations is None else relations
-    if spec.label_selector:
-        from .selectors import parse_selector
-
-        parse_selector(spec.label_selector)
+    errors = spec_errors(spec)
+    if errors:  # what Velero's controller refuses before the backup runs
+        raise SpecError("; ".join(message for _, message in errors))
     with gc_paused():
         watch = WatchCache(source, source.resources(), spec.volume_group_label_key)
         collection = Collector(source, spec, relations, log, spool, hooks).collect(watch)

@@ -45,6 +45,7 @@ from .itemblocks import plan_item_blocks
 from .items import BlockPlan, ItemKey
 from .layout import backup_dir, logs_key, metadata_key, resource_list_key, results_key, tarball_key
 from .log import BackupLog
+from .relations import Relation
 from .selectors import label_selector_object
 from .source import Source
 from .spec import BackupSpec
@@ -97,12 +98,13 @@ def run_local_backup(
     ttl: str = "720h0m0s",
     clock: Callable[[], float] = time.time,
     executor: Executor | None = None,
+    relations: list[Relation] | None = None,
 ) -> LocalBackupResult:
     """Back up `source` per `spec` into `<out_dir>/backups/<name>/`. See the module docstring.
 
     `spec_hooks` are `spec.hooks.resources[]` entries, raw (Backup CR dicts) or parsed ResourceHooks.
-    `executor` defaults to `source.exec`. Raises ValueError when the backup already exists or the spec
-    is invalid (nothing written then).
+    `executor` defaults to `source.exec`; `relations` replace Velero's built-in ones (an added plugin).
+    Raises ValueError when the backup already exists or the spec is invalid (nothing written then).
     """
     target = os.path.join(out_dir, backup_dir(name).rstrip("/"))
     if os.path.lexists(target):
@@ -111,7 +113,7 @@ def run_local_backup(
     hooks, hooks_json = _hooks(spec_hooks, source)
     started = clock()
     log = BackupLog()
-    plan = plan_item_blocks(source, spec, log)
+    plan = plan_item_blocks(source, spec, log, relations=relations)
     table = source.resources()
 
     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -163,6 +165,12 @@ def run_local_backup(
             excluded_resources=spec.excluded_resources,
             include_cluster_resources=spec.include_cluster_resources,
             label_selector=label_selector_object(spec.label_selector),
+            or_label_selectors=[label_selector_object(s) for s in spec.or_label_selectors],
+            included_cluster_scoped_resources=spec.included_cluster_scoped_resources,
+            excluded_cluster_scoped_resources=spec.excluded_cluster_scoped_resources,
+            included_namespace_scoped_resources=spec.included_namespace_scoped_resources,
+            excluded_namespace_scoped_resources=spec.excluded_namespace_scoped_resources,
+            resource_policy=spec.resource_policy,
             ordered_resources={k: ",".join(v) for k, v in spec.ordered_resources.items()},
             ttl=ttl,
             hooks=hooks_json,

@@ -1,10 +1,13 @@
 """CSI snapshots of PersistentVolumeClaims, the way Velero's CSI plugin takes them.
 
-For a Bound PVC whose PV is a CSI volume: pick the driver's VolumeSnapshotClass, create a
-VolumeSnapshot with the claim's labels plus the backup name, and wait until its VolumeSnapshotContent has a
-snapshot handle (Velero's synchronous part; `readyToUse` is not awaited). The VolumeSnapshot,
-VolumeSnapshotContent and VolumeSnapshotClass are returned so the caller can write them into the
-backup as additional items.
+The backup's volume policies decide first (Velero's volume helper): `snapshot` takes one even when
+the backup's snapshotVolumes is false; `skip`, `fs-backup` and `custom` take none and the result
+says the volume was skipped and why (Velero's skipped-PV reasons); no match leaves it to
+snapshotVolumes. Then, for a Bound PVC whose PV is a CSI volume: pick the driver's
+VolumeSnapshotClass, create a VolumeSnapshot with the claim's labels plus the backup name, and wait
+until its VolumeSnapshotContent has a snapshot handle (Velero's synchronous part; `readyToUse` is not
+awaited). The VolumeSnapshot, VolumeSnapshotContent and VolumeSnapshotClass are returned so the
+caller can write them into the backup as additional items.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .log import BackupLog
+from .resource_policies import CUSTOM, FS_BACKUP, SKIP, SNAPSHOT, ResourcePolicies
 from .resources import ResourceInfo, ResourceTable
 from .source import SourceError
 
@@ -27,6 +31,16 @@ VSC_RESOURCE = "volumesnapshotcontents.snapshot.storage.k8s.io"
 VSCLASS_RESOURCE = "volumesnapshotclasses.snapshot.storage.k8s.io"
 PVC_RESOURCE = "persistentvolumeclaims"
 _MAX_LABEL = 63
+_NO_VOLUME_SNAPSHOT = "volumeSnapshot: not satisfy the criteria for VolumePolicy or the legacy snapshot way;"
+# Velero's skipped-PV summary of a volume whose policy action takes no snapshot (SerializeSkipReasons:
+# "<approach>: <reason>;" per approach, sorted); fs-backup and custom name what Veloweb lacks
+SKIPPED_REASONS = {
+    SKIP: "any: skipped due to resource policy ;" + _NO_VOLUME_SNAPSHOT,
+    FS_BACKUP: "podvolume: matched action is 'fs-backup' in chosen resource policies, and Veloweb has no "
+    "file-system backup;" + _NO_VOLUME_SNAPSHOT,
+    CUSTOM: "any: matched action is 'custom' in chosen resource policies, left to a plugin Veloweb does "
+    "not run;" + _NO_VOLUME_SNAPSHOT,
+}
 
 
 @dataclass(slots=True)
@@ -43,10 +57,16 @@ class SnapshotResult:
     finished: float
     error: str | None = None
     volume: dict | None = None  # the PersistentVolume, for the volume info file
+    skipped: str | None = None  # a volume policy took no snapshot: Velero's skipped-PV reasons
 
     @property
     def ok(self) -> bool:
         return self.error is None and bool(self.handle)
+
+    @property
+    def attempted(self) -> bool:
+        """A snapshot was asked for (Velero's csiVolumeSnapshotsAttempted counts it)."""
+        return self.skipped is None
 
 
 def label_value(value: str) -> str:
@@ -82,8 +102,11 @@ def snapshot_claim(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     snapshot_classes: list[dict] | None = None,
+    policies: ResourcePolicies | None = None,
+    snapshot_volumes: bool = True,
 ) -> SnapshotResult | None:
-    """Take a CSI snapshot of one PVC; None when Velero would skip it (info logged).
+    """Take a CSI snapshot of one PVC; None when Velero would skip it (info logged), a result with
+    `skipped` set when a volume policy says no snapshot.
 
     `source` needs get/list/create/delete (a KubeSource). `snapshot_classes` may carry the
     VolumeSnapshotClasses already listed for the backup (else they are listed here). A failure
@@ -124,6 +147,16 @@ def snapshot_claim(
         return failed(f"cannot read PersistentVolume {volume}: {exc}", None, None, None, "")
     if pv is None:
         log.info(f"PersistentVolume {volume} not found: no CSI snapshot", **where)
+        return None
+    action = policies.action_for(pv, pvc) if policies is not None else None
+    if action is not None and action != SNAPSHOT:
+        log.info(f"volume policy {action!r} for PersistentVolume {volume}: no CSI snapshot", **where)
+        skipped = SKIPPED_REASONS[action]
+        return SnapshotResult(
+            ns, name, None, None, None, "", None, None, started, time.time(), None, pv, skipped
+        )
+    if action is None and not snapshot_volumes:
+        log.info("snapshotVolumes is false and no volume policy matches: no CSI snapshot", **where)
         return None
     driver = ((pv.get("spec") or {}).get("csi") or {}).get("driver") or ""
     if not driver:

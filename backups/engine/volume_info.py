@@ -8,7 +8,9 @@ size from the VolumeSnapshot's `status.restoreSize`, the driver and VolumeSnapsh
 and `result` when its async operation sees the snapshot ready; Veloweb has no async operations, so
 they are set only when the snapshot was already `readyToUse` once its handle appeared. Snapshots
 that failed were deleted and have no entry (as in Velero, which finds no VolumeSnapshot for them).
-Go's field order and its untagged `ReadyToUse` key are kept.
+A volume a volume policy kept from its snapshot has an entry like Velero's
+`generateVolumeInfoForSkippedPV`: `skipped` with the reasons. Go's field order and its untagged
+`ReadyToUse` key are kept.
 """
 
 from __future__ import annotations
@@ -57,6 +59,44 @@ def quantity_value(quantity: str | int | float | None) -> int:
     except InvalidOperation:
         return 0
     return math.ceil(number * Decimal(_SUFFIXES[match.group(2)]))
+
+
+def volume_info(taken: SnapshotResult) -> dict | None:
+    """The volume info entry of a claim's snapshot step: skipped, taken, or None (failed)."""
+    return skipped_volume_info(taken) if taken.skipped else csi_volume_info(taken)
+
+
+def skipped_volume_info(taken: SnapshotResult) -> dict | None:
+    """The entry of a volume that a volume policy kept from its snapshot."""
+    if not taken.skipped:
+        return None
+    pv = taken.volume or {}
+    return {
+        "pvcName": taken.pvc,
+        "pvcNamespace": taken.namespace,
+        "pvName": (pv.get("metadata") or {}).get("name", ""),
+        "snapshotDataMoved": False,
+        "preserveLocalSnapshot": False,
+        "skipped": True,
+        "skippedReason": taken.skipped,
+        "pvInfo": {
+            "reclaimPolicy": (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy", ""),
+            "labels": (pv.get("metadata") or {}).get("labels"),
+        },
+    }
+
+
+def skipped_summary(infos: list[dict]) -> list[dict]:
+    """Velero's "Summary for skipped PVs" (SkipPVTracker.Summary): `{name, reasons: [{approach,
+    reason}]}` per skipped volume, by name."""
+    summary = []
+    for info in sorted((i for i in infos if i.get("skipped")), key=lambda i: i["pvName"]):
+        reasons = []
+        for part in filter(None, info["skippedReason"].split(";")):
+            approach, _, reason = part.partition(": ")
+            reasons.append({"approach": approach, "reason": reason})
+        summary.append({"name": info["pvName"], "reasons": reasons})
+    return summary
 
 
 def csi_volume_info(taken: SnapshotResult) -> dict | None:

@@ -112,11 +112,20 @@ def test_warnings_from_the_plan_go_to_stderr(cluster):
     assert json.loads(out)["blocks"][0]["items"][0] == key("pods", "shop", "web-0")
 
 
+def test_an_unknown_resource_is_a_warning_and_matches_nothing(cluster):
+    """As Velero: the name is kept as given and the preview goes on."""
+    out, err = preview("--manifests", cluster, "--include-resources", "pods,foos")
+    assert err.strip() == (
+        "warning: unknown resource 'foos' in included resources: the cluster does not serve it, "
+        "so it matches nothing"
+    )
+    assert {i["resource"] for b in json.loads(out)["blocks"] for i in b["items"]} == {"pods"}
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
         (["--selector", "app in (web"], 'invalid label selector "app in (web"'),
-        (["--include-resources", "pods,foos"], "unknown resource 'foos'"),
         (["--ordered-resources", "pods"], "invalid ordered resources 'pods'"),
         (["--include-cluster-resources", "maybe"], "invalid include-cluster-resources 'maybe'"),
     ],

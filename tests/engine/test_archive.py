@@ -510,6 +510,29 @@ def test_backup_json_defaults():
     assert backup["status"]["phase"] == "InProgress"
 
 
+def test_backup_json_new_filters_or_selectors_and_resource_policy_use_veleros_field_names():
+    policy = "version: v1\nvolumePolicies: []\n"
+    backup = velero_backup_json(
+        "b3",
+        included_cluster_scoped_resources=["persistentvolumes"],
+        excluded_namespace_scoped_resources=["secrets"],
+        or_label_selectors=[{"matchLabels": {"app": "web"}}, {"matchLabels": {"tier": "db"}}],
+        resource_policy=policy,
+        annotations={"note": "kept"},
+    )
+    spec = backup["spec"]
+    assert spec["includedClusterScopedResources"] == ["persistentvolumes"]
+    assert spec["excludedNamespaceScopedResources"] == ["secrets"]
+    assert "excludedClusterScopedResources" not in spec and "includedNamespaceScopedResources" not in spec
+    assert spec["orLabelSelectors"] == [{"matchLabels": {"app": "web"}}, {"matchLabels": {"tier": "db"}}]
+    # Velero's TypedLocalObjectReference to the ConfigMap holding the policy, named after the backup
+    assert spec["resourcePolicy"] == {"kind": "configmap", "name": "b3"}
+    assert backup["metadata"]["annotations"] == {"note": "kept", "veloweb.io/resource-policy": policy}
+    plain = velero_backup_json("b4")
+    assert not {"orLabelSelectors", "resourcePolicy", "includedClusterScopedResources"} & set(plain["spec"])
+    assert "annotations" not in plain["metadata"]
+
+
 @pytest.mark.parametrize(
     "value, text",
     [(720 * 3600, "720h0m0s"), (600, "10m0s"), (30, "30s"), (0, "0s"), (3661, "1h1m1s"), (1.5, "1.5s")],

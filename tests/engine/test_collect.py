@@ -4,8 +4,7 @@ import pytest
 
 from backups.engine.collect import collection_order
 from backups.engine.manifests import ManifestSource
-from backups.engine.resources import ResourceInfo, ResourceTable, UnknownResource
-from backups.engine.selectors import InvalidSelector
+from backups.engine.resources import ResourceInfo, ResourceTable
 from backups.engine.spec import SpecError
 
 from .objects import cluster_role, configmap, deployment, namespace, pod, pv, pvc
@@ -98,19 +97,35 @@ def test_resource_names_resolve_through_discovery_short_names_and_kinds():
     assert "configmaps a/cm" not in collected(plan(objects, excluded_resources=["configmap"]))
 
 
-def test_unknown_resources_and_bad_lists_are_clear_errors():
+def test_unknown_resources_match_nothing_and_the_backup_says_so():
+    """Velero keeps a name discovery does not know as it is: it matches nothing, the backup runs."""
+    objects = [namespace("a"), configmap("a", "cm"), pod("a", "p")]
+    result = plan(objects, included_resources=["pods", "pods-typo"])
+    assert collected(result) == ["pods a/p"]
+    assert [e.message for e in result.log.entries if e.level == "warning"] == [
+        "unknown resource 'pods-typo' in included resources: the cluster does not serve it, "
+        "so it matches nothing"
+    ]
+    assert collected(plan(objects, included_resources=["typo-1", "typo-2"])) == []
+    result = plan(objects, excluded_resources=["potatoes"], ordered_resources={"potatoes": ["a"]})
+    assert collected(result) == ["pods a/p", "configmaps a/cm", "namespaces a"]
+    assert [(e.level, e.message.split(":")[0]) for e in result.log.entries] == [
+        ("warning", "unknown resource 'potatoes' in excluded resources"),
+        ("warning", "unknown resource 'potatoes' in ordered resources"),
+    ]
+
+
+def test_lists_velero_refuses_are_clear_errors():
     objects = [namespace("a")]
-    with pytest.raises(UnknownResource, match="'pods-typo'"):
-        plan(objects, included_resources=["pods-typo"])
     with pytest.raises(SpecError, match="'\\*' only"):
         plan(objects, included_resources=["*", "pods"])
+    with pytest.raises(SpecError, match="'\\*' cannot be excluded"):
+        plan(objects, excluded_resources=["*"])
     with pytest.raises(SpecError, match="both included and excluded"):
         plan(objects, included_resources=["pods"], excluded_resources=["pods"])
     with pytest.raises(SpecError, match="invalid namespace"):
         plan(objects, included_namespaces=["Not_A_Namespace"])
-    with pytest.raises(SpecError, match="unknown resource 'potatoes'"):
-        plan(objects, ordered_resources={"potatoes": ["a"]})
-    with pytest.raises(InvalidSelector):
+    with pytest.raises(SpecError, match='invalid label selector "app in \\(a"'):
         plan(objects, label_selector="app in (a")
 
 

@@ -436,3 +436,28 @@ def test_the_check_command_fails_on_an_unavailable_location(db, tmp_path):
     with pytest.raises(CommandError, match="storage location broken is unavailable: .*not a directory"):
         call_command("location", "check", "broken")
     assert StorageLocation.objects.get(name="broken").available is False
+
+
+def test_velero_1_11_filters_or_selectors_and_a_policy_reference_map_back(found):
+    """A Velero backup with the scoped filters and orLabelSelectors; its resource policy is a
+    ConfigMap in its cluster, so only a Veloweb backup (which keeps the YAML) brings one back."""
+    location, store = found
+    document = json.loads(json.dumps(VELERO_BACKUP))
+    spec = document["spec"]
+    for old in ("includedResources", "excludedResources", "includeClusterResources", "labelSelector"):
+        del spec[old]
+    spec.update(
+        includedClusterScopedResources=["persistentvolumes", "storageclasses.storage.k8s.io"],
+        excludedNamespaceScopedResources=["secrets"],
+        orLabelSelectors=[{"matchLabels": {"app": "web"}}, {"matchExpressions": [{"key": "tier", "operator": "Exists"}]}],  # noqa: E501
+        resourcePolicy={"kind": "configmap", "name": "skip-nfs"},
+    )
+    put_backup(store, NAME, document)
+    imports.import_backup(location, NAME)
+    b = Backup.objects.get(name=NAME)
+    assert b.included_cluster_scoped_resources == ["persistentvolumes", "storageclasses.storage.k8s.io"]
+    assert b.excluded_namespace_scoped_resources == ["secrets"]
+    assert (b.included_namespace_scoped_resources, b.excluded_cluster_scoped_resources) == ([], [])
+    assert b.included_resources == [] and b.include_cluster_resources is None
+    assert (b.label_selector, b.or_label_selectors) == ("", ["app=web", "tier"])
+    assert b.resource_policy == ""

@@ -89,6 +89,23 @@ def test_without_snapshots_blocks_with_claims_share_batches(plan, cluster):
     assert not [b for b in shared if annotated_for_hooks(cluster, b)]
 
 
+def test_a_volume_policy_that_snapshots_makes_claims_wait_alone_even_with_snapshots_off(plan):
+    """Velero's volume helper: a `snapshot` policy takes the snapshot whatever snapshotVolumes says."""
+    policy = "version: v1\nvolumePolicies:\n- conditions: {csi: {}}\n  action: {type: snapshot}\n"
+    _, batches = plan(snapshot_volumes=False, resource_policy=policy)
+    assert not [b for batch in batches if len(batch) > 1 for b in batch if claims(b)]
+
+
+def test_the_backups_scoped_filters_and_or_selectors_decide_what_is_planned(plan):
+    _, batches = plan(
+        included_namespaces=["shop"],
+        included_namespace_scoped_resources=["pods"],
+        or_label_selectors=["app.kubernetes.io/name=web", "app.kubernetes.io/name=nothing"],
+    )
+    keys = sorted(f"{k.resource} {k.namespace}/{k.name}" for batch in batches for b in batch for k in b)
+    assert keys == ["namespaces /shop", "pods shop/web-7d4b9c8f6d-q7m4z", "pods shop/web-7d4b9c8f6d-x2k9p"]
+
+
 def test_pods_hooked_by_the_backup_spec_go_alone_too(plan):
     _, without = plan(snapshot_volumes=False)
     _, batches = plan(snapshot_volumes=False, hooks=PAYMENTS_HOOK)
