@@ -5,17 +5,16 @@ can never turn into an error page."""
 from __future__ import annotations
 
 import logging
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
 from django.core.cache import cache
 from django.utils import timezone
 
-from backups.engine.filters import is_glob
-from backups.engine.resources import ResourceTable, UnknownResource
+from backups.engine.resources import ResourceTable
+from backups.engine.spec import spec_warnings
 from backups.models import Cluster
-from backups.validation import Problem
+from backups.validation import Problem, backup_spec
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 10.0  # seconds per request: a check answers while the admin waits
@@ -98,32 +97,15 @@ def _one_line(error: BaseException) -> str:
 
 
 def option_warnings(cluster: Cluster, fields: dict) -> list[Problem]:
-    """What the cluster says of a backup's options before it runs: a namespace name or pattern
-    that matches no namespace, a resource name discovery does not know. Warnings, not refusals:
-    Velero runs such a backup (the name matches nothing) and its log says the same."""
+    """What the cluster says of a backup's options before it runs (the engine's `spec_warnings`
+    with its discovery and namespaces): names that match nothing. Warnings, not refusals: Velero
+    runs such a backup, and its log says the same."""
     facts = _facts(cluster)
     if facts is None:
         return []
     namespaces, table = facts
-    warnings = []
-    for field in ("included_namespaces", "excluded_namespaces"):
-        for pattern in fields.get(field) or []:
-            if pattern != "*" and not any(fnmatchcase(ns, pattern) for ns in namespaces):
-                what = "pattern" if is_glob(pattern) else "namespace"
-                warnings.append(
-                    Problem(field, f"{what} {pattern!r} matches no namespace of {cluster.name} now")
-                )
-    for field in ("included_resources", "excluded_resources"):
-        for name in fields.get(field) or []:
-            if name == "*" or is_glob(name):
-                continue
-            try:
-                table.resolve(name)
-            except UnknownResource:
-                warnings.append(
-                    Problem(field, f"{cluster.name} serves no resource {name!r}: it will match nothing")
-                )
-    return warnings
+    spec = backup_spec(fields)
+    return [Problem(field, message) for field, message in spec_warnings(spec, table, namespaces)]
 
 
 def _facts(cluster: Cluster) -> tuple[list[str], ResourceTable] | None:

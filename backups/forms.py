@@ -12,12 +12,18 @@ from django.utils import timezone
 
 from backups import schedules, services
 from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
-from backups.engine.spec import SpecError, parse_ordered_resources
+from backups.engine.spec import SpecError, parse_or_selectors, parse_ordered_resources
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 
 TRI_STATE = [("", "auto"), ("true", "yes"), ("false", "no")]
+SCOPED_FIELDS = (
+    "included_cluster_scoped_resources",
+    "excluded_cluster_scoped_resources",
+    "included_namespace_scoped_resources",
+    "excluded_namespace_scoped_resources",
+)
 READ_ONLY_DEFAULT = (
     "A read-only location cannot be the default: every backup, scheduled ones too, would fail validation."
 )
@@ -71,7 +77,31 @@ class BackupForm(forms.Form):
     include_cluster_resources = forms.ChoiceField(
         choices=TRI_STATE, required=False, help_text="Auto: only when all namespaces are included."
     )
+    included_cluster_scoped_resources = forms.CharField(
+        required=False,
+        label="Included cluster-scoped resources",
+        help_text="New-style filters (not with the resource lists above): comma-separated, '*' for all.",
+    )
+    excluded_cluster_scoped_resources = forms.CharField(
+        required=False, label="Excluded cluster-scoped resources"
+    )
+    included_namespace_scoped_resources = forms.CharField(
+        required=False, label="Included namespace-scoped resources"
+    )
+    excluded_namespace_scoped_resources = forms.CharField(
+        required=False, label="Excluded namespace-scoped resources"
+    )
     label_selector = forms.CharField(required=False, help_text="As kubectl -l: app=web,tier!=cache")
+    or_label_selectors = forms.CharField(
+        required=False,
+        label="Or label selectors",
+        help_text="Items matching any of them: app=web or tier=db (not with a label selector).",
+    )
+    resource_policy = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="Velero's resource policy (YAML, version: v1): volumePolicies, includeExcludePolicy.",
+    )
     ordered_resources = forms.CharField(
         required=False, help_text="Velero's syntax: pods=ns/a,ns/b;persistentvolumes=pv1"
     )
@@ -125,6 +155,9 @@ class BackupForm(forms.Form):
             "excluded_resources": ", ".join(backup.excluded_resources),
             "include_cluster_resources": tri_state_text(backup.include_cluster_resources),
             "label_selector": backup.label_selector,
+            **{name: ", ".join(getattr(backup, name)) for name in SCOPED_FIELDS},
+            "or_label_selectors": " or ".join(backup.or_label_selectors),
+            "resource_policy": backup.resource_policy,
             "ordered_resources": ";".join(f"{k}={','.join(v)}" for k, v in backup.ordered_resources.items()),
             "hooks": json.dumps(backup.hooks, indent=2) if backup.hooks else "",
             "snapshot_volumes": tri_state_text(backup.snapshot_volumes),
@@ -165,6 +198,12 @@ class BackupForm(forms.Form):
                 raise forms.ValidationError(str(error)) from error
         return expression
 
+    def clean_or_label_selectors(self):
+        try:
+            return parse_or_selectors(self.cleaned_data["or_label_selectors"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+
     def clean_ordered_resources(self):
         try:
             return parse_ordered_resources(self.cleaned_data["ordered_resources"])
@@ -196,6 +235,9 @@ class BackupForm(forms.Form):
             "excluded_resources": csv(data.get("excluded_resources", "")),
             "include_cluster_resources": tri_state(data.get("include_cluster_resources", "")),
             "label_selector": data.get("label_selector", "").strip(),
+            **{name: csv(data.get(name, "")) for name in SCOPED_FIELDS},
+            "or_label_selectors": data.get("or_label_selectors") or [],
+            "resource_policy": data.get("resource_policy", "").strip(),
             "ordered_resources": data.get("ordered_resources") or {},
             "hooks": data.get("hooks") or {},
             "snapshot_volumes": tri_state(data.get("snapshot_volumes", "")),

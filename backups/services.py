@@ -18,7 +18,7 @@ from backups.engine.durations import TTL
 from backups.engine.spec import BackupSpec
 from backups.engine.storage import StorageError
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
-from backups.validation import BACKUP_NAME_MAX, backup_problems, check_name
+from backups.validation import BACKUP_NAME_MAX, backup_problems, backup_spec, check_name
 
 log = logging.getLogger(__name__)
 ADMISSION_LOCK = 0x7665_6C6F  # "velo": the advisory lock key of admissions on PostgreSQL
@@ -27,22 +27,8 @@ Phase = Backup.Phase
 
 
 def spec_of(backup: Backup) -> BackupSpec:
-    return BackupSpec(
-        included_namespaces=list(backup.included_namespaces) or ["*"],
-        excluded_namespaces=list(backup.excluded_namespaces),
-        included_resources=list(backup.included_resources) or ["*"],
-        excluded_resources=list(backup.excluded_resources),
-        include_cluster_resources=backup.include_cluster_resources,
-        label_selector=backup.label_selector or None,
-        ordered_resources={k: list(v) for k, v in (backup.ordered_resources or {}).items()},
-        volume_group_label_key=backup.volume_group_label_key,
-        included_cluster_scoped_resources=list(backup.included_cluster_scoped_resources),
-        excluded_cluster_scoped_resources=list(backup.excluded_cluster_scoped_resources),
-        included_namespace_scoped_resources=list(backup.included_namespace_scoped_resources),
-        excluded_namespace_scoped_resources=list(backup.excluded_namespace_scoped_resources),
-        or_label_selectors=list(backup.or_label_selectors),
-        resource_policy=backup.resource_policy or None,
-    )
+    """The engine's view of a backup's (or a definition's) options."""
+    return backup_spec(spec_fields(backup))
 
 
 def spec_fields(backup) -> dict:

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backups.engine.durations import CSI_SNAPSHOT_TIMEOUT, TTL
-from backups.engine.filters import NamespaceFilter
 from backups.engine.hooks import parse_resource_hooks
-from backups.engine.selectors import parse_selector
-from backups.engine.spec import SpecError
+from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
 
 BACKUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BACKUP_NAME_MAX = 63  # a Kubernetes object name label, and Velero's Backup name
@@ -84,51 +82,64 @@ def label_key_problem(key: str) -> str | None:
     return None
 
 
+LIST_FIELDS = (
+    "included_namespaces",
+    "excluded_namespaces",
+    "included_resources",
+    "excluded_resources",
+    "included_cluster_scoped_resources",
+    "excluded_cluster_scoped_resources",
+    "included_namespace_scoped_resources",
+    "excluded_namespace_scoped_resources",
+    "or_label_selectors",
+)
+
+
+def backup_spec(fields: Mapping[str, Any]) -> BackupSpec:
+    """The engine's view of a backup's options (the `VeleroSpec` model fields)."""
+    lists = {name: list(fields.get(name) or []) for name in LIST_FIELDS}
+    lists["included_namespaces"] = lists["included_namespaces"] or ["*"]
+    lists["included_resources"] = lists["included_resources"] or ["*"]
+    return BackupSpec(
+        **lists,
+        include_cluster_resources=fields.get("include_cluster_resources"),
+        label_selector=fields.get("label_selector") or None,
+        ordered_resources={k: list(v) for k, v in (fields.get("ordered_resources") or {}).items()},
+        volume_group_label_key=fields.get("volume_group_label_key") or DEFAULT_VOLUME_GROUP_LABEL_KEY,
+        resource_policy=fields.get("resource_policy") or None,
+    )
+
+
 def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
     """Every problem of a backup's options (the `VeleroSpec` model fields, plus `storage_location`
-    as an object or None); an empty list when the backup can be queued."""
+    as an object or None); an empty list when the backup can be queued. What Velero's controller
+    refuses is the engine's `spec_errors`; the rest (types, durations, hooks, limits) is here."""
     problems: list[Problem] = []
-    included = _strings(fields, "included_namespaces", problems)
-    excluded = _strings(fields, "excluded_namespaces", problems)
-    if included is not None and excluded is not None:
-        try:
-            NamespaceFilter.build(included, [])
-        except SpecError as error:
-            problems.append(Problem("included_namespaces", str(error)))
-        else:  # the includes are fine: what is left is the excludes' (or the two together)
-            try:
-                NamespaceFilter.build(included, excluded)
-            except SpecError as error:
-                problems.append(Problem("excluded_namespaces", str(error)))
-    included = _strings(fields, "included_resources", problems)
-    excluded = _strings(fields, "excluded_resources", problems)
-    if excluded and "*" in excluded:
-        problems.append(Problem("excluded_resources", "invalid excluded resources: '*' cannot be excluded"))
-    if included and len(included) > 1 and "*" in included:
-        problems.append(
-            Problem("included_resources", "invalid included resources: must either be '*' only, or names")
-        )
+    typed = all([_strings(fields, name, problems) is not None for name in LIST_FIELDS])
     for field in ("include_cluster_resources", "snapshot_volumes"):
         if fields.get(field) not in (None, True, False):
             problems.append(
                 Problem(field, f"invalid {field.replace('_', ' ')}: expected true, false or unset")
             )
-    selector = fields.get("label_selector") or ""
-    if not isinstance(selector, str):
-        problems.append(Problem("label_selector", "invalid label selector: expected text"))
-    elif selector:
-        try:
-            parse_selector(selector)
-        except ValueError as error:
-            problems.append(Problem("label_selector", str(error)))
+    for field in ("label_selector", "resource_policy", "volume_group_label_key"):
+        if not isinstance(fields.get(field) or "", str):
+            typed = False
+            problems.append(Problem(field, f"invalid {field.replace('_', ' ')}: expected text"))
     ordered = fields.get("ordered_resources") or {}
     if not isinstance(ordered, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v)
         for k, v in ordered.items()
     ):
+        typed = False
         problems.append(
             Problem("ordered_resources", "invalid ordered resources: expected a map of resource to names")
         )
+    if typed:
+        seen = set()
+        for field, message in spec_errors(backup_spec(fields)):
+            if (field, message) not in seen:
+                seen.add((field, message))
+                problems.append(Problem(field, message))
     _duration(fields, "ttl", TTL, "720h0m0s", problems)
     _duration(fields, "csi_snapshot_timeout", CSI_SNAPSHOT_TIMEOUT, "10m0s", problems)
     hooks = fields.get("hooks") or {}
@@ -140,9 +151,7 @@ def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
         except ValueError as error:
             problems.append(Problem("hooks", str(error)))
     key = fields.get("volume_group_label_key") or ""
-    if not isinstance(key, str):
-        problems.append(Problem("volume_group_label_key", "invalid volume group label key: expected text"))
-    elif key and (problem := label_key_problem(key)):
+    if isinstance(key, str) and key and (problem := label_key_problem(key)):
         problems.append(Problem("volume_group_label_key", f"volume group {problem}"))
     workers = fields.get("workers", 4)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:

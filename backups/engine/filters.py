@@ -74,7 +74,10 @@ def namespace_name_problem(name: str) -> str | None:
 
 def namespace_errors(includes: list[str], excludes: list[str]) -> list[tuple[str, str]]:
     """(field, message) for included/excluded namespaces Velero's controller refuses."""
-    found = [("included_namespaces", e) for e in list_errors("namespaces", includes, excludes)]
+    found = [
+        ("excluded_namespaces" if e.startswith("invalid excluded") else "included_namespaces", e)
+        for e in list_errors("namespaces", includes, excludes)
+    ]
     for field_name, names in (("included_namespaces", includes), ("excluded_namespaces", excludes)):
         for name in names:
             problem = namespace_name_problem(name)

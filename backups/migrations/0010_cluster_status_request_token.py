@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0005_schedules_expiry_locations'),
+        ('backups', '0008_velero_filters'),
     ]
 
     operations = [

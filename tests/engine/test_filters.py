@@ -258,7 +258,7 @@ POLICY_WITH_LISTS = "version: v1\nincludeExcludePolicy:\n  includedClusterScoped
             "excluded_cluster_scoped_resources",
             "pv is both included and excluded",
         ),
-        ({"excluded_namespaces": ["*"]}, "included_namespaces", "'*' cannot be excluded"),
+        ({"excluded_namespaces": ["*"]}, "excluded_namespaces", "'*' cannot be excluded"),
         ({"included_namespaces": ["Shop"]}, "included_namespaces", "invalid namespace 'Shop'"),
         ({"excluded_namespaces": ["a**"]}, "excluded_namespaces", "a single '*' at a time"),
         ({"included_namespaces": ["a[b"]}, "included_namespaces", "matching ']'"),

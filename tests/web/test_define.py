@@ -120,10 +120,10 @@ def test_the_inline_check_puts_errors_and_cluster_warnings_under_their_fields(op
             "name_prefix",
         )
     }
-    assert "pattern &#x27;nope-*&#x27; matches no namespace of live" in notes["included_namespaces"]
-    assert "namespace &#x27;ghost&#x27; matches no namespace" in notes["included_namespaces"]
-    assert "&#x27;shop&#x27;" not in notes["included_namespaces"]  # it exists
-    assert "serves no resource &#x27;gizmos&#x27;" in notes["included_resources"]
+    assert "namespace pattern &#x27;nope-*&#x27; matches no namespace" in notes["included_namespaces"]
+    assert "namespace ghost in included namespaces does not exist" in notes["included_namespaces"]
+    assert "shop in" not in notes["included_namespaces"]  # it exists
+    assert "unknown resource &#x27;gizmos&#x27; in included resources" in notes["included_resources"]
     assert "errorlist" in notes["ttl"] and "errorlist" in notes["excluded_namespaces"]
     assert "<li>" not in notes["name_prefix"]
     assert not Backup.objects.exists()
@@ -134,4 +134,47 @@ def test_warnings_do_not_refuse_the_backup_and_are_shown_after_it(operator, live
         response = post(operator, live_cluster, included_namespaces="ghost", follow=True)
     backup = Backup.objects.get()
     assert backup.phase == Backup.Phase.QUEUED
-    assert "namespace &#x27;ghost&#x27; matches no namespace of live now" in response.content.decode()
+    assert "namespace ghost in included namespaces does not exist" in response.content.decode()
+
+
+POLICY = """version: v1
+volumePolicies:
+- conditions: {storageClass: [scratch]}
+  action: {type: skip}
+"""
+
+
+def test_velero_s_newer_filters_are_on_the_form(operator, cluster):
+    with mock.patch("backups.services.admit"):
+        post(
+            operator,
+            cluster,
+            included_namespace_scoped_resources="pods, configmaps",
+            excluded_cluster_scoped_resources="storageclasses",
+            or_label_selectors="app=web or tier=db",
+            resource_policy=POLICY,
+        )
+    backup = Backup.objects.get()
+    assert backup.included_namespace_scoped_resources == ["pods", "configmaps"]
+    assert backup.excluded_cluster_scoped_resources == ["storageclasses"]
+    assert backup.or_label_selectors == ["app=web", "tier=db"]
+    assert "scratch" in backup.resource_policy
+
+
+@pytest.mark.parametrize(
+    "fields, field, text",
+    [
+        ({"included_resources": "pods", "included_namespace_scoped_resources": "pods"},
+         "included_namespace_scoped_resources", "cannot be used together"),
+        ({"label_selector": "app=web", "or_label_selectors": "a=b or c=d"}, "or_label_selectors", "only one"),
+        ({"or_label_selectors": "a=b or "}, "or_label_selectors", ""),
+        ({"resource_policy": "version: v9\n"}, "resource_policy", ""),
+    ],
+)  # fmt: skip
+def test_the_newer_filters_refusals_land_at_their_fields(operator, cluster, fields, field, text):
+    response = post(operator, cluster, **fields)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors, errors
+    assert text in " ".join(errors[field])
+    assert not Backup.objects.exists()
