@@ -32,8 +32,16 @@ class Problem:
     field: str
     message: str
 
+    def __post_init__(self) -> None:
+        # one line whatever the input quoted in it held: it is printed, stored and shown as is
+        object.__setattr__(self, "message", _one_line(self.message))
+
     def __str__(self) -> str:
         return self.message
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class InvalidName(ValueError):

@@ -7,6 +7,8 @@ Two forms exist: the string form used by `kubectl -l` and Velero's `--selector`
 
 from __future__ import annotations
 
+import json
+
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ class InvalidSelector(ValueError):
     """A selector that the API server would reject; the message names the selector and the bad part."""
 
     def __init__(self, text: str, problem: str):
-        super().__init__(f'invalid label selector "{text}": {problem}')
+        # quoted as JSON, so a newline in the selector cannot break the message's one line
+        super().__init__(f"invalid label selector {json.dumps(text, ensure_ascii=False)}: {problem}")
         self.text = text
         self.problem = problem
 
