@@ -8,7 +8,6 @@ Two forms exist: the string form used by `kubectl -l` and Velero's `--selector`
 from __future__ import annotations
 
 import json
-
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
