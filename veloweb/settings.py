@@ -46,6 +46,9 @@ def _data_dir_secret_key() -> str:
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or _data_dir_secret_key()
+# Former keys, while rotating: sessions and sealed credentials (veloweb/crypto.py) made with them
+# still open; credentials are sealed with SECRET_KEY when next saved.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
