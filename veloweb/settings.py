@@ -188,7 +188,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "axes.apps": {"level": "WARNING"},  # not its version banner in every command's output
+        "axes": {"level": "WARNING"},  # failed sign-ins and lock-outs; not every success and banner
     },
 }
 
