@@ -1,5 +1,11 @@
 """The backup page's WebSocket: joins the backup's group, sends the current state on connect,
-then coalesced updates (dirty block rows and the summary, at most every FLUSH_INTERVAL)."""
+then coalesced updates (dirty block rows and the summary, at most every FLUSH_INTERVAL).
+
+A socket outlives the checks its page passed, so the session and the role are checked again on
+every message, and every VELOWEB_WS_RECHECK_SECONDS while nothing happens: a user signed out (here
+or in another tab), deactivated or no longer a viewer gets the socket closed with CLOSE_SIGNED_OUT
+or CLOSE_FORBIDDEN (the page says why; htmx does not reconnect on these codes). Each render uses
+the user read afresh, so a right taken away (hook output) is gone from the next message."""
 
 from __future__ import annotations
 
@@ -9,22 +15,41 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
-from backups.permissions import can_view
+from backups.permissions import can_view, session_user
 from backups.progress import group_name
 
 FLUSH_INTERVAL = 0.2
+CLOSE_SIGNED_OUT = 4401  # no session, or it ended (logged out, expired)
+CLOSE_FORBIDDEN = 4403  # signed in, but no longer a viewer
+CLOSE_GONE = 4404  # the backup was deleted
 
 
-def _render(*args, **kwargs):
+def _access(session_key: str | None):
+    """(user, None) while the session's user may watch backups, else (None, close code)."""
+    user = session_user(session_key)
+    if not user.is_authenticated:
+        return None, CLOSE_SIGNED_OUT
+    if not can_view(user):
+        return None, CLOSE_FORBIDDEN
+    return user, None
+
+
+def _render(session_key: str | None, backup_id: int, page: int, **kwargs):
+    """(close code, None) when access is gone, else (None, the messages) for the user as of now."""
     from backups.views.live import live_fragments
 
-    return live_fragments(*args, **kwargs)
+    user, refused = _access(session_key)
+    if refused:
+        return refused, None
+    messages = live_fragments(backup_id, user, page, **kwargs)
+    return (CLOSE_GONE, None) if messages is None else (None, messages)
 
 
 class BackupProgressConsumer(AsyncWebsocketConsumer):
     async def connect(self):
-        self.user = self.scope.get("user")
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.backup_id = int(self.scope["url_route"]["kwargs"]["backup_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode())
         try:
@@ -35,30 +60,40 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
         self.dirty: set[int] = set()
         self.details_dirty = False
         self.pending = False
+        self.closed = False
         self.last_flush = 0.0
         self.flusher: asyncio.Task | None = None
-        if self.user is None or not await database_sync_to_async(can_view)(self.user):
-            await self.close(code=4403)
+        self.watcher: asyncio.Task | None = None
+        user, refused = await database_sync_to_async(_access)(self.session_key)
+        await self.accept()  # then close: the page sees the close code (a refused handshake is 1006)
+        if refused:
+            await self._close(refused)
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        snapshot = await database_sync_to_async(_render)(self.backup_id, self.user, self.page)
-        if snapshot is None:
-            await self.close(code=4404)
+        refused, snapshot = await database_sync_to_async(_render)(self.session_key, self.backup_id, self.page)
+        if refused:
+            await self._close(refused)
             return
         for message in snapshot:
             await self.send(text_data=message)
         self.has_rows = len(snapshot) > 1
         self.last_flush = time.monotonic()
+        self.watcher = asyncio.create_task(self._watch_access())
 
     async def disconnect(self, code):
-        if self.flusher:
-            self.flusher.cancel()
+        self.closed = True
+        for task in (self.flusher, self.watcher):
+            if task:
+                task.cancel()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        """The page sends nothing we act on (htmx's ws-send is not used)."""
+        """The page sends nothing we act on (htmx's ws-send is not used); still, a message from a
+        client whose access is gone closes the socket."""
+        user, refused = await database_sync_to_async(_access)(self.session_key)
+        if refused:
+            await self._close(refused)
 
     async def blocks_changed(self, event):
         self.dirty.update(event.get("indexes", ()))
@@ -68,28 +103,40 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
         self.details_dirty = True
         self._schedule()
 
+    async def _close(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
+
+    async def _watch_access(self):
+        while not self.closed:
+            await asyncio.sleep(settings.VELOWEB_WS_RECHECK_SECONDS)
+            user, refused = await database_sync_to_async(_access)(self.session_key)
+            if refused:
+                await self._close(refused)
+
     def _schedule(self):
         self.pending = True
-        if self.flusher is None or self.flusher.done():
+        if not self.closed and (self.flusher is None or self.flusher.done()):
             self.flusher = asyncio.create_task(self._flush())
 
     async def _flush(self):
-        while self.pending:
+        while self.pending and not self.closed:
             await asyncio.sleep(max(0.0, self.last_flush + FLUSH_INTERVAL - time.monotonic()))
             indexes, self.dirty = self.dirty, set()
             details, self.details_dirty, self.pending = self.details_dirty, False, False
-            messages = await database_sync_to_async(_render)(
+            refused, messages = await database_sync_to_async(_render)(
+                self.session_key,
                 self.backup_id,
-                self.user,
                 self.page,
                 indexes=indexes if self.has_rows else None,  # no rows yet: the plan may have appeared
                 details=details,
             )
-            if messages and len(messages) > 1:
-                self.has_rows = True
             self.last_flush = time.monotonic()
-            if messages is None:
-                await self.close(code=4404)
+            if refused:
+                await self._close(refused)
                 return
+            if len(messages) > 1:
+                self.has_rows = True
             for message in messages:
                 await self.send(text_data=message)

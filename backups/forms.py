@@ -13,9 +13,10 @@ from django.utils import timezone
 from backups import schedules, services
 from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.spec import SpecError, parse_or_selectors, parse_ordered_resources
-from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
+from backups.models import Backup, BackupDefinition, Cluster, Credentials, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
+from veloweb.crypto import Unreadable
 
 TRI_STATE = [("", "auto"), ("true", "yes"), ("false", "no")]
 SCOPED_FIELDS = (
@@ -384,12 +385,19 @@ class StorageLocationForm(forms.ModelForm):
         from backups.locations import masked
 
         super().__init__(*args, **kwargs)
-        self.initial["access_key_id"] = ""  # never rendered back, like the secret
-        stored = self.instance.access_key_id
-        if stored:
-            self.fields["access_key_id"].widget.attrs["placeholder"] = masked(stored)
-            self.fields["access_key_id"].help_text = f"Stored: {masked(stored)}. Leave empty to keep it."
-        if self.instance.secret_access_key:
+        self.initial["access_key_id"] = self.initial["secret_access_key"] = ""  # never rendered back
+        try:
+            self.stored = self.instance.credentials()
+            self.stored_problem = ""
+        except Unreadable as error:  # sealed under another SECRET_KEY: they must be entered again
+            self.stored, self.stored_problem = Credentials("", ""), str(error)
+            for name in ("access_key_id", "secret_access_key"):
+                self.fields[name].help_text = f"Stored {error}"
+        if self.stored.access_key_id:
+            shown = masked(self.stored.access_key_id)
+            self.fields["access_key_id"].widget.attrs["placeholder"] = shown
+            self.fields["access_key_id"].help_text = f"Stored: {shown}. Leave empty to keep it."
+        if self.stored.secret_access_key:
             self.fields["secret_access_key"].widget.attrs["placeholder"] = "•••• (stored)"
         if not self.instance.pk:
             del self.fields["forget_credentials"]
@@ -401,8 +409,10 @@ class StorageLocationForm(forms.ModelForm):
         if cleaned.get("forget_credentials"):
             cleaned["access_key_id"] = cleaned["secret_access_key"] = ""
         else:
-            cleaned["access_key_id"] = cleaned.get("access_key_id") or self.instance.access_key_id
-            cleaned["secret_access_key"] = cleaned.get("secret_access_key") or self.instance.secret_access_key
+            if self.stored_problem and not (cleaned.get("access_key_id") or cleaned.get("secret_access_key")):
+                self.add_error("access_key_id", f"The stored {self.stored_problem}")
+            cleaned["access_key_id"] = cleaned.get("access_key_id") or self.stored.access_key_id
+            cleaned["secret_access_key"] = cleaned.get("secret_access_key") or self.stored.secret_access_key
         provider = cleaned.get("provider")
         if provider == StorageLocation.Provider.LOCAL:
             path = (cleaned.get("path") or "").strip()
@@ -473,3 +483,5 @@ class StorageLocationForm(forms.ModelForm):
 
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("", "no access"), *((r, r) for r in ROLES)], required=False)
+    # A viewer allowed to download tarballs and read hook output (operators and admins are).
+    downloader = forms.BooleanField(required=False)

@@ -5,12 +5,14 @@ every message here comes from the store, which names the location and the cause,
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
+from veloweb.crypto import Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,24 @@ def masked(value: str) -> str:
     if not value:
         return ""
     return "••••" + (value[-4:] if len(value) > 8 else "")
+
+
+@dataclass
+class CredentialsShown:
+    """What pages show of a location's credentials: the masked key id, whether a secret is set,
+    or why they cannot be read (sealed under another SECRET_KEY)."""
+
+    access_key: str = ""
+    secret_set: bool = False
+    problem: str = ""
+
+
+def credentials_shown(location: StorageLocation) -> CredentialsShown:
+    try:
+        credentials = location.credentials()
+    except Unreadable as error:
+        return CredentialsShown(problem=str(error))
+    return CredentialsShown(masked(credentials.access_key_id), bool(credentials.secret_access_key))
 
 
 def access_problem(location: StorageLocation, create: bool = False) -> str:

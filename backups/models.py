@@ -1,6 +1,10 @@
+from typing import NamedTuple
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+
+from veloweb.crypto import SealedField, Unreadable, reveal
 
 DNS_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "Lower-case letters, digits and '-', starting and ending with one."
@@ -49,6 +53,11 @@ class Cluster(models.Model):
         return server_url(self)
 
 
+class Credentials(NamedTuple):
+    access_key_id: str
+    secret_access_key: str
+
+
 class StorageLocation(models.Model):
     """Where backups are stored: a local folder or an S3-compatible bucket (Velero's BSL)."""
 
@@ -63,8 +72,9 @@ class StorageLocation(models.Model):
     prefix = models.CharField(max_length=200, blank=True)
     region = models.CharField(max_length=50, blank=True)
     endpoint_url = models.CharField(max_length=300, blank=True)
-    access_key_id = models.CharField(max_length=200, blank=True)
-    secret_access_key = models.CharField(max_length=200, blank=True)
+    # Sealed at rest (veloweb.crypto); read the plaintext only through credentials().
+    access_key_id = SealedField(blank=True)
+    secret_access_key = SealedField(blank=True)
     default = models.BooleanField(default=False)
     read_only = models.BooleanField(default=False)
     # Velero's BSL status: the last access check ("check access" button, form save, expiry job).
@@ -78,10 +88,20 @@ class StorageLocation(models.Model):
     def __str__(self):
         return self.name
 
-    def store(self):
-        """The object store client (`backups.engine.storage`); credentials never leave this call."""
-        from backups.engine.storage import store_from_config
+    def credentials(self) -> Credentials:
+        """The plaintext credentials, for `store()` and the masked display only. Raises
+        `veloweb.crypto.Unreadable` when they were sealed under another SECRET_KEY."""
+        return Credentials(reveal(self.access_key_id), reveal(self.secret_access_key))
 
+    def store(self):
+        """The object store client (`backups.engine.storage`); credentials never leave this call.
+        Credentials sealed under another SECRET_KEY raise StorageError saying so."""
+        from backups.engine.storage import StorageError, store_from_config
+
+        try:
+            credentials = self.credentials()
+        except Unreadable as error:
+            raise StorageError(f"storage location {self.name}: {error}") from None
         return store_from_config(
             {
                 "provider": self.provider,
@@ -90,8 +110,8 @@ class StorageLocation(models.Model):
                 "prefix": self.prefix,
                 "region": self.region or None,
                 "endpoint_url": self.endpoint_url or None,
-                "access_key_id": self.access_key_id or None,
-                "secret_access_key": self.secret_access_key or None,
+                "access_key_id": credentials.access_key_id or None,
+                "secret_access_key": credentials.secret_access_key or None,
                 "read_only": self.read_only,
             }
         )

@@ -2,10 +2,13 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.management.utils import get_random_secret_key
+
+from veloweb.filemodes import PRIVATE_FILE, private_dir, private_file, tighten, write_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,8 +24,9 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DATA_DIR = Path(os.environ.get("VELOWEB_DATA_DIR") or BASE_DIR / "var").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The data dir is 0700 and its secrets 0600 (veloweb/filemodes.py), tightened on every start.
+DATA_DIR = private_dir(Path(os.environ.get("VELOWEB_DATA_DIR") or BASE_DIR / "var").resolve())
+tighten(DATA_DIR / "admin-password.txt", PRIVATE_FILE)  # written by run_dashboard
 
 
 def _data_dir_secret_key() -> str:
@@ -30,18 +34,21 @@ def _data_dir_secret_key() -> str:
     path = DATA_DIR / "secret_key"
     if not path.exists():
         tmp = DATA_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
-        tmp.write_text(get_random_secret_key())
-        tmp.chmod(0o600)
+        write_private(tmp, get_random_secret_key(), exclusive=True)
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
+    tighten(path, PRIVATE_FILE)
     return path.read_text().strip()
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or _data_dir_secret_key()
+# Former keys, while rotating: sessions and sealed credentials (veloweb/crypto.py) made with them
+# still open; credentials are sealed with SECRET_KEY when next saved.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
@@ -55,6 +62,7 @@ INSTALLED_APPS = [
     "channels",
     "django_rq",
     "django_htmx",
+    "axes",
     "backups",
 ]
 
@@ -67,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "veloweb.security.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
 ]
 
 ROOT_URLCONF = "veloweb.urls"
@@ -103,6 +113,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if str(_sqlite_file) != ":memory:" and _sqlite_file.parent.is_dir():
+        private_file(_sqlite_file)
+        for _suffix in ("-wal", "-shm"):
+            tighten(Path(f"{_sqlite_file}{_suffix}"), PRIVATE_FILE)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -112,6 +128,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): VELOWEB_LOGIN_FAILURE_LIMIT failed sign-ins for one username
+# from one address lock that pair out for VELOWEB_LOGIN_COOLOFF_MINUTES; `manage.py axes_reset`
+# lifts every lock-out. Axes' backend only refuses locked-out attempts; ModelBackend signs in.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("VELOWEB_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("VELOWEB_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("VELOWEB_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "veloweb.security.lockout_response"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -156,7 +186,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "axes": {"level": "WARNING"},  # failed sign-ins and lock-outs; not every success and banner
+    },
 }
 
 # Backups: staging (spool, plan, block members) must be shared by the dashboard and every worker.
@@ -175,3 +208,44 @@ VELOWEB_BATCH_JOB_SECONDS = float(os.environ.get("VELOWEB_BATCH_JOB_SECONDS", "6
 # minute) and expiry (Velero's --garbage-collection-frequency, 1h), in seconds.
 VELOWEB_SCHEDULE_INTERVAL = int(os.environ.get("VELOWEB_SCHEDULE_INTERVAL", "60"))
 VELOWEB_GC_INTERVAL = int(os.environ.get("VELOWEB_GC_INTERVAL", "3600"))
+# The backup page's WebSocket checks its session and role again this often (and on every message).
+VELOWEB_WS_RECHECK_SECONDS = float(os.environ.get("VELOWEB_WS_RECHECK_SECONDS", "60"))
+
+# HTTP security. Always: X-Content-Type-Options, Referrer-Policy, X-Frame-Options DENY, COOP and a
+# Content-Security-Policy allowing only the dashboard's own scripts, styles and WebSocket
+# (veloweb/security.py). Behind TLS, VELOWEB_HTTPS=1 makes cookies secure and redirects HTTP to
+# HTTPS; VELOWEB_PROXY_SSL_HEADER names the header a TLS-terminating proxy sets to "https" (e.g.
+# X-Forwarded-Proto), trusted only then; HSTS is an opt-in (VELOWEB_HSTS_SECONDS > 0).
+VELOWEB_HTTPS = env_bool("VELOWEB_HTTPS")
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = VELOWEB_HTTPS
+if os.environ.get("VELOWEB_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + os.environ["VELOWEB_PROXY_SSL_HEADER"].strip().upper().replace("-", "_"),
+        "https",
+    )
+SECURE_HSTS_SECONDS = int(os.environ.get("VELOWEB_HSTS_SECONDS", "0")) if VELOWEB_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("VELOWEB_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("VELOWEB_HSTS_PRELOAD")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# HSTS is decided by the VELOWEB_HSTS_* variables (README, deploy checklist): `check --deploy`
+# need not remind of a part left off on purpose.
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_SECONDS else ["security.W004"]),
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# django-rq's queue pages (admins only) carry inline scripts and styles of their own.
+CONTENT_SECURITY_POLICY_EXCEPTIONS = {
+    "/rq/": CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+    ),
+}

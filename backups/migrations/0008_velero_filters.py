@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0005_schedules_expiry_locations"),
+        ("backups", "0007_encrypted_credentials"),
     ]
 
     operations = [

@@ -6,9 +6,9 @@ from django.views.decorators.http import require_POST
 
 from backups import clusters
 from backups.forms import ClusterForm, UserRoleForm
-from backups.locations import masked
+from backups.locations import credentials_shown
 from backups.models import Cluster, StorageLocation
-from backups.permissions import ROLES, admin_required, role_of
+from backups.permissions import DOWNLOADER, ROLES, VIEWER, admin_required, can_download, role_of
 
 
 @admin_required
@@ -17,9 +17,9 @@ def settings_page(request):
     context = {
         "clusters": Cluster.objects.all(),
         "locations": [
-            (location, masked(location.access_key_id)) for location in StorageLocation.objects.all()
+            (location, credentials_shown(location)) for location in StorageLocation.objects.all()
         ],
-        "users": [(user, role_of(user)) for user in users],
+        "users": [(user, role_of(user), can_download(user)) for user in users],
         "roles": ROLES,
     }
     return render(request, "backups/settings.html", context)
@@ -61,10 +61,16 @@ def user_role(request, pk):
     user = get_object_or_404(get_user_model(), pk=pk)
     form = UserRoleForm(request.POST)
     if form.is_valid() and not user.is_superuser:
-        user.groups.remove(*Group.objects.filter(name__in=ROLES))
-        if form.cleaned_data["role"]:
-            user.groups.add(Group.objects.get(name=form.cleaned_data["role"]))
+        role = form.cleaned_data["role"]
+        user.groups.remove(*Group.objects.filter(name__in=(*ROLES, DOWNLOADER)))
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        downloads = role == VIEWER and form.cleaned_data["downloader"]
+        if downloads:
+            user.groups.add(Group.objects.get_or_create(name=DOWNLOADER)[0])
         messages.success(
-            request, f"{user.get_username()} is now {form.cleaned_data['role'] or 'without access'}."
+            request,
+            f"{user.get_username()} is now {role or 'without access'}"
+            + (" and may download tarballs and read hook output." if downloads else "."),
         )
     return redirect("backups:settings")

@@ -1,11 +1,12 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from backups import services
 from backups.engine import storage
 from backups.models import Backup
-from backups.permissions import operator_required, viewer_required
+from backups.permissions import can_download, operator_required, viewer_required
 from backups.views import selectors
 from backups.views.live import summary_context
 
@@ -15,6 +16,7 @@ DOWNLOADS = {
     "results": (storage.results_key, "-results.gz"),
     "resource-list": (storage.resource_list_key, "-resource-list.json.gz"),
 }
+CONTENTS = {"tarball"}  # downloads that hold the backed-up objects themselves
 
 
 def _backup(pk) -> Backup:
@@ -55,9 +57,13 @@ def backup_resources(request, pk):
 
 @viewer_required
 def backup_download(request, pk, kind):
+    """Logs, results and the resource list for viewers; the tarball (every backed-up object,
+    Secrets included) only for those who `can_download`."""
     backup = _backup(pk)
     if kind not in DOWNLOADS or backup.storage_location is None:
         raise Http404("no such file")
+    if kind in CONTENTS and not can_download(request.user):
+        raise PermissionDenied("operators can download the tarball (or a viewer an admin allowed to)")
     key_of, suffix = DOWNLOADS[kind]
     try:
         stream = backup.storage_location.store().open(key_of(backup.name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from backups.models import Backup
-from backups.permissions import can_operate
+from backups.permissions import can_download, can_operate
 from backups.views import selectors
 
 
@@ -18,6 +18,7 @@ def summary_context(backup: Backup, user) -> dict:
         "log_entries": selectors.log_tail(backup),
         "problems": selectors.problems_by_namespace(backup),
         "can_operate": can_operate(user),
+        "can_download": can_download(user),  # the tarball and hook output (Secrets may show)
     }
 
 

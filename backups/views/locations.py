@@ -31,7 +31,7 @@ def location_edit(request, pk=None):
 @admin_required
 def location_page(request, pk):
     location = get_object_or_404(StorageLocation, pk=pk)
-    context = {"location": location, "access_key": locations.masked(location.access_key_id)}
+    context = {"location": location, "credentials": locations.credentials_shown(location)}
     try:
         page = selectors.page_of(imports.backup_names(location), request.GET.get("page"), BACKUPS_PER_PAGE)
         context.update(page=page, found=imports.discover(location, page.object_list))

@@ -83,7 +83,8 @@ def test_an_admin_adds_checks_defaults_browses_and_imports(admin_page, s3, keep_
     before = page.inner_text("#location-last-checked")
     page.wait_for_timeout(1100)  # last-checked shows whole seconds: let the next check differ
     page.click("#check-access")
-    page.wait_for_function(f"document.querySelector('#location-last-checked').innerText !== {before!r}")
+    # a function, not an expression: Playwright evaluates a bare expression with eval, which the CSP blocks
+    page.wait_for_function(f"() => document.querySelector('#location-last-checked').innerText !== {before!r}")
     assert "available" in page.inner_text("#location-available")
 
     page.click("#set-default")

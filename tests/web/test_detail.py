@@ -42,7 +42,7 @@ def finished(make_backup, tmp_path):
 
 
 def test_the_detail_page(client_as, finished):
-    html = client_as("viewer").get(f"/backups/{finished.pk}/").content.decode()
+    html = client_as("operator").get(f"/backups/{finished.pk}/").content.decode()
     for text in [
         'ws-connect="/ws/backups/',
         'id="block-0"',
@@ -70,7 +70,7 @@ def test_resource_list_is_browsable(client_as, finished):
 
 
 def test_downloads_stream_from_the_store(client_as, finished):
-    client = client_as("viewer")
+    client = client_as("operator")
     response = client.get(f"/backups/{finished.pk}/download/tarball/")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"tarball-bytes"

@@ -1,5 +1,6 @@
 """The backup page's WebSocket: authenticated, a snapshot on connect, coalesced updates after
-`progress.blocks_changed` / `backup_changed`, rendered from the page's own partials."""
+`progress.blocks_changed` / `backup_changed`, rendered from the page's own partials.
+(tests/web/test_live_access.py: closed over real uvicorn once the session or the role is gone.)"""
 
 import asyncio
 import contextlib
@@ -8,7 +9,9 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore
 
 from backups import progress
 from backups.consumers import BackupProgressConsumer
@@ -43,7 +46,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
     """channels.testing.WebsocketCommunicator's protocol; that module imports daphne, which
     Veloweb does not install (it serves with uvicorn)."""
 
-    def __init__(self, app, path, user, kwargs):
+    def __init__(self, app, path, session, kwargs):
         path, _, query = path.partition("?")
         scope = {
             "type": "websocket",
@@ -51,7 +54,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
             "query_string": query.encode(),
             "headers": [],
             "subprotocols": [],
-            "user": user,
+            "session": session,
             "url_route": {"args": (), "kwargs": kwargs},
         }
         super().__init__(app, scope)
@@ -73,24 +76,41 @@ class WebsocketCommunicator(ApplicationCommunicator):
         await self.wait(timeout)
 
 
-def communicator(backup, user, page=1):
+def signed_in(user) -> SessionStore:
+    """The session `login()` leaves for `user`, saved in the session store (empty when anonymous):
+    the consumer reads its user from there, as under AuthMiddlewareStack."""
+    session = SessionStore()
+    if user.is_authenticated:
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session
+
+
+def communicator(backup, session, page=1):
     app = BackupProgressConsumer.as_asgi()
-    return WebsocketCommunicator(app, f"/ws/backups/{backup.pk}/?page={page}", user, {"backup_id": backup.pk})
+    path = f"/ws/backups/{backup.pk}/?page={page}"
+    return WebsocketCommunicator(app, path, session, {"backup_id": backup.pk})
 
 
 def test_anonymous_and_roleless_users_are_refused(running, make_user):
-    async def scenario(user):
-        comm = communicator(running, user)
-        connected, code = await comm.connect()
-        await comm.disconnect()
-        return connected, code
+    """Accepted, then closed with the reason: the page sees the code (a refused handshake is 1006,
+    on which htmx would reconnect forever)."""
 
-    assert async_to_sync(scenario)(AnonymousUser()) == (False, 4403)
-    assert async_to_sync(scenario)(make_user(None)) == (False, 4403)
+    async def scenario(session):
+        comm = communicator(running, session)
+        assert await comm.connect() == (True, None)
+        closed = await comm.receive_output(5)
+        await comm.disconnect()
+        return closed
+
+    assert async_to_sync(scenario)(signed_in(AnonymousUser())) == {"type": "websocket.close", "code": 4401}
+    assert async_to_sync(scenario)(signed_in(make_user(None))) == {"type": "websocket.close", "code": 4403}
 
 
 def test_snapshot_on_connect_then_coalesced_updates(running, make_user):
-    viewer = make_user("viewer")
+    viewer = signed_in(make_user("viewer"))
 
     def finish(indexes):
         BlockRun.objects.filter(backup=running, index__in=indexes).update(
@@ -163,3 +183,54 @@ def test_changes_noted_in_quick_succession_go_out_together(running):
     assert 1 <= len(blocks) <= 2 and 1 <= len(messages) - len(blocks) <= 2
     assert sorted(i for m in blocks for i in m["indexes"]) == list(range(200))
     assert messages[-1] == {"type": "backup.changed"}
+
+
+@pytest.mark.parametrize("trigger", ["progress", "client message"])
+def test_access_is_checked_again_on_every_message(running, make_user, settings, trigger):
+    """With the periodic re-check an hour away, the next progress message (or anything the client
+    sends) after the role is removed closes the socket instead of sending."""
+    settings.VELOWEB_WS_RECHECK_SECONDS = 3600
+    user = make_user("viewer")
+    session = signed_in(user)
+
+    def demote_then_notify():
+        user.groups.clear()
+        if trigger == "progress":
+            progress.backup_changed(running.pk)
+            progress.flush()
+
+    async def scenario():
+        comm = communicator(running, session)
+        assert (await comm.connect())[0]
+        await comm.receive_from()
+        await comm.receive_from()
+        await sync_to_async(demote_then_notify)()
+        if trigger == "client message":
+            await comm.send_input({"type": "websocket.receive", "text": "{}"})
+        closed = await comm.receive_output(5)
+        await comm.disconnect()
+        return closed
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": 4403}
+
+
+def test_a_session_flushed_elsewhere_closes_the_socket_on_the_next_message(running, make_user, settings):
+    settings.VELOWEB_WS_RECHECK_SECONDS = 3600
+    session = signed_in(make_user("viewer"))
+
+    def log_out_elsewhere():
+        SessionStore(session.session_key).delete()
+        progress.backup_changed(running.pk)
+        progress.flush()
+
+    async def scenario():
+        comm = communicator(running, session)
+        assert (await comm.connect())[0]
+        await comm.receive_from()
+        await comm.receive_from()
+        await sync_to_async(log_out_elsewhere)()
+        closed = await comm.receive_output(5)
+        await comm.disconnect()
+        return closed
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": 4401}

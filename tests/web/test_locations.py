@@ -132,7 +132,7 @@ def test_a_working_s3_location_is_saved_and_its_credentials_stay_out_of_pages_an
     assert response.status_code == 302, response.context["form"].errors
     location = StorageLocation.objects.get(name="s3loc")
     assert location.available is True
-    assert (location.access_key_id, location.secret_access_key) == (s3.access_key_id, s3.secret_access_key)
+    assert location.credentials() == (s3.access_key_id, s3.secret_access_key)
     pages = [
         admin.get("/settings/"),
         admin.get(f"/locations/{location.pk}/"),
@@ -156,12 +156,12 @@ def test_empty_credentials_keep_the_stored_ones_and_can_be_removed(admin, s3):
     kept = {**data, "access_key_id": "", "secret_access_key": "", "region": "eu-west-1"}
     assert admin.post(f"/settings/locations/{location.pk}/", kept).status_code == 302
     location.refresh_from_db()
-    assert (location.region, location.secret_access_key) == ("eu-west-1", s3.secret_access_key)
+    assert (location.region, location.credentials().secret_access_key) == ("eu-west-1", s3.secret_access_key)
     # without credentials this server refuses the check: nothing changes
     response = admin.post(f"/settings/locations/{location.pk}/", {**kept, "forget_credentials": "on"})
     assert response.status_code == 200
     location.refresh_from_db()
-    assert location.access_key_id == s3.access_key_id
+    assert location.credentials().access_key_id == s3.access_key_id
 
 
 def test_editing_to_a_broken_setting_changes_nothing(admin, tmp_path):

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -96,6 +97,10 @@ def test_run_dashboard_with_a_kubeconfig_serves_and_stops_cleanly(tmp_path):
         assert "Created admin user 'admin' with password: " in output
         assert "Registered cluster 'c'" in output
         assert (tmp_path / "data" / "admin-password.txt").read_text().startswith("admin ")
+        # the data dir and its secrets are private (veloweb/filemodes.py)
+        assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+        for name in ("admin-password.txt", "secret_key", "veloweb.sqlite3", "veloweb.sqlite3-wal"):
+            assert stat.S_IMODE((tmp_path / "data" / name).stat().st_mode) == 0o600, name
         _stop_and_check_nothing_left(proc, log)
     finally:
         stop(proc)

@@ -22,6 +22,7 @@ from django.db import connections
 
 from backups.models import Cluster
 from veloweb.embedded_redis import MAX_SOCKET_PATH, EmbeddedRedis
+from veloweb.filemodes import write_private
 from veloweb.processes import free_port, port_in_use, spawn, stop, stop_all, wait_for_http
 
 SAMPLE_CLUSTER_NAME = "sample"
@@ -39,9 +40,7 @@ def ensure_admin(data_dir: Path) -> tuple[str, str] | None:
         return None
     password = secrets.token_urlsafe(12)
     User.objects.create_superuser("admin", email="", password=password)
-    password_file = data_dir / "admin-password.txt"
-    password_file.write_text(f"admin {password}\n")
-    password_file.chmod(0o600)
+    write_private(data_dir / "admin-password.txt", f"admin {password}\n")  # 0600 from the start
     return "admin", password
 
 

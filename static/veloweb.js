@@ -1,0 +1,29 @@
+// The dashboard's behaviour, kept out of the templates: the Content-Security-Policy runs no inline script.
+// Loaded with `defer`: the body exists, and htmx (loaded before) has not opened a socket yet.
+(() => {
+  // A select marked data-autosubmit sends its form when changed (the settings page's roles).
+  document.body.addEventListener("change", (event) => {
+    if (event.target.matches("[data-autosubmit]")) event.target.form.requestSubmit();
+  });
+  // The backup page's WebSocket: tests wait for body[data-ws=open]; a socket the server closed
+  // because the session ended (4401) or the role is gone (4403) says so on the page.
+  document.body.addEventListener("htmx:wsOpen", () => { document.body.dataset.ws = "open"; });
+  document.body.addEventListener("htmx:wsClose", (event) => {
+    document.body.dataset.ws = "closed";
+    const code = event.detail && event.detail.event ? event.detail.event.code : 0;
+    const reasons = {
+      4401: "Live updates stopped: you are signed out. Sign in again to follow this backup.",
+      4403: "Live updates stopped: your role no longer allows viewing backups.",
+      4404: "Live updates stopped: this backup was deleted.",
+    };
+    const live = document.getElementById("live");
+    if (reasons[code] && live && !document.getElementById("live-closed")) {
+      const note = document.createElement("p");
+      note.id = "live-closed";
+      note.className = "live-closed";
+      note.setAttribute("role", "status");
+      note.textContent = reasons[code];
+      live.prepend(note);
+    }
+  });
+})();
