@@ -51,6 +51,10 @@ def request_cancel(backup: Backup, by: str = "") -> CancelOutcome:
                 phase=Phase.CANCELLED, completed=timezone.now(), cancelled_by=by, queue_position=None
             ):
                 _ended(backup.pk)
+                if phase == Phase.QUEUED:
+                    from backups.services import _renumber_queue
+
+                    _renumber_queue()  # the ones behind it move up
                 return CancelOutcome(True, f"Backup {name} cancelled before it started.")
         elif phase in (Phase.IN_PROGRESS, Phase.FINALIZING):
             if phase == Phase.FINALIZING and upload_started:
@@ -74,8 +78,12 @@ def request_cancel(backup: Backup, by: str = "") -> CancelOutcome:
 
 
 def cancelled(backup_id: int) -> bool:
-    """Asked by a running step: is the backup no longer InProgress (cancelled, or ended)?"""
-    return not Backup.objects.filter(pk=backup_id, phase=Phase.IN_PROGRESS).exists()
+    """Asked by a running step (the dispatcher, a block after its pre-hooks): stop now?"""
+    return (
+        not Backup.objects.filter(pk=backup_id)
+        .exclude(phase__in=(Phase.CANCELLING, Phase.CANCELLED))
+        .exists()
+    )
 
 
 def finish(backup_id: int, by_job: str | None = None) -> bool:

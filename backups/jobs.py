@@ -140,6 +140,42 @@ class PlanCancelled(Exception):
     """The backup stopped being InProgress (cancelled) while its blocks were being planned."""
 
 
+class _CancelWatch:
+    """Looks, about once a second of planning, whether the backup was cancelled meanwhile (a
+    300,000-object cluster is listed for half a minute): then planning stops with PlanCancelled."""
+
+    def __init__(self, backup_id: int):
+        self.backup_id = backup_id
+        self.next_look = time.monotonic() + 1.0
+
+    def look(self) -> None:
+        if time.monotonic() >= self.next_look:
+            if cancel.cancelled(self.backup_id):
+                raise PlanCancelled()
+            self.next_look = time.monotonic() + 1.0
+
+
+class _WatchedSource:
+    """The cluster as planning reads it, with a look for a cancel between listed objects."""
+
+    def __init__(self, source, watch: _CancelWatch):
+        self._source, self._watch = source, watch
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def list(self, *args, **kwargs):
+        objects = self._source.list(*args, **kwargs)
+        try:
+            for obj in objects:
+                self._watch.look()
+                yield obj
+        finally:
+            close = getattr(objects, "close", None)
+            if close is not None:
+                close()
+
+
 @_rq_job
 def dispatch_backup(backup_id: int) -> None:
     """Collect, plan every block (keys and spool offsets only), record the exact totals, start batches."""
@@ -200,13 +236,15 @@ def _plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockB
     """Collect the backup's items and write its plan: the resource table, the spool, the batch
     files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items."""
     source = backup.cluster.connect()
+    watch = _CancelWatch(backup.pk)
     try:
         table = source.resources()
         hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
         staging.write_table(table)
         with Spool(staging.spool) as spool:
-            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool, hooks=hooks)
-            return _write_plan(backup, staging, walk)
+            watched = _WatchedSource(source, watch)
+            walk = stream_item_blocks(watched, spec_of(backup), log, spool=spool, hooks=hooks)
+            return _write_plan(backup, staging, walk, watch)
     finally:
         source.close()
 
@@ -220,13 +258,14 @@ def _runs_alone(walk, block, snapshots: bool) -> bool:
     return snapshots and any(claims)
 
 
-def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch], int, int]:
+def _write_plan(
+    backup: Backup, staging: Staging, walk, watch: _CancelWatch | None = None
+) -> tuple[list[BlockBatch], int, int]:
     """Stream the blocks into batch files and BlockRun rows as the walk yields them, so the
     dispatcher never holds every block of a 300,000-object cluster at once. Small blocks share
     batches of about VELOWEB_BATCH_ITEMS items; blocks that wait go alone (`_runs_alone`)."""
     limit = settings.VELOWEB_BATCH_ITEMS
     snapshots = backup.snapshot_volumes is not False
-    next_look = time.monotonic() + 1.0  # for a cancel, about once a second
     batch_rows: list[BlockBatch] = []
     current: list = []
     first = index = total_items = current_items = 0
@@ -250,10 +289,8 @@ def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch
         )
 
     for block in walk:
-        if time.monotonic() >= next_look:
-            if cancel.cancelled(backup.pk):
-                raise PlanCancelled()
-            next_look = time.monotonic() + 1.0
+        if watch is not None:
+            watch.look()
         alone = _runs_alone(walk, block, snapshots)
         if current and (alone or current_items + len(block) > limit):
             flush()
