@@ -60,8 +60,24 @@ def last_error(job_id: str) -> str:
     return text.splitlines()[-1] if text else "its worker stopped responding"
 
 
+_dead_since: dict[str, float] = {}  # job id -> when this watchdog first found it not alive
+
+
+def _dead(job_id: str) -> bool:
+    """Not alive on two looks a second apart: a step's job id is stored a moment before its job
+    is enqueued (start_job), and a look in between must not cost the backup one of its attempts."""
+    if job_alive(job_id):
+        _dead_since.pop(job_id, None)
+        return False
+    now = time.monotonic()
+    for stale in [j for j, since in _dead_since.items() if now - since > 3600]:  # steps that moved on
+        del _dead_since[stale]
+    return now - _dead_since.setdefault(job_id, now) >= 1.0
+
+
 def _retry(backup: Backup, phase_from: str, phase_to: str, step: str, attempts: int) -> None:
     """Enqueue `step` again for a backup whose job died, or fail it after MAX_STEP_ATTEMPTS."""
+    _dead_since.pop(backup.job_id, None)
     if attempts >= jobs.MAX_STEP_ATTEMPTS:
         reason = f"{step} did not finish after {attempts} attempts; last: {last_error(backup.job_id)}"
         jobs._fail(backup.pk, reason)
@@ -72,7 +88,7 @@ def _retry(backup: Backup, phase_from: str, phase_to: str, step: str, attempts: 
 def tick() -> None:
     services.admit()
     for backup in Backup.objects.filter(phase=Phase.READY):
-        if not job_alive(backup.job_id):
+        if _dead(backup.job_id):
             _retry(backup, Phase.READY, Phase.READY, "dispatch", backup.attempt)
     for backup in Backup.objects.filter(phase__in=(Phase.IN_PROGRESS, Phase.CANCELLING)):
         _rescue_dead_jobs(backup)
@@ -80,7 +96,7 @@ def tick() -> None:
             cancel.finish(backup.pk)
             continue
         planned = BlockBatch.objects.filter(backup=backup).exists()
-        if not planned and backup.job_id.startswith("dispatch-") and not job_alive(backup.job_id):
+        if not planned and backup.job_id.startswith("dispatch-") and _dead(backup.job_id):
             # the dispatcher died while planning: plan again from nothing
             _retry(backup, Phase.IN_PROGRESS, Phase.READY, "dispatch", backup.attempt)
             continue
@@ -88,7 +104,7 @@ def tick() -> None:
             _recover_batches(backup)
             jobs._maybe_finalize(backup.pk)
     for backup in Backup.objects.filter(phase=Phase.FINALIZING):
-        if not job_alive(backup.job_id):
+        if _dead(backup.job_id):
             _retry(backup, Phase.FINALIZING, Phase.FINALIZING, "finalize", backup.finalize_attempts)
 
 

@@ -90,6 +90,9 @@ def test_a_step_whose_jobs_keep_vanishing_is_given_up_after_the_last_attempt(
         **{counter: MAX_STEP_ATTEMPTS},
     )
     watchdog.tick()
+    assert Backup.objects.get(pk=backup.pk).phase == phase  # one look is not enough: a job id is
+    time.sleep(1.1)  # stored a moment before its job is enqueued
+    watchdog.tick()
     backup.refresh_from_db()
     assert backup.phase == Backup.Phase.FAILED
     assert backup.failure_reason == (
@@ -104,6 +107,8 @@ def test_a_dead_step_below_the_bound_is_enqueued_again(db, cluster_row, no_admis
     BlockBatch.objects.create(
         backup=backup, number=0, first_block=0, block_count=1, item_count=1, state="done"
     )
+    watchdog.tick()
+    time.sleep(1.1)
     watchdog.tick()
     backup.refresh_from_db()
     assert backup.phase == Backup.Phase.FINALIZING and backup.finalize_attempts == 1
