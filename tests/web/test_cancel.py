@@ -104,6 +104,9 @@ def test_cancelling_twice_or_after_the_end_is_a_no_op_that_says_so(client_as, ru
     assert Backup.objects.get(pk=done.pk).phase == Phase.COMPLETED
     page = client.get(f"/backups/{done.pk}/cancel/").content.decode()
     assert 'id="not-cancellable"' in page and "confirm-cancel" not in page
+    assert "is Completed: there is nothing to cancel" in page
+    page = client.get(f"/backups/{running.pk}/cancel/").content.decode()
+    assert "Backup running-1 is already cancelled." in page
 
 
 def test_a_queued_backup_is_cancelled_at_once_and_the_queue_renumbered(client_as, make_backup):
