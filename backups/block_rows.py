@@ -33,7 +33,7 @@ RESULT_COLUMNS = (
     "started",
     "finished",
 )
-_FINAL = (BlockRun.State.DONE, BlockRun.State.FAILED)
+_FINAL = (BlockRun.State.DONE, BlockRun.State.FAILED, BlockRun.State.CANCELLED)
 
 
 def _quote(name: str) -> str:
@@ -140,7 +140,7 @@ def _update_sql(vendor: str, columns: tuple[str, ...], unfinished: bool) -> str:
         f"WHERE {_quote('backup_id')} = %s AND {_quote('index')} = %s"
     )
     if unfinished:
-        sql += f" AND {_quote('state')} NOT IN (%s, %s)"
+        sql += f" AND {_quote('state')} NOT IN ({', '.join(['%s'] * len(_FINAL))})"
     return sql
 
 

@@ -26,7 +26,8 @@ from backups.models import Backup, StorageLocation
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 SCHEDULE_LABEL = "velero.io/schedule-name"
 GC_FAILURE_LABEL = "velero.io/gc-failure"
-_TERMINAL = {phase.value for phase in Backup.TERMINAL}
+# Cancelled is ours (a cancelled backup uploads nothing): one found in a location did not finish
+_TERMINAL = {phase.value for phase in Backup.TERMINAL} - {Backup.Phase.CANCELLED}
 
 IMPORTABLE, IN_HISTORY, CONFLICT, UNREADABLE = "importable", "in history", "conflict", "unreadable"
 

@@ -18,13 +18,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import django_rq
+import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from rq.worker import Worker as RQWorker
 
-from backups import progress
+from backups import cancel, liveness, owed_hooks, progress
 from backups.block_rows import (
     RESULT_COLUMNS,
     add_to_backup,
@@ -60,11 +61,21 @@ from backups.engine.source import SourceError
 from backups.engine.spool import Spool, SpoolReader
 from backups.engine.volume_info import skipped_summary, volume_info
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
-from backups.services import expiration_at, spec_of, start_job
+from backups.services import admit, expiration_at, spec_of, start_job
 from backups.staging import Staging
 
 Phase = Backup.Phase
 MAX_BATCH_ATTEMPTS = 3
+MAX_STEP_ATTEMPTS = 3  # dispatch and finalize jobs of one backup (Backup.attempt, finalize_attempts)
+# Errors that pass: a database or Redis connection lost for a moment. A step that meets one is
+# retried (a bounded number of times); any other exception nobody anticipated ends the backup
+# Failed with its type and message, instead of the watchdog restarting the step forever.
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 BATCH_JOB_TIMEOUT = 4 * 3600  # RQ's hard limit for one job: a batch may wait long for hooks and snapshots
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 logger = logging.getLogger(__name__)
@@ -84,10 +95,29 @@ def _rq_job(func):
 
 
 def _fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
+    """End a backup that has not ended yet as Failed (or FailedValidation), with the reason; its
+    place goes to the queue at once."""
     field = "validation_errors" if phase == Phase.FAILED_VALIDATION else "failure_reason"
     value = [reason] if phase == Phase.FAILED_VALIDATION else reason
-    Backup.objects.filter(pk=backup_id).update(phase=phase, completed=timezone.now(), **{field: value})
+    rows = Backup.objects.filter(pk=backup_id, phase__in=Backup.RUNNING)
+    if not rows.update(phase=phase, completed=timezone.now(), **{field: value}):
+        return
     progress.backup_changed(backup_id)
+    admit()
+    backup = Backup.objects.filter(pk=backup_id).first()
+    if backup is not None:
+        cancel.delete_if_requested(backup)
+
+
+def _fail_unexpected(backup_id: int, error: BaseException, step: str) -> None:
+    """An exception nobody anticipated: the backup ends Failed, saying which and where, in its
+    failure reason and its log (the traceback goes to the worker's log)."""
+    reason = f"{step} failed: {type(error).__name__}: {error}"
+    logger.error("backup %s: %s", backup_id, reason, exc_info=error)
+    with write_turn, transaction.atomic():
+        BackupLogEntry.objects.create(backup_id=backup_id, level="error", message=reason, time=time.time())
+        add_to_backup(backup_id, errors=1)
+    _fail(backup_id, reason)
 
 
 def _log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]:
@@ -107,13 +137,63 @@ def _log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]
     ]
 
 
+class PlanCancelled(Exception):
+    """The backup stopped being InProgress (cancelled) while its blocks were being planned."""
+
+
+class _CancelWatch:
+    """Looks, about once a second of planning, whether the backup was cancelled meanwhile (a
+    300,000-object cluster is listed for half a minute): then planning stops with PlanCancelled."""
+
+    def __init__(self, backup_id: int):
+        self.backup_id = backup_id
+        self.next_look = time.monotonic() + 1.0
+
+    def look(self) -> None:
+        if time.monotonic() >= self.next_look:
+            if cancel.cancelled(self.backup_id):
+                raise PlanCancelled()
+            self.next_look = time.monotonic() + 1.0
+
+
+class _WatchedSource:
+    """The cluster as planning reads it, with a look for a cancel between listed objects."""
+
+    def __init__(self, source, watch: _CancelWatch):
+        self._source, self._watch = source, watch
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def list(self, *args, **kwargs):
+        objects = self._source.list(*args, **kwargs)
+        try:
+            for obj in objects:
+                self._watch.look()
+                yield obj
+        finally:
+            close = getattr(objects, "close", None)
+            if close is not None:
+                close()
+
+
 @_rq_job
 def dispatch_backup(backup_id: int) -> None:
     """Collect, plan every block (keys and spool offsets only), record the exact totals, start batches."""
-    if not Backup.objects.filter(pk=backup_id, phase=Phase.READY, job_id=_current_job_id()).update(
-        phase=Phase.IN_PROGRESS, attempt=F("attempt") + 1, started=timezone.now()
+    job_id = _current_job_id()
+    if not Backup.objects.filter(pk=backup_id, phase=Phase.READY, job_id=job_id).update(
+        phase=Phase.IN_PROGRESS, started=timezone.now()
     ):
         return  # a stale duplicate: the backup moved on, or another dispatch replaced this one
+    try:
+        _dispatch(backup_id, job_id)
+    except TRANSIENT:
+        raise  # the watchdog dispatches again, at most MAX_STEP_ATTEMPTS times in all
+    except Exception as error:
+        _fail_unexpected(backup_id, error, "planning")
+
+
+def _dispatch(backup_id: int, job_id: str | None) -> None:
     backup = Backup.objects.select_related("storage_location").get(pk=backup_id)
     problem = _storage_problem(backup)
     if problem:  # before any hook freezes a pod for a backup that could never be stored
@@ -126,6 +206,9 @@ def dispatch_backup(backup_id: int) -> None:
     log = BackupLog()
     try:
         batch_rows, total_blocks, total_items = _plan(backup, staging, log)
+    except PlanCancelled:
+        cancel.finish(backup_id, by_job=job_id)
+        return
     except ValueError as error:
         return _fail(backup_id, str(error), Phase.FAILED_VALIDATION)
     except SourceError as error:
@@ -145,6 +228,9 @@ def dispatch_backup(backup_id: int) -> None:
             expiration=expiration,
         )
     progress.backup_changed(backup_id)
+    if cancel.cancelled(backup_id):  # cancelled after the last look: no batch is claimed now
+        cancel.finish(backup_id, by_job=job_id)
+        return
     if not batch_rows:
         return _maybe_finalize(backup_id)
     enqueue_next_batches(backup_id, split_lanes(backup.workers, _block_worker_processes()))
@@ -177,13 +263,15 @@ def _plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockB
     """Collect the backup's items and write its plan: the resource table, the spool, the batch
     files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items."""
     source = backup.cluster.connect()
+    watch = _CancelWatch(backup.pk)
     try:
         table = source.resources()
         hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
         staging.write_table(table)
         with Spool(staging.spool) as spool:
-            walk = stream_item_blocks(source, spec_of(backup), log, spool=spool, hooks=hooks)
-            return _write_plan(backup, staging, walk)
+            watched = _WatchedSource(source, watch)
+            walk = stream_item_blocks(watched, spec_of(backup), log, spool=spool, hooks=hooks)
+            return _write_plan(backup, staging, walk, watch)
     finally:
         source.close()
 
@@ -208,7 +296,9 @@ def _runs_alone(walk, block, snapshots: bool) -> bool:
     return snapshots and any(claims)
 
 
-def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch], int, int]:
+def _write_plan(
+    backup: Backup, staging: Staging, walk, watch: _CancelWatch | None = None
+) -> tuple[list[BlockBatch], int, int]:
     """Stream the blocks into batch files and BlockRun rows as the walk yields them, so the
     dispatcher never holds every block of a 300,000-object cluster at once. Small blocks share
     batches of about VELOWEB_BATCH_ITEMS items; blocks that wait go alone (`_runs_alone`)."""
@@ -237,6 +327,8 @@ def _write_plan(backup: Backup, staging: Staging, walk) -> tuple[list[BlockBatch
         )
 
     for block in walk:
+        if watch is not None:
+            watch.look()
         alone = _runs_alone(walk, block, snapshots)
         if current and (alone or current_items + len(block) > limit):
             flush()
@@ -304,13 +396,24 @@ def _lease() -> datetime:
 class LeaseHeartbeat:
     """Renews the leases of the batches a job's lanes are running, from one thread, so a long
     hook or snapshot wait is not taken for a dead worker; a killed worker stops renewing and its
-    batches are handed out again."""
+    batches are handed out again. A second thread tells Redis every second that the job lives
+    (`backups.liveness`), so a dead job's owed post-hooks run within seconds, not after a lease."""
 
-    def __init__(self, backup_id: int, workers: list[str]):
-        self.backup_id, self.workers = backup_id, workers
+    def __init__(self, backup_id: int, workers: list[str], job_id: str = ""):
+        self.backup_id, self.workers, self.job_id = backup_id, workers, job_id
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{backup_id}", daemon=True)
         self._thread.start()
+        self._beats = threading.Thread(target=self._beat, name=f"alive-{backup_id}", daemon=True)
+        self._beats.start()
+
+    def _beat(self) -> None:
+        """Apart from the lease renewal, which may wait for the database."""
+        while not self._stop.wait(liveness.ALIVE_EVERY):
+            try:
+                liveness.beat(self.job_id)
+            except Exception:  # noqa: BLE001 - Redis away: the lease still says the job lives
+                logger.warning("could not tell Redis job %s is alive", self.job_id, exc_info=True)
 
     def _run(self) -> None:
         interval = max(0.2, settings.VELOWEB_BATCH_LEASE_SECONDS / 3)
@@ -330,6 +433,7 @@ class LeaseHeartbeat:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+        self._beats.join()
 
 
 class _Session:
@@ -360,10 +464,12 @@ def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
     no fork and no memory of its own.
     """
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    if not _claim(backup_id, number, worker):
+    job_id = _current_job_id() or ""
+    liveness.beat(job_id)  # before the claim: a batch of this job is never seen without it
+    if not _claim(backup_id, number, worker, job_id):
         return  # a stale duplicate: the batch is done, or running elsewhere
     names = [worker] + [f"{worker}/{i}" for i in range(1, max(1, lanes))]
-    heartbeat = LeaseHeartbeat(backup_id, names)
+    heartbeat = LeaseHeartbeat(backup_id, names, job_id)
     try:
         _run_lanes(backup_id, number, names)
     finally:
@@ -377,11 +483,14 @@ def _run_lanes(backup_id: int, number: int, names: list[str]) -> None:
     staging = Staging.of(first.backup)
     try:
         session = _Session(first.backup, staging)
-    except (SourceError, ValueError, OSError) as error:
+    except (SourceError, ValueError, OSError, *TRANSIENT) as error:
         if first.attempts < MAX_BATCH_ATTEMPTS:
             _release(first, names[0])
             raise  # the watchdog hands the batch out again
         return _give_up(first, f"{error}", staging)
+    except Exception as error:
+        _release(first, names[0])
+        return _fail_unexpected(backup_id, error, f"batch {number}")
     backup = first.backup
     session.job_id = _current_job_id() or ""
     deadline = time.monotonic() + settings.VELOWEB_BATCH_JOB_SECONDS
@@ -423,17 +532,17 @@ def _run_lanes(backup_id: int, number: int, names: list[str]) -> None:
         enqueue_next_batches(backup_id, [len(handed_over)])
 
 
-def _claim(backup_id: int, number: int, worker: str) -> bool:
-    """Take batch `number` for `worker`: enqueued or pending, or running with a lapsed lease."""
+def _claim(backup_id: int, number: int, worker: str, job_id: str = "") -> bool:
+    """Take batch `number` for `worker` of job `job_id`: enqueued or pending, or running with a
+    lapsed lease. The job is recorded: the watchdog hands out again the batches of a dead job."""
     now = timezone.now()
     claimable = BlockBatch.objects.filter(backup_id=backup_id, number=number, backup__phase=Phase.IN_PROGRESS)
+    taken = dict(attempts=F("attempts") + 1, lease_until=_lease(), worker=worker, job_id=job_id)
     return bool(
         claimable.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.PENDING)).update(
-            state=BlockBatch.State.RUNNING, attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
+            state=BlockBatch.State.RUNNING, **taken
         )
-        or claimable.filter(state=BlockBatch.State.RUNNING, lease_until__lt=now).update(
-            attempts=F("attempts") + 1, lease_until=_lease(), worker=worker
-        )
+        or claimable.filter(state=BlockBatch.State.RUNNING, lease_until__lt=now).update(**taken)
     )
 
 
@@ -442,10 +551,13 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Ses
     backup = batch.backup
     backup_id, number = backup.pk, batch.number
     source = session.source
-    first_block, blocks = staging.read_batch(number)
+    if batch.attempts > 1:  # a redo: thaw first what the attempt that died left frozen
+        owed_hooks.rescue_batch(backup_id, number, by=f"worker {worker}")
     log = BackupLog()
     outcomes = []
+    first_block, blocks = 0, []
     try:
+        first_block, blocks = staging.read_batch(number)
         snapshot = session.snapshot
         # one archive member per batch: a retried batch replaces it whole, and files stay few
         with SpoolReader(staging.spool) as spool, BlockArchiveWriter(staging.member(number)) as writer:
@@ -477,13 +589,23 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: _Ses
                     if live
                     else None,
                     backup_name=backup.name,
+                    cancelled=lambda: cancel.cancelled(backup_id),
+                    owe_post_hooks=lambda pods, index=index: owed_hooks.owe(
+                        backup_id, index, number, session.job_id, worker, pods
+                    ),
+                    post_hooks_ran=lambda index=index: owed_hooks.settle(backup_id, index, session.job_id),
                 )
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
-    except (SourceError, ValueError, OSError) as error:
+    except (SourceError, ValueError, OSError, *TRANSIENT) as error:
         if batch.attempts < MAX_BATCH_ATTEMPTS:
             raise  # released by the lane: the watchdog hands the batch out again
         _give_up(batch, f"{error}", staging)
+        return None
+    except Exception as error:  # a bug or an object nobody anticipated: retrying would meet it again
+        _release(batch, worker)
+        where = f"block {first_block + len(outcomes)}" if blocks else f"batch {number}"
+        _fail_unexpected(backup_id, error, where)
         return None
     return _complete(batch, worker, outcomes, log, staging, go_on=go_on, job_id=session.job_id)
 
@@ -640,7 +762,7 @@ def _complete(
             RESULT_COLUMNS,
             [
                 (
-                    BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE,
+                    _block_state_of(result, block_log),
                     len(result.written),
                     len(result.skipped),
                     block_log.errors,
@@ -674,6 +796,12 @@ def _complete(
     return following
 
 
+def _block_state_of(result, block_log: BackupLog) -> str:
+    if result.cancelled:
+        return BlockRun.State.CANCELLED
+    return BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE
+
+
 def _claim_next(backup_id: int, worker: str, job_id: str) -> BlockBatch | None:
     """Take the next pending batch of the backup for this worker (RUNNING, leased), or None."""
     with write_turn:
@@ -693,9 +821,9 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
     _write_outcome(staging, batch.number, [], {}, [])
     with write_turn, transaction.atomic():
-        if not BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING).update(
-            state=BlockBatch.State.DONE, lease_until=None
-        ):
+        if not BlockBatch.objects.filter(
+            pk=batch.pk, state__in=(BlockBatch.State.RUNNING, BlockBatch.State.ENQUEUED)
+        ).update(state=BlockBatch.State.DONE, lease_until=None):
             return
         BlockRun.objects.filter(backup=backup, batch=batch.number).update(
             state=BlockRun.State.FAILED, errors=1, attempts=batch.attempts
@@ -711,7 +839,10 @@ def _give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
 
 
 def _maybe_finalize(backup_id: int) -> None:
-    """The last batch to finish moves the backup to Finalizing and enqueues the finalize job once."""
+    """The last batch to finish moves the backup to Finalizing and enqueues the finalize job once;
+    the last lane of a cancelled backup to stop makes it Cancelled."""
+    if cancel.finish(backup_id):
+        return
     if BlockBatch.objects.filter(backup_id=backup_id).exclude(state=BlockBatch.State.DONE).exists():
         return
     if start_job(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize"):
@@ -743,11 +874,27 @@ def _record_late(backup: Backup, log: BackupLog) -> None:
 
 @_rq_job
 def finalize_backup(backup_id: int) -> None:
-    """Assemble the tarball from the block members, write Velero's files and upload them."""
+    """Assemble the tarball from the block members, write Velero's files and upload them.
+    Cancellable until the upload starts (`Backup.upload_started`), then it goes to the end."""
+    job_id = _current_job_id()
     backup = Backup.objects.select_related("storage_location").get(pk=backup_id)
-    if backup.phase != Phase.FINALIZING or backup.job_id != _current_job_id():
+    if backup.phase == Phase.CANCELLING and backup.job_id == job_id:
+        cancel.finish(backup_id, by_job=job_id)  # cancelled before this job started
+        return
+    if backup.phase != Phase.FINALIZING or backup.job_id != job_id:
         return  # a stale duplicate
+    try:
+        _finalize(backup, job_id)
+    except TRANSIENT:
+        raise  # the watchdog finalizes again, at most MAX_STEP_ATTEMPTS times in all
+    except Exception as error:
+        _fail_unexpected(backup_id, error, "finalizing")
+
+
+def _finalize(backup: Backup, job_id: str | None) -> None:
     from backups.engine.storage import StorageError, upload_backup
+
+    backup_id = backup.pk
 
     staging = Staging.of(backup)
     out = tempfile.mkdtemp(prefix="out-", dir=staging.root)
@@ -853,6 +1000,10 @@ def finalize_backup(backup_id: int) -> None:
     )
     with open(files["metadata"], "w", encoding="utf-8") as f:
         json.dump(metadata, f, indent=2)
+    # the point of no return: from here on a cancel is refused ("too late: uploading")
+    if not Backup.objects.filter(pk=backup_id, phase=Phase.FINALIZING).update(upload_started=timezone.now()):
+        cancel.finish(backup_id, by_job=job_id)
+        return
     location = backup.storage_location
     try:
         warnings = upload_backup(location.store(), name, files, prefix="")
@@ -870,6 +1021,8 @@ def finalize_backup(backup_id: int) -> None:
     )
     staging.remove()
     progress.backup_changed(backup_id)
+    admit()
+    cancel.delete_if_requested(backup)
 
 
 def wait_for(backup_id: int, timeout: float, tick=None, poll: float = 0.5) -> Backup:

@@ -220,9 +220,17 @@ class Backup(VeleroSpec):
         PARTIALLY_FAILED = "PartiallyFailed"
         FAILED = "Failed"
         FAILED_VALIDATION = "FailedValidation"
+        CANCELLING = "Cancelling"  # running blocks finish their post-hooks; nothing new starts
+        CANCELLED = "Cancelled"
 
-    TERMINAL = (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED, Phase.FAILED_VALIDATION)
-    RUNNING = (Phase.READY, Phase.IN_PROGRESS, Phase.FINALIZING)
+    TERMINAL = (
+        Phase.COMPLETED,
+        Phase.PARTIALLY_FAILED,
+        Phase.FAILED,
+        Phase.FAILED_VALIDATION,
+        Phase.CANCELLED,
+    )
+    RUNNING = (Phase.READY, Phase.IN_PROGRESS, Phase.FINALIZING, Phase.CANCELLING)
 
     name = models.CharField(max_length=63, unique=True)
     # None for a backup imported from a storage location: the cluster it came from is unknown.
@@ -255,7 +263,15 @@ class Backup(VeleroSpec):
     snapshots_attempted = models.PositiveIntegerField(default=0)
     snapshots_completed = models.PositiveIntegerField(default=0)
     size_bytes = models.BigIntegerField(default=0)
-    attempt = models.PositiveIntegerField(default=0, help_text="Dispatch attempts (a restarted plan).")
+    attempt = models.PositiveIntegerField(default=0, help_text="Dispatch jobs enqueued (first and retries).")
+    finalize_attempts = models.PositiveIntegerField(default=0, help_text="Finalize jobs enqueued.")
+    upload_started = models.DateTimeField(
+        null=True, blank=True, help_text="When finalize began uploading: too late to cancel from then on."
+    )
+    cancelled_by = models.CharField(max_length=150, blank=True, help_text="Who asked to cancel it.")
+    delete_requested = models.BooleanField(
+        default=False, help_text="Deleted once it ends: a delete asked while it was running cancels it first."
+    )
     job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job dispatching or finalizing it.")
     schedule_name = models.CharField(
         max_length=63,
@@ -283,6 +299,12 @@ class Backup(VeleroSpec):
     @property
     def is_terminal(self) -> bool:
         return self.phase in self.TERMINAL
+
+    @property
+    def cancellable(self) -> bool:
+        """Not started, running, or finalizing before the upload began (see backups.cancel)."""
+        started = (self.Phase.NEW, self.Phase.QUEUED, self.Phase.READY, self.Phase.IN_PROGRESS)
+        return self.phase in started or (self.phase == self.Phase.FINALIZING and not self.upload_started)
 
 
 class BlockBatch(models.Model):
@@ -329,6 +351,7 @@ class BlockRun(models.Model):
         POST_HOOKS = "post-hooks"
         DONE = "done"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks")
     index = models.PositiveIntegerField()
@@ -380,6 +403,28 @@ class HookRun(models.Model):
 
     def __str__(self):
         return f"{self.phase} hook {self.namespace}/{self.pod}"
+
+
+class OwedPostHooks(models.Model):
+    """Post-hooks a running block owes its pods: written as each pod's pre-hooks pass (before the
+    block's items), deleted once its post-hooks ran. A row whose job died is run by the watchdog
+    or by the worker that takes the batch over, before the block is redone, so a pod frozen by a
+    pre-hook is thawed within seconds of the death instead of after the batch lease."""
+
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="owed_post_hooks")
+    block_index = models.PositiveIntegerField()
+    batch = models.PositiveIntegerField()
+    job_id = models.CharField(max_length=64)
+    worker = models.CharField(max_length=200)
+    pods = models.JSONField(default=list, help_text="hook_view of each pod whose post-hooks are owed.")
+    created = models.DateTimeField()
+    claimed = models.DateTimeField(null=True, blank=True, help_text="When a rescuer took it on.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["backup", "block_index"], name="unique_owed_block")]
+
+    def __str__(self):
+        return f"{self.backup_id} block {self.block_index} owes post-hooks"
 
 
 class BackupLogEntry(models.Model):

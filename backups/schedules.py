@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 Phase = Backup.Phase
 
 # Velero's checkIfBackupInNewOrProgress, with our extra phases before and after InProgress.
-BUSY = (Phase.NEW, Phase.QUEUED, Phase.READY, Phase.IN_PROGRESS, Phase.FINALIZING)
+BUSY = (Phase.NEW, Phase.QUEUED, Phase.READY, Phase.IN_PROGRESS, Phase.FINALIZING, Phase.CANCELLING)
 
 
 # --- the controller ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 import django_rq
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from backups.engine.durations import TTL
@@ -242,6 +242,10 @@ def start_job(backup_id: int, phase_from: str, phase_to: str, job: str, replacin
     changes = {"phase": phase_to, "job_id": job_id}
     if phase_to == Phase.READY:
         changes["queue_position"] = None
+    # each job enqueued for a step counts, whether it runs, fails or is lost with Redis: the
+    # watchdog retries a step a bounded number of times (jobs.MAX_STEP_ATTEMPTS)
+    counter = {"dispatch": "attempt", "finalize": "finalize_attempts"}[job]
+    changes[counter] = F(counter) + 1
     if not rows.update(**changes):
         return False
     func = {"dispatch": jobs.dispatch_backup, "finalize": jobs.finalize_backup}[job]
@@ -251,13 +255,28 @@ def start_job(backup_id: int, phase_from: str, phase_to: str, job: str, replacin
     return True
 
 
-def delete_backup(backup: Backup, store=None) -> None:
-    """Delete a finished backup with its stored files (only its own `backups/<name>/`), through
-    `store` when the caller already has the location's store; StorageError keeps the row."""
+def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
+    """Delete a backup with its stored files (only its own `backups/<name>/`), through `store`
+    when the caller already has the location's store; StorageError keeps the row. None when it is
+    deleted; a running backup is cancelled first and deleted once the cancel took effect (its
+    running blocks ran their post-hooks): then the message that says so."""
+    from backups.cancel import request_cancel
     from backups.staging import Staging, UnsafePath
 
     if backup.phase in Backup.RUNNING:
-        raise ValueError(f"backup {backup.name} is {backup.phase}; wait for it to finish")
+        Backup.objects.filter(pk=backup.pk).update(delete_requested=True)
+        request_cancel(backup, by=by)
+        current = Backup.objects.select_related("storage_location").filter(pk=backup.pk).first()
+        if current is None:
+            return None  # the cancel took effect at once, and the delete with it
+        if current.is_terminal:  # it ended meanwhile, before anyone could honour the request
+            return delete_backup(current, store)
+        if current.upload_started and current.phase == Phase.FINALIZING:
+            return f"Backup {backup.name} is uploading; it will be deleted once the upload ended."
+        return (
+            f"Backup {backup.name} is being cancelled; it will be deleted once its running blocks "
+            "have run their post-hooks."
+        )
     if backup.storage_location and backup.phase in (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED):
         (store or backup.storage_location.store()).delete_backup(backup.name)
     try:
@@ -265,3 +284,4 @@ def delete_backup(backup: Backup, store=None) -> None:
     except UnsafePath as error:  # a row saved before names were checked: its files are not ours
         log.warning("backup %s: staging folder not removed: %s", backup.pk, error)
     backup.delete()
+    return None

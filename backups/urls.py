@@ -13,6 +13,7 @@ urlpatterns = [
     path("backups/<int:pk>/resources/", detail.backup_resources, name="resources"),
     path("backups/<int:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<int:pk>/delete/", detail.backup_delete, name="delete"),
+    path("backups/<int:pk>/cancel/", detail.backup_cancel, name="cancel"),
     path("definitions/", definitions.definition_list, name="definitions"),
     path("definitions/<int:pk>/edit/", definitions.definition_edit, name="definition_edit"),
     path("definitions/<int:pk>/backup/", definitions.definition_backup_now, name="definition_backup_now"),

@@ -192,7 +192,7 @@ class DevStack:
         deadline = time.monotonic() + timeout
         while True:
             state = self.backup_state(name)
-            if state["phase"] in ("Completed", "PartiallyFailed", "Failed", "FailedValidation"):
+            if state["phase"] in ("Completed", "PartiallyFailed", "Failed", "FailedValidation", "Cancelled"):
                 return state
             if time.monotonic() > deadline:
                 raise TimeoutError(f"backup {name} still {state['phase']} after {timeout}s: {state}")

@@ -9,8 +9,14 @@
 3. write every item in block order to the block's `BlockArchiveWriter`, except
    - pods whose `Fail` pre-hook failed (not written, not counted; the hook error is already logged),
    - everything, when a `FailBlock` pre-hook failed (each item recorded as skipped "pre-hook FailBlock");
-4. run the post-hooks of the pods whose pre-hooks passed, even when the block was dropped or writing
-   raised (a frozen filesystem must be thawed).
+4. run the post-hooks of the pods whose pre-hooks passed, even when the block was dropped, cancelled
+   or writing raised (a frozen filesystem must be thawed).
+
+A block with hooks asks `cancelled()` after its pre-hooks: a cancelled backup writes none of its items
+and goes straight to the post-hooks. `owe_post_hooks(pods)` hears, as each pod's pre-hooks pass, every
+pod whose post-hooks are owed so far (as `hook_view`s), and `post_hooks_ran()` that they ran: the
+caller keeps that record durable, so the post-hooks of a worker that dies in between can be run by
+another process (a frozen database is not left frozen until the block is redone).
 
 Claims are written as Velero's PVC item actions leave them (`item_actions`). With a `snapshot`
 callable, each claim is written after its CSI snapshot, carrying the annotation that names it, followed
@@ -39,6 +45,8 @@ from .hooks import (
     HookResult,
     ResourceHook,
     has_hooks,
+    hook_view,
+    hooks_for_pod,
     run_block_hooks,
 )
 from .item_actions import mark_snapshot, prepare_claim
@@ -56,6 +64,7 @@ SKIP_FAIL_POD = "pre-hook failed (onError Fail)"
 SKIP_READ_ERROR = "error reading the item"
 SKIP_UNKNOWN = "resource not served by the cluster"
 SKIP_UNWRITABLE = "name cannot be written to a backup"
+SKIP_CANCELLED = "the backup was cancelled"
 
 PODS = "pods"
 PVCS = "persistentvolumeclaims"
@@ -75,6 +84,7 @@ class BlockResult:
     items_finished: float = 0.0
     finished: float = 0.0
     snapshots: list[SnapshotResult] = field(default_factory=list)
+    cancelled: bool = False  # the backup was cancelled after the block's pre-hooks: nothing written
 
     @property
     def failed_block(self) -> bool:
@@ -229,6 +239,9 @@ def run_block(
     snapshot: Callable[[dict], SnapshotResult | None] | None = None,
     on_phase: Callable[[str], None] | None = None,
     backup_name: str = "",
+    cancelled: Callable[[], bool] | None = None,
+    owe_post_hooks: Callable[[list[dict]], None] | None = None,
+    post_hooks_ran: Callable[[], None] | None = None,
 ) -> BlockResult:
     """Back up one block into `writer` (the caller closes or aborts it). See the module docstring.
 
@@ -255,12 +268,30 @@ def run_block(
         phase = lambda name: None  # noqa: E731 - nothing worth showing step by step
     if hooked:
         phase("pre-hooks")
-    result.pre = run_block_hooks(pods, PRE, list(spec_hooks), executor, log, clock)
+    owed: list[dict] = []
+
+    def passed(pod: dict) -> None:
+        if not hooks_for_pod(pod, POST, list(spec_hooks))[0]:
+            return
+        owed.append(hook_view(pod))
+        try:
+            owe_post_hooks(list(owed))
+        except Exception as error:  # noqa: BLE001 - the record is a safety net; the block goes on
+            meta = owed[-1]["metadata"]
+            pod_ref = f"{meta.get('namespace')}/{meta.get('name')}"
+            log.warning(f"post-hooks owed to pod {pod_ref} not recorded: {error}")
+
+    on_passed = passed if owe_post_hooks is not None else None
+    result.pre = run_block_hooks(pods, PRE, list(spec_hooks), executor, log, clock, on_passed=on_passed)
     failed_pods = set(result.pre.failed_pods)
     try:
+        result.cancelled = bool(hooked and cancelled is not None and cancelled())
         phase("items")
         result.items_started = clock()
-        if result.pre.fail_block:
+        if result.cancelled:
+            log.info(f"block of {len(block_keys)} items not backed up: the backup was cancelled")
+            result.skipped.extend((key, SKIP_CANCELLED) for key, *_ in items)
+        elif result.pre.fail_block:
             failing = ", ".join(f"{ns}/{name}" for ns, name in result.pre.failed_pods)
             log.info(
                 f"block of {len(block_keys)} items not backed up: FailBlock pre-hook failed in pod {failing}"
@@ -299,4 +330,6 @@ def run_block(
             phase("post-hooks")
         result.post = run_block_hooks(result.pre.post_pods, POST, list(spec_hooks), executor, log, clock)
         result.finished = clock()
+        if owed and post_hooks_ran is not None:
+            post_hooks_ran()
     return result

@@ -382,6 +382,26 @@ def container_problem(pod: Mapping, container: str | None) -> str | None:
     return f'no such container: "{container}"'
 
 
+def hook_view(pod: Mapping) -> dict:
+    """The parts of a pod that decide its hooks (names, labels, annotations, containers, phase):
+    enough to run its post-hooks later, on behalf of a worker that died after its pre-hooks."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    return {
+        "metadata": {
+            key: meta[key] for key in ("name", "namespace", "labels", "annotations") if meta.get(key)
+        },
+        "spec": {
+            "containers": [{"name": c.get("name")} for c in spec.get("containers") or []],
+            "initContainers": [
+                {"name": c.get("name"), "restartPolicy": c.get("restartPolicy")}
+                for c in spec.get("initContainers") or []
+            ],
+        },
+        "status": {"phase": (pod.get("status") or {}).get("phase")},
+    }
+
+
 def has_hooks(pod: Mapping, spec_hooks: list[ResourceHook]) -> bool:
     """Whether the pod runs any pre- or post-hook."""
     return any(hooks_for_pod(pod, phase, spec_hooks)[0] for phase in (PRE, POST))
@@ -491,12 +511,14 @@ def run_block_hooks(
     executor: Executor,
     log: BackupLog,
     clock: Callable[[], float] = time.time,
+    on_passed: Callable[[dict], None] | None = None,
 ) -> BlockHookOutcome:
     """Run `phase` hooks of a block's pods, pod after pod, each pod's hooks in order.
 
     Within one pod, after a failed Fail/FailBlock hook the remaining hooks are skipped (still counted as
     attempted). Other pods of the block still run their hooks, as in Velero and PR #10177, so that every
-    pod whose pre-hooks passed gets its post-hooks even when the block is dropped.
+    pod whose pre-hooks passed gets its post-hooks even when the block is dropped. `on_passed(pod)`
+    hears each pod whose pre-hooks passed, at once: from then on its post-hooks are owed.
     """
     if phase not in (PRE, POST):
         raise ValueError(f"hook phase must be {PRE!r} or {POST!r}, not {phase!r}")
@@ -541,6 +563,8 @@ def run_block_hooks(
             continue
         if stop is None:
             outcome.post_pods.append(pod)
+            if on_passed is not None:
+                on_passed(pod)
         else:
             outcome.failed_pods.append((namespace, name))
             outcome.fail_block = outcome.fail_block or stop.on_error == FAIL_BLOCK

@@ -39,7 +39,7 @@ def unseal_credentials(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0005_schedules_expiry_locations"),
+        ("backups", "0006_cancel"),
     ]
 
     operations = [

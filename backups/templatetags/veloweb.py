@@ -59,6 +59,8 @@ def phase_class(phase: str) -> str:
         "InProgress": "run",
         "Finalizing": "run",
         "ReadyToStart": "run",
+        "Cancelling": "run",
+        "Cancelled": "cancelled",
     }.get(phase, "idle")
 
 

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
-from backups import services
+from backups import cancel, services
 from backups.engine import storage
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
@@ -74,14 +74,29 @@ def backup_download(request, pk, kind):
 
 @operator_required
 def backup_delete(request, pk):
-    """GET asks for confirmation; POST deletes the backup with its stored files."""
+    """GET asks for confirmation; POST deletes the backup with its stored files (a running one is
+    cancelled first and deleted once its running blocks ran their post-hooks)."""
     backup = _backup(pk)
     if request.method == "POST":
         try:
-            services.delete_backup(backup)
+            deferred = services.delete_backup(backup, by=request.user.get_username())
         except (ValueError, storage.StorageError) as error:
             messages.error(request, str(error))
+            return redirect("backups:detail", pk=pk)
+        if deferred:
+            messages.info(request, deferred)
             return redirect("backups:detail", pk=pk)
         messages.success(request, f"Backup {backup.name} deleted.")
         return redirect("backups:home")
     return render(request, "backups/confirm_delete.html", {"backup": backup})
+
+
+@operator_required
+def backup_cancel(request, pk):
+    """GET asks for confirmation; POST cancels the backup (a no-op, said so, when it ended)."""
+    backup = _backup(pk)
+    if request.method == "POST":
+        outcome = cancel.request_cancel(backup, by=request.user.get_username())
+        (messages.success if outcome.changed else messages.info)(request, outcome.message)
+        return redirect("backups:detail", pk=pk)
+    return render(request, "backups/confirm_cancel.html", {"backup": backup})

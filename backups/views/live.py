@@ -49,7 +49,8 @@ def live_fragments(backup_id: int, user, page: int, indexes=None, details: bool 
         parts += [render_to_string(name, context) for name in DETAIL_PARTIALS]
     messages = ["\n".join(parts)]
     visible = selectors.page_range(page)
-    if indexes is None or any(i in visible for i in indexes):
+    # a backup that just ended (a cancel marks its unfinished blocks) shows its rows as they are now
+    if indexes is None or any(i in visible for i in indexes) or (details and backup.is_terminal):
         rows = selectors.blocks_by_index(backup_id, visible)
         if rows:
             body = "".join(render_to_string("backups/partials/block_row.html", {"block": b}) for b in rows)

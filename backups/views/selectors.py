@@ -116,7 +116,8 @@ def progress_of(backup: Backup, now=None) -> Progress:
     done, total = backup.items_backed_up, backup.total_items
     if not total:
         done, total = backup.blocks_done, backup.total_blocks
-    percent = 100 if backup.is_terminal else (int(100 * done / total) if total else 0)
+    ended = backup.is_terminal and backup.phase != Backup.Phase.CANCELLED  # a cancel shows how far it got
+    percent = 100 if ended else (int(100 * done / total) if total else 0)
     eta = None
     if not backup.is_terminal and elapsed and done and total > done:
         eta = int(elapsed * (total - done) / done)

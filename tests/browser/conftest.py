@@ -57,12 +57,17 @@ def browser(playwright_sync):
 
 
 @pytest.fixture(scope="session")
-def sample_cluster(stack_env, tmp_path_factory):
+def sample_emulator(stack_env, tmp_path_factory):
     """The sample cluster, emulated in this process, registered as `sample` with the CLI."""
     with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emulator:
         kubeconfig = emulator.write_kubeconfig(str(tmp_path_factory.mktemp("kube") / "kubeconfig"))
         manage(stack_env, "cluster", "add", "sample", "--kubeconfig", kubeconfig)
-        yield "sample"
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def sample_cluster(sample_emulator):
+    return "sample"
 
 
 @pytest.fixture(scope="session")

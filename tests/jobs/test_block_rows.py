@@ -31,13 +31,16 @@ def test_inserted_rows_are_queued_blocks_with_their_plan(backup):
 
 
 def test_the_latest_step_noted_is_written_and_never_over_a_final_state(backup):
-    update_block_runs(backup.pk, ("state", "items_written"), [("done", 1, 0), ("failed", 0, 3)])
+    update_block_runs(
+        backup.pk, ("state", "items_written"), [("done", 1, 0), ("failed", 0, 3), ("cancelled", 0, 2)]
+    )
     live_steps.note(backup.pk, 0, "post-hooks")  # a step noted before its block's commit, written after
     live_steps.note(backup.pk, 3, "post-hooks")
+    live_steps.note(backup.pk, 2, "post-hooks")  # a cancelled backup's block runs its post-hooks
     live_steps.note(backup.pk, 1, "pre-hooks")
     live_steps.note(backup.pk, 1, "items")
     deadline = time.monotonic() + 10
     while states(backup)[1] != "items" and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert states(backup) == ["done", "items", "queued", "failed"]
+    assert states(backup) == ["done", "items", "cancelled", "failed"]
     assert BlockRun.objects.get(backup=backup, index=0).items_written == 1

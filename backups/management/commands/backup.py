@@ -1,4 +1,4 @@
-"""`manage.py backup create|describe|logs|delete|list`: everything the dashboard does, from a shell."""
+"""`manage.py backup create|describe|logs|cancel|delete|list`: everything the dashboard does, from a shell."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups import services
+from backups import cancel, services
 from backups.engine.resource_policies import parse_resource_policies
 from backups.engine.spec import parse_bool, parse_or_selectors, parse_ordered_resources
 from backups.jobs import wait_for
@@ -16,12 +16,22 @@ from backups.validation import name_problem
 from backups.watchdog import tick
 
 
+def _who() -> str:
+    """Who cancels from a shell: the login name, for the backup's record."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (CLI)"
+    except (KeyError, OSError):
+        return "CLI"
+
+
 def _list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 class Command(BaseCommand):
-    help = "Create, wait for, describe, read the logs of, list and delete backups."
+    help = "Create, wait for, describe, read the logs of, list, cancel and delete backups."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -68,6 +78,10 @@ class Command(BaseCommand):
         for action in ("describe", "logs", "delete"):
             one = sub.add_parser(action)
             one.add_argument("name")
+        stop = sub.add_parser("cancel", help="cancel a queued or running backup (a no-op once it ended)")
+        stop.add_argument("name")
+        stop.add_argument("--wait", action="store_true", help="wait until it is Cancelled (or ended)")
+        stop.add_argument("--timeout", type=float, default=600)
         sub.add_parser("list")
 
     def handle(self, *args, action, **options):
@@ -182,6 +196,8 @@ class Command(BaseCommand):
         if b.failure_reason:
             lines.append(f"Failure reason: {b.failure_reason}")
         lines += self._skipped_volumes(b)
+        if b.phase in (Backup.Phase.CANCELLING, Backup.Phase.CANCELLED) and b.cancelled_by:
+            lines.append(f"Cancelled by: {b.cancelled_by}")
         self.stdout.write("\n".join(lines))
 
     def _skipped_volumes(self, b: Backup) -> list[str]:
@@ -245,10 +261,17 @@ class Command(BaseCommand):
     def _delete(self, name, **_):
         b = self._backup(name)
         try:
-            services.delete_backup(b)
+            deferred = services.delete_backup(b, by=_who())
         except Exception as error:  # noqa: BLE001 - storage or state errors, reported in one line
             raise CommandError(f"cannot delete backup {name}: {error}") from None
-        self.stdout.write(f"Backup {name} deleted.")
+        self.stdout.write(deferred or f"Backup {name} deleted.")
+
+    def _cancel(self, name, wait, timeout, **_):
+        outcome = cancel.request_cancel(self._backup(name), by=_who())
+        self.stdout.write(outcome.message)  # a no-op (already ended) is not an error: exit 0
+        if wait and outcome.changed:
+            b = wait_for(self._backup(name).pk, timeout, tick=tick)
+            self.stdout.write(f"Backup {name} {b.phase}.")
 
     def _list(self, **_):
         self.stdout.write(f"{'NAME':30} {'PHASE':17} {'ITEMS':>9} {'ERRORS':>6} {'WARNINGS':>8}  CREATED")
