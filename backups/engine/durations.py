@@ -16,6 +16,8 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
+# Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses more (about 292 years).
+MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
 _DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]+)")
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)")
 
@@ -24,7 +26,8 @@ def parse_duration(text: str) -> float:
     """Go's time.ParseDuration (`30s`, `5m`, `1h30m`, `1.5s`, `500ms`), in seconds.
 
     Raises ValueError saying what is wrong. As in Go, a bare `0` is valid; any other number needs a
-    unit, which is exactly the case Velero silently replaced by 30s (#2599).
+    unit, which is exactly the case Velero silently replaced by 30s (#2599); and a duration beyond
+    Go's range (2562047h47m16.854775807s) is invalid, so it never overflows a date.
     """
     text = text.strip()
     body = text.lstrip("+-")
@@ -45,6 +48,8 @@ def parse_duration(text: str) -> float:
             raise ValueError(f"unknown unit {unit!r} (use ns, us, ms, s, m or h)")
         total += float(f"{whole or '0'}.{frac or '0'}") * _DURATION_UNITS[unit]
         pos = match.end()
+    if total > MAX_DURATION_SECONDS:
+        raise ValueError("out of range (at most 2562047h47m16.854775807s, about 292 years)")
     return sign * total
 
 

@@ -760,8 +760,8 @@ _SHAPES: dict[tuple[str, str], dict] = {
             "group": str,
             "scope": str,
             "version": str,
-            "names": {"plural": str, "kind": str, "singular": str, "shortNames": [str]},
-            "versions": [{"name": str, "served": bool, "storage": bool}],
+            "names": {"plural": str, "kind": str, "singular": str, "shortNames": [str], "categories": [str]},
+            "versions": [{"name": str, "served": bool, "storage": bool, "subresources": dict}],
         },
     },
 }

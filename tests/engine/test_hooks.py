@@ -173,11 +173,22 @@ def test_timeouts(value, seconds):
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("300", "a unit is required (e.g. 300s)"), ("5d", "unknown unit"), ("soon", "not a duration")],
+    [
+        ("300", "a unit is required (e.g. 300s)"),
+        ("5d", "unknown unit"),
+        ("soon", "not a duration"),
+        # beyond Go's int64 nanoseconds: a TTL like this overflowed every date it was added to
+        ("99999999h", "out of range (at most 2562047h47m16.854775807s, about 292 years)"),
+        ("-2562048h", "out of range"),
+    ],
 )
 def test_go_duration_errors(text, problem):
     with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         parse_duration(text)
+
+
+def test_the_longest_go_duration_is_valid():
+    assert parse_duration("2562047h47m16.854775807s") == pytest.approx(9223372036.854775807)
 
 
 def test_unitless_timeout_is_rejected_with_a_warning_naming_pod_and_value():
