@@ -196,11 +196,12 @@ def _with_index(block: dict, index: int) -> dict:
 
 
 def read_blocks(token: str, start: int, count: int) -> list[dict]:
-    """Blocks `start` .. `start + count - 1` (0-based), fewer at the end."""
+    """Blocks `start` .. `start + count - 1` (0-based), fewer at the end (none past it)."""
     path = folder(token)
     blocks = []
     with open(path / "blocks.jsonl", "rb") as f, open(path / "offsets.bin", "rb") as offsets:
-        for index in range(start, start + count):
+        total = os.fstat(offsets.fileno()).st_size // OFFSET.size
+        for index in range(max(0, start), min(start + count, total)):
             try:
                 blocks.append(_block_at(f, offsets, index))
             except IndexError:
