@@ -51,7 +51,8 @@ def test_new_backup_from_an_unknown_or_junk_id_is_the_empty_form(admin, make_bac
     make_backup("nightly-20260101000000", included_namespaces=["shop"])
     response = admin.get("/backups/new/", {"from": junk})
     assert answered(response) == 200
-    assert response.context["form"].initial == {}
+    initial = response.context["form"].initial
+    assert "name_prefix" not in initial and "included_namespaces" not in initial  # not filled in
 
 
 @pytest.mark.parametrize("junk", JUNK)
@@ -62,6 +63,7 @@ def test_new_backup_form_with_junk_choices_shows_the_errors(admin, cluster, junk
             response = admin.post("/backups/new/", {**fields, field: junk, button: "1"})
             if answered(response) == 200:
                 assert response.context["form"].errors or field in ("storage_location", "hooks")
+        assert answered(admin.post("/backups/new/check/", {**fields, field: junk})) == 200
 
 
 @pytest.mark.parametrize("junk", JUNK)
