@@ -359,22 +359,24 @@ def _plain_yaml_documents(data: bytes) -> Iterator:
             top[0][top[1]] = value
             top[1] = _NO_KEY
 
+    scalar, mapping, sequence = events.ScalarEvent, events.MappingStartEvent, events.SequenceStartEvent
+    mapping_end, sequence_end = events.MappingEndEvent, events.SequenceEndEvent
     for index, event in enumerate(yaml.parse(data, Loader=_YamlLoader)):
         kind = type(event)
-        if kind is events.ScalarEvent:
+        if kind is scalar:
             value = _plain_scalar(event)
             if event.anchor:
                 anchors[event.anchor] = value
             add(value)
-        elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
+        elif kind is mapping or kind is sequence:
             if event.tag not in (None, "!", _MAP, _SEQ):
                 raise _UnusualYaml
             if len(stack) >= MAX_DEPTH:
                 raise _too_deep(event)
             if event.anchor:
                 anchors.pop(event.anchor, None)  # redefined here: an alias inside means this node
-            stack.append([{} if kind is events.MappingStartEvent else [], _NO_KEY, event.anchor])
-        elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
+            stack.append([{} if kind is mapping else [], _NO_KEY, event.anchor])
+        elif kind is mapping_end or kind is sequence_end:
             container, _, anchor = stack.pop()
             if anchor:
                 anchors[anchor] = container
@@ -648,8 +650,8 @@ _LIST, _NOT_A_MAPPING = "<list>", "<not a mapping>"
 def _problem(obj: dict) -> str | None:
     """Why the API server would refuse this object (its first wrong field), `_LIST` for a
     `List`/`*List` to expand, or None. Checks the fields every object has and those the engine
-    reads from pods, claims, volumes, bindings and CRDs, so nothing after this meets a wrong type.
-    Runs once per object of a 300,000-object dump: the common case is a few lookups."""
+    takes names from or walks in pods, claims, volumes, bindings and CRDs, so nothing after this
+    breaks on a wrong type. Runs once per object of a 300,000-object dump: a few lookups each."""
     api_version, kind, metadata = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
     if type(api_version) is not str or type(kind) is not str or not api_version or not kind:
         return _type_problem(obj, api_version, kind)
@@ -662,14 +664,17 @@ def _problem(obj: dict) -> str | None:
             return "no metadata" if metadata is None else f"metadata is {_shape(metadata)}, not a mapping"
         return "no metadata.name" if not name else f"metadata.name is {_shape(name)}, not a string"
     namespace, labels = metadata.get("namespace"), metadata.get("labels")
-    annotations = metadata.get("annotations")
-    if namespace is not None and type(namespace) is not str:
-        return f"metadata.namespace is {_shape(namespace)}, not a string"
-    if labels is not None and not _string_map(labels):
-        return f"metadata.labels must map strings to strings, not be {_shape(labels)}"
-    if annotations is not None and not _string_map(annotations):
-        return f"metadata.annotations must map strings to strings, not be {_shape(annotations)}"
-    spec, status = obj.get("spec"), obj.get("status")
+    annotations, spec, status = metadata.get("annotations"), obj.get("spec"), obj.get("status")
+    try:  # join checks every key and value is a string in C, without a Python loop per label
+        if namespace is not None and type(namespace) is not str:
+            return f"metadata.namespace is {_shape(namespace)}, not a string"
+        if labels is not None:
+            "".join(labels.values()) + "".join(labels)
+        if annotations is not None:
+            "".join(annotations.values()) + "".join(annotations)
+    except (TypeError, AttributeError):
+        field, value = ("labels", labels) if not _string_map(labels) else ("annotations", annotations)
+        return f"metadata.{field} must map strings to strings, not be {_shape(value)}"
     if spec is not None and type(spec) is not dict:
         return f"spec is {_shape(spec)}, not a mapping"
     if status is not None and type(status) is not dict:
@@ -692,45 +697,59 @@ def _type_problem(obj: dict, api_version: object, kind: object) -> str:
 
 
 def _pod_problem(pod: dict) -> str | None:
-    """The pod fields the relations and hooks read (the commonest kind: written out, not walked)."""
+    """The pod fields the relations and hooks take names from or walk (fields they only compare,
+    like the phase, cannot break them). Pods are the commonest kind (40% of a cluster): written
+    out, not walked, so checking one costs about what reading it does."""
     spec = pod.get("spec")
-    if spec:
-        for field in ("nodeName", "priorityClassName", "restartPolicy"):
-            value = spec.get(field)
-            if value is not None and type(value) is not str:
-                return f"spec.{field} is {_shape(value)}, not a string"
-        volumes = spec.get("volumes")
-        if volumes is not None:
-            if type(volumes) is not list:
-                return f"spec.volumes is {_shape(volumes)}, not a list"
-            for number, volume in enumerate(volumes):
-                if type(volume) is not dict:
-                    return f"spec.volumes[{number}] is {_shape(volume)}, not a mapping"
-                problem = _wrong_field(volume, _VOLUME, f"spec.volumes[{number}]")
-                if problem:
-                    return problem
-        for field in ("containers", "initContainers"):
-            containers = spec.get(field)
-            if containers is not None:
-                if type(containers) is not list:
-                    return f"spec.{field} is {_shape(containers)}, not a list"
-                problem = _wrong_items(containers, _CONTAINER, f"spec.{field}")
-                if problem:
-                    return problem
-    return _wrong_field(pod, _POD_REST, "")
+    if not spec:
+        return None
+    priority_class = spec.get("priorityClassName")
+    if priority_class is not None and type(priority_class) is not str:
+        return f"spec.priorityClassName is {_shape(priority_class)}, not a string"
+    volumes = spec.get("volumes")
+    if volumes is not None:
+        if type(volumes) is not list:
+            return f"spec.volumes is {_shape(volumes)}, not a list"
+        if not all(map(_volume_ok, volumes)):
+            return _wrong_items(volumes, _VOLUME, "spec.volumes")
+    for field in ("containers", "initContainers"):
+        containers = spec.get(field)
+        if containers is not None:
+            if type(containers) is not list:
+                return f"spec.{field} is {_shape(containers)}, not a list"
+            if not all(map(_container_ok, containers)):
+                return _wrong_items(containers, _CONTAINER, f"spec.{field}")
+    return None
+
+
+def _volume_ok(volume: object) -> bool:
+    if type(volume) is not dict:
+        return False
+    claim = volume.get("persistentVolumeClaim")
+    if claim is None:
+        return True
+    name = claim.get("claimName") if type(claim) is dict else 0
+    return name is None or type(name) is str
+
+
+def _container_ok(container: object) -> bool:
+    if type(container) is not dict:
+        return False
+    name = container.get("name")
+    return name is None or type(name) is str
 
 
 _VOLUME = {"persistentVolumeClaim": {"claimName": str}}
-_CONTAINER = {"name": str, "restartPolicy": str}
-_POD_REST = {"metadata": {"deletionTimestamp": str}, "status": {"phase": str}}
+_CONTAINER = {"name": str}
 
 
 def _string_map(value: object) -> bool:
+    if value is None:
+        return True
     if type(value) is not dict:
         return False
-    try:  # join checks every key and value in C: no Python loop per label
-        "".join(value)
-        "".join(value.values())
+    try:
+        "".join(value) + "".join(value.values())
     except TypeError:
         return False
     return True
