@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from django.db import DataError, IntegrityError, transaction
 
 from backups.engine.archive import RESOURCE_POLICY_ANNOTATION
-from backups.engine.durations import parse_duration
+from backups.engine.durations import GO_DURATION
 from backups.engine.layout import metadata_key, tarball_key
 from backups.engine.selectors import InvalidSelector, Selector
 from backups.engine.storage import ObjectNotFoundError, StorageError
@@ -342,7 +342,7 @@ def _count(obj, key: str, name: str) -> int:
 def _duration(obj: dict, key: str, default: str, name: str) -> str:
     value = _text(obj, key, name) or default
     try:
-        parse_duration(value)
+        GO_DURATION.check(value)  # 99999999h overflowed every date it was added to
     except ValueError as error:
         raise ImportProblem(f"backup {name}: {key} {_short(value)}: {error}") from None
     if len(value) > 30:  # the column's size; Go writes any valid duration in fewer characters

@@ -16,8 +16,6 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-# Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses more (about 292 years).
-MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
 _DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]+)")
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)")
 
@@ -26,8 +24,7 @@ def parse_duration(text: str) -> float:
     """Go's time.ParseDuration (`30s`, `5m`, `1h30m`, `1.5s`, `500ms`), in seconds.
 
     Raises ValueError saying what is wrong. As in Go, a bare `0` is valid; any other number needs a
-    unit, which is exactly the case Velero silently replaced by 30s (#2599); and a duration beyond
-    Go's range (2562047h47m16.854775807s) is invalid, so it never overflows a date.
+    unit, which is exactly the case Velero silently replaced by 30s (#2599).
     """
     text = text.strip()
     body = text.lstrip("+-")
@@ -48,8 +45,6 @@ def parse_duration(text: str) -> float:
             raise ValueError(f"unknown unit {unit!r} (use ns, us, ms, s, m or h)")
         total += float(f"{whole or '0'}.{frac or '0'}") * _DURATION_UNITS[unit]
         pos = match.end()
-    if total > MAX_DURATION_SECONDS:
-        raise ValueError("out of range (at most 2562047h47m16.854775807s, about 292 years)")
     return sign * total
 
 
@@ -116,3 +111,6 @@ HOOK_TIMEOUT = DurationLimit("hook timeout", high=DAY)
 CSI_SNAPSHOT_TIMEOUT = DurationLimit("csi snapshot timeout", high=DAY)
 # `@every`: schedules are checked once a minute, so anything shorter cannot be kept anyway.
 SCHEDULE_EVERY = DurationLimit("schedule interval", low=60.0, high=10 * 365 * DAY, zero_ok=False)
+# Anything Go can hold (an int64 of nanoseconds, about 292 years): what a Backup that Velero wrote
+# can say, checked before such a value is added to a date (imports, beyond Veloweb's own limits).
+GO_DURATION = DurationLimit("duration", high=(2**63 - 1) / 1e9)
