@@ -23,7 +23,17 @@ from backups.progress import group_name
 FLUSH_INTERVAL = 0.2
 CLOSE_SIGNED_OUT = 4401  # no session, or it ended (logged out, expired)
 CLOSE_FORBIDDEN = 4403  # signed in, but no longer a viewer
-CLOSE_GONE = 4404  # the backup was deleted
+CLOSE_GONE = 4404  # the backup was deleted, or the path is no socket's
+
+
+def _page(query_string: bytes) -> int:
+    """The blocks page asked for (`?page=`), within the pages block indexes can have; 1 for junk."""
+    from backups.views.selectors import LAST_BLOCKS_PAGE
+
+    text = parse_qs(query_string.decode("latin-1")).get("page", ["1"])[0]
+    if not text.isascii() or not text.isdigit():
+        return 1
+    return min(max(1, int(text)), LAST_BLOCKS_PAGE)
 
 
 def _access(session_key: str | None):
@@ -51,11 +61,7 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.backup_id = int(self.scope["url_route"]["kwargs"]["backup_id"])
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        try:
-            self.page = max(1, int(query.get("page", ["1"])[0]))
-        except ValueError:
-            self.page = 1
+        self.page = _page(self.scope.get("query_string", b""))
         self.group = group_name(self.backup_id)
         self.dirty: set[int] = set()
         self.details_dirty = False
@@ -140,3 +146,12 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
                 self.has_rows = True
             for message in messages:
                 await self.send(text_data=message)
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """Any other WebSocket path: accepted, then closed with CLOSE_GONE (the socket's "not found"),
+    so the client learns why and nothing is logged as an error."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_GONE)

@@ -1,4 +1,5 @@
-"""The periodic jobs, on RQ's own CronScheduler: the schedule controller's tick and expiry.
+"""The periodic jobs, on RQ's own CronScheduler: the schedule controller's tick, expiry of backups
+and of previews.
 
 One `manage.py run_cron` per deployment is enough (`run_dashboard` starts one); two are safe, as
 `fire_due` claims each run with a compare-and-swap and expiry deletes what is still there.
@@ -10,7 +11,7 @@ from django.conf import settings
 from redis import Redis
 from rq.cron import CronScheduler
 
-from backups import expiry, schedules
+from backups import expiry, preview, schedules
 
 QUEUE = "default"
 
@@ -32,5 +33,13 @@ def build_scheduler(connection: Redis) -> CronScheduler:
         job_timeout=3 * 3600,
         result_ttl=24 * 3600,
         name="veloweb-expiry",
+    )
+    scheduler.register(
+        preview.expire_previews,
+        QUEUE,
+        interval=settings.VELOWEB_GC_INTERVAL,
+        job_timeout=600,
+        result_ttl=24 * 3600,
+        name="veloweb-preview-expiry",
     )
     return scheduler

@@ -10,26 +10,31 @@ read, and a tarball is only asked for its size.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from backups.engine.archive import RESOURCE_POLICY_ANNOTATION
-from backups.engine.durations import parse_duration
+from backups.engine.durations import GO_DURATION
 from backups.engine.layout import metadata_key, tarball_key
 from backups.engine.selectors import InvalidSelector, Selector
 from backups.engine.storage import ObjectNotFoundError, StorageError
 from backups.models import Backup, StorageLocation
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_COUNT = 2**31 - 1  # the counters' columns (PositiveIntegerField) on PostgreSQL
+# A Kubernetes object name (DNS-1123 subdomain), as Velero's backups have, within our 63 characters.
+BACKUP_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 SCHEDULE_LABEL = "velero.io/schedule-name"
 GC_FAILURE_LABEL = "velero.io/gc-failure"
 # Cancelled is ours (a cancelled backup uploads nothing): one found in a location did not finish
 _TERMINAL = {phase.value for phase in Backup.TERMINAL} - {Backup.Phase.CANCELLED}
 
 IMPORTABLE, IN_HISTORY, CONFLICT, UNREADABLE = "importable", "in history", "conflict", "unreadable"
+INVALID_NAME = "invalid name"
 
 
 class ImportProblem(ValueError):
@@ -52,12 +57,33 @@ class Found:
     def importable(self) -> bool:
         return self.status == IMPORTABLE
 
+    @property
+    def shown(self) -> str:
+        return shown(self.name)
+
 
 @dataclass
 class Imported:
     backup: Backup
     created: bool
     message: str
+
+
+def name_problem(name: str) -> str:
+    """Why a folder under `backups/` cannot be a backup's ("" when it can): Velero's backups are
+    Kubernetes objects, so `.`, `..`, upper case, spaces or control characters name none."""
+    if len(name) <= 63 and BACKUP_NAME.fullmatch(name):
+        return ""
+    return (
+        f"{shown(name)} is not a valid backup name (lower-case letters, digits, '-' and '.', "
+        "at most 63 characters)"
+    )
+
+
+def shown(name: str) -> str:
+    """A name as pages and the shell show it: quoted and escaped unless it is a valid name, so
+    control characters and undecodable bytes (a local folder's) never reach a terminal raw."""
+    return name if len(name) <= 63 and BACKUP_NAME.fullmatch(name) else ascii(name)
 
 
 def backup_names(location: StorageLocation) -> list[str]:
@@ -70,14 +96,19 @@ def discover(location: StorageLocation, names: Iterable[str] | None = None) -> l
     conflict with a backup of the same name from another location, or unreadable (with the reason)."""
     store = location.store()
     names = sorted(names) if names is not None else store.list_backups()
+    valid = [name for name in names if not name_problem(name)]
     known = {
         name: (pk, location_id, location_name)
-        for name, pk, location_id, location_name in Backup.objects.filter(name__in=names).values_list(
+        for name, pk, location_id, location_name in Backup.objects.filter(name__in=valid).values_list(
             "name", "pk", "storage_location_id", "storage_location__name"
         )
     }
     found = []
     for name in names:
+        problem = name_problem(name)
+        if problem:
+            found.append(Found(name, INVALID_NAME, problem))
+            continue
         try:
             fields = backup_fields(read_metadata(store, name), name, location.name)
         except ImportProblem as problem:
@@ -144,7 +175,7 @@ def backup_fields(cr: dict, name: str, location_name: str) -> dict:
     if not isinstance(labels, dict):
         raise ImportProblem(f"backup {name}: metadata.labels must be an object")
 
-    phase = status.get("phase") or ""
+    phase = _text(status, "phase", name)
     failure_reason = _text(status, "failureReason", name)
     if phase not in _TERMINAL:
         found = f"found in storage location {location_name} with phase {phase or '(none)'}"
@@ -175,7 +206,7 @@ def backup_fields(cr: dict, name: str, location_name: str) -> dict:
         "hooks": hooks,
         "ttl": _duration(spec, "ttl", "720h0m0s", name),
         "csi_snapshot_timeout": _duration(spec, "csiSnapshotTimeout", "10m0s", name),
-        "volume_group_label_key": _text(spec, "volumeGroupSnapshotLabelKey", name)
+        "volume_group_label_key": _text(spec, "volumeGroupSnapshotLabelKey", name, 253)
         or "velero.io/volume-group",
         "snapshot_volumes": _tri_state(spec, "snapshotVolumes", name),
         "phase": phase,
@@ -201,6 +232,9 @@ def backup_fields(cr: dict, name: str, location_name: str) -> dict:
 def import_backup(location: StorageLocation, name: str) -> Imported:
     """Save backup `name` of `location` in the history. Importing it again changes nothing and says
     so; ImportProblem when it is unreadable or another location's backup already has the name."""
+    problem = name_problem(name)
+    if problem:
+        raise ImportProblem(f"backup {problem}")
     existing = Backup.objects.filter(name=name).select_related("storage_location").first()
     if existing is not None:
         return _already(existing, location)
@@ -223,6 +257,9 @@ def import_backup(location: StorageLocation, name: str) -> Imported:
                 backup.created = created
     except IntegrityError:  # imported (or created) at the same moment by someone else
         return _already(Backup.objects.select_related("storage_location").get(name=name), location)
+    except DataError as error:  # a value the database cannot hold, that the checks above let through
+        reason = " ".join(str(error).split())
+        raise ImportProblem(f"backup {name}: the database refused it ({reason})") from None
     return Imported(backup, True, f"Backup {name} imported from {location.name} ({backup.phase}).")
 
 
@@ -231,6 +268,9 @@ def import_all(location: StorageLocation) -> tuple[list[Imported], list[str]]:
     backup left out, why (already in the history, a conflict, unreadable)."""
     imported, skipped = [], []
     for found in discover(location):
+        if found.status == INVALID_NAME:
+            skipped.append(f"backup {found.reason}")
+            continue
         if not found.importable:
             skipped.append(f"{found.name}: {found.reason or found.status}")
             continue
@@ -272,10 +312,12 @@ def _strings(obj: dict, key: str, name: str) -> list[str]:
     return value
 
 
-def _text(obj: dict, key: str, name: str) -> str:
+def _text(obj: dict, key: str, name: str, longest: int | None = None) -> str:
     value = obj.get(key) or ""
     if not isinstance(value, str):
         raise ImportProblem(f"backup {name}: {key} must be a string")
+    if longest is not None and len(value) > longest:
+        raise ImportProblem(f"backup {name}: {key} is longer than {longest} characters")
     return value
 
 
@@ -291,16 +333,20 @@ def _count(obj, key: str, name: str) -> int:
         raise ImportProblem(f"backup {name}: the status of {key} must be an object")
     value = obj.get(key) or 0
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ImportProblem(f"backup {name}: {key} must be a non-negative integer, not {value!r}")
+        raise ImportProblem(f"backup {name}: {key} must be a non-negative integer, not {_short(value)}")
+    if value > MAX_COUNT:
+        raise ImportProblem(f"backup {name}: {key} {value} is out of range (at most {MAX_COUNT})")
     return value
 
 
 def _duration(obj: dict, key: str, default: str, name: str) -> str:
     value = _text(obj, key, name) or default
     try:
-        parse_duration(value)
+        GO_DURATION.check(value)  # 99999999h overflowed every date it was added to
     except ValueError as error:
-        raise ImportProblem(f"backup {name}: {key} {value!r}: {error}") from None
+        raise ImportProblem(f"backup {name}: {key} {_short(value)}: {error}") from None
+    if len(value) > 30:  # the column's size; Go writes any valid duration in fewer characters
+        raise ImportProblem(f"backup {name}: {key} {_short(value)} is longer than 30 characters")
     return value
 
 
@@ -311,8 +357,17 @@ def _time(obj: dict, key: str, name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ImportProblem(f"backup {name}: {key} {value!r} is not an RFC 3339 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise ImportProblem(f"backup {name}: {key} {_short(value)} is not an RFC 3339 time") from None
+    try:  # in UTC, as stored: an offset can carry year 1 or 9999 out of range
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ImportProblem(f"backup {name}: {key} {_short(value)} is out of range") from None
+
+
+def _short(value) -> str:
+    """A value from the file as a one-line message quotes it: repr, at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _selector_text(spec: dict, name: str) -> str:

@@ -6,18 +6,21 @@ The job writes, under `DATA_DIR/previews/<token>/`:
 - `blocks.jsonl`: one line per block, `{"items": [[key, reason, parent], ...], "hooks": [...]}`;
 - `offsets.bin`: the byte offset of each line (8 bytes each), so any page is one seek away;
 - `summary.json`: counts, the largest blocks and the planning warnings.
-So a 300,000-object cluster is never loaded whole by a page.
+So a 300,000-object cluster is never loaded whole by a page. `expire_previews` (run by `run_cron`
+every VELOWEB_GC_INTERVAL) removes previews older than VELOWEB_PREVIEW_TTL.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
 import struct
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import django_rq
@@ -32,9 +35,13 @@ from backups.engine.spool import Spool, SpoolReader
 from backups.models import Backup, Cluster
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
+PREVIEW_STALE_FACTOR = 7  # a queued or running preview is kept 7 x the TTL: a week by default
 LARGEST_SHOWN = 10
 WARNINGS_KEPT = 100
 OFFSET = struct.Struct("<Q")
+
+
+log = logging.getLogger(__name__)
 
 
 class PreviewNotFound(LookupError):
@@ -196,11 +203,12 @@ def _with_index(block: dict, index: int) -> dict:
 
 
 def read_blocks(token: str, start: int, count: int) -> list[dict]:
-    """Blocks `start` .. `start + count - 1` (0-based), fewer at the end."""
+    """Blocks `start` .. `start + count - 1` (0-based), fewer at the end (none past it)."""
     path = folder(token)
     blocks = []
     with open(path / "blocks.jsonl", "rb") as f, open(path / "offsets.bin", "rb") as offsets:
-        for index in range(start, start + count):
+        total = os.fstat(offsets.fileno()).st_size // OFFSET.size
+        for index in range(max(0, start), min(start + count, total)):
             try:
                 blocks.append(_block_at(f, offsets, index))
             except IndexError:
@@ -258,3 +266,57 @@ def block_graph(block: dict) -> dict:
 
 def remove(token: str) -> None:
     shutil.rmtree(folder(token), ignore_errors=True)
+
+
+def expire_previews(now: datetime | None = None) -> dict:
+    """Remove every preview asked for more than VELOWEB_PREVIEW_TTL ago; one still queued or
+    running only once PREVIEW_STALE_FACTOR times as old, as its job has long been killed by then
+    (an hour's timeout). Returns {"removed": [tokens], "kept": n} (the RQ job's result).
+
+    A preview's age is its request's `created` time, else (an unreadable request) its folder's.
+    Folders that are not previews (no token name) are left alone."""
+    now = now or timezone.now()
+    ttl = timedelta(seconds=settings.VELOWEB_PREVIEW_TTL)
+    removed, kept = [], 0
+    try:
+        entries = sorted(os.scandir(previews_dir()), key=lambda e: e.name)
+    except FileNotFoundError:
+        return {"removed": removed, "kept": kept}
+    for entry in entries:
+        if not TOKEN.match(entry.name) or not entry.is_dir(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        state = _state(path)
+        limit = ttl * PREVIEW_STALE_FACTOR if state in ("queued", "running") else ttl
+        try:
+            age = now - _created(path)
+        except OSError:  # removed meanwhile (another run of this job)
+            continue
+        if age <= limit:
+            kept += 1
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            log.warning("expired preview %s could not be removed", entry.name)
+            kept += 1
+            continue
+        removed.append(entry.name)
+        log.info("expired preview %s removed (%s)", entry.name, state)
+    return {"removed": removed, "kept": kept}
+
+
+def _state(path: Path) -> str:
+    try:
+        return str(_read_json(path / "status.json").get("state"))
+    except (OSError, ValueError, AttributeError):
+        return "unknown"
+
+
+def _created(path: Path) -> datetime:
+    try:
+        created = datetime.fromisoformat(_read_json(path / "request.json")["created"])
+        if created.tzinfo is not None:
+            return created
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)

@@ -39,7 +39,7 @@ def main(argv=None):
     from .manifests import ManifestError, load_manifests
 
     try:
-        objects = load_manifests(args.manifests) + objects
+        objects = load_manifests(args.manifests, warn=_warn) + objects
     except ManifestError as exc:
         parser.error(str(exc))
     emu = KubeEmulator(objects=objects, host=args.host, port=args.port).start()
@@ -53,6 +53,11 @@ def main(argv=None):
         pass
     emu.stop()
     return 0
+
+
+def _warn(message: str) -> None:
+    """An object of the manifests that is not served (the others are)."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,22 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_duration(name: str, default: str) -> float:
+    """A Go duration (`24h`, `90m`) in seconds; a bad one stops the start with the reason."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from backups.engine.durations import parse_duration
+
+    text = os.environ.get(name) or default
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}={text!r}: {error}") from None
+    if seconds <= 0:
+        raise ImproperlyConfigured(f"{name}={text!r}: must be positive")
+    return seconds
+
+
 # The data dir is 0700 and its secrets 0600 (veloweb/filemodes.py), tightened on every start.
 DATA_DIR = private_dir(Path(os.environ.get("VELOWEB_DATA_DIR") or BASE_DIR / "var").resolve())
 tighten(DATA_DIR / "admin-password.txt", PRIVATE_FILE)  # written by run_dashboard
@@ -208,6 +224,9 @@ VELOWEB_BATCH_JOB_SECONDS = float(os.environ.get("VELOWEB_BATCH_JOB_SECONDS", "6
 # minute) and expiry (Velero's --garbage-collection-frequency, 1h), in seconds.
 VELOWEB_SCHEDULE_INTERVAL = int(os.environ.get("VELOWEB_SCHEDULE_INTERVAL", "60"))
 VELOWEB_GC_INTERVAL = int(os.environ.get("VELOWEB_GC_INTERVAL", "3600"))
+# Previews (DATA_DIR/previews/) are removed by the expiry job this long after they were asked for;
+# one still queued or running only after PREVIEW_STALE_FACTOR times as long (its job is dead then).
+VELOWEB_PREVIEW_TTL = env_duration("VELOWEB_PREVIEW_TTL", "24h")
 # The backup page's WebSocket checks its session and role again this often (and on every message).
 VELOWEB_WS_RECHECK_SECONDS = float(os.environ.get("VELOWEB_WS_RECHECK_SECONDS", "60"))
 

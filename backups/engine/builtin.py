@@ -38,3 +38,15 @@ def builtin_resource_table() -> ResourceTable:
         seen.add((entry["group"], entry["resource"]))
         infos.append(resource_info(entry))
     return ResourceTable(infos)
+
+
+def builtin_served_kinds() -> set[tuple[str, str]]:
+    """Every (apiVersion, kind) the built-in resources are served as, at every version (a new set)."""
+    return set(_SERVED_KINDS)
+
+
+_SERVED_KINDS = frozenset(
+    (f"{e['group']}/{e['version']}" if e["group"] else e["version"], e["kind"])
+    for e in BUILTIN_RESOURCES
+    if "/" not in e["resource"]
+)

@@ -111,3 +111,6 @@ HOOK_TIMEOUT = DurationLimit("hook timeout", high=DAY)
 CSI_SNAPSHOT_TIMEOUT = DurationLimit("csi snapshot timeout", high=DAY)
 # `@every`: schedules are checked once a minute, so anything shorter cannot be kept anyway.
 SCHEDULE_EVERY = DurationLimit("schedule interval", low=60.0, high=10 * 365 * DAY, zero_ok=False)
+# Anything Go can hold (an int64 of nanoseconds, about 292 years): what a Backup that Velero wrote
+# can say, checked before such a value is added to a date (imports, beyond Veloweb's own limits).
+GO_DURATION = DurationLimit("duration", high=(2**63 - 1) / 1e9)

@@ -290,9 +290,8 @@ class LocalStore:
             return []
         except OSError as exc:
             raise self._error(_os_cause(exc), "listing", base) from exc
-        return sorted(
-            e for e in entries if os.path.isdir(os.path.join(path, e)) and os.listdir(os.path.join(path, e))
-        )
+        folders = (os.path.join(path, e) for e in entries)
+        return sorted(os.path.basename(f) for f in folders if os.path.isdir(f) and _has_entries(f))
 
     def check(self, create: bool = False) -> None:
         """The root exists and is writable (readable if read-only). A missing root is created only when
@@ -321,6 +320,15 @@ class LocalStore:
                 os.unlink(probe)
         except OSError as exc:
             raise StorageError(f"{self.location}: directory is not writable ({_os_cause(exc)})") from exc
+
+
+def _has_entries(directory: str) -> bool:
+    """A backup folder is listed when it holds something, or cannot be read: then reading its
+    velero-backup.json says why, for that backup alone, instead of failing the whole listing."""
+    try:
+        return bool(os.listdir(directory))
+    except OSError:
+        return True
 
 
 # --- S3 -----------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from backups import preview
 from backups.forms import BackupForm
 from backups.models import Backup
 from backups.permissions import operator_required
+from backups.views import selectors
 
 
 def submit(request, form, definition=None):
@@ -38,14 +39,15 @@ def submit(request, form, definition=None):
 def new_backup(request):
     """The definition form. "Back up now" creates the backup; "Preview" plans its blocks first;
     "Save definition" keeps the options under a name. `?from=<id>` fills the form in like an
-    earlier backup, which makes any backup a definition."""
+    earlier backup, which makes any backup a definition (an unknown or junk id: the empty form)."""
     if request.method == "POST":
         form = BackupForm(request.POST)
         if form.is_valid() and (response := submit(request, form)):
             return response
         form.find_warnings()
     else:
-        source = Backup.objects.filter(pk=request.GET.get("from") or 0).first()
+        source_id = selectors.object_id(request.GET.get("from"))
+        source = Backup.objects.filter(pk=source_id).first() if source_id else None
         form = BackupForm(initial=BackupForm.initial_from(source) if source else None)
     return render(request, "backups/define.html", {"form": form})
 

@@ -34,7 +34,8 @@ def backup_detail(request, pk):
 @viewer_required
 def backup_resources(request, pk):
     backup = _backup(pk)
-    if backup.phase not in (Backup.Phase.COMPLETED, Backup.Phase.PARTIALLY_FAILED):
+    finished = backup.phase in (Backup.Phase.COMPLETED, Backup.Phase.PARTIALLY_FAILED)
+    if not finished or backup.storage_location is None:
         raise Http404("this backup has no resource list")
     try:
         listing = selectors.resource_list(backup)

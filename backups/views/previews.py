@@ -1,8 +1,12 @@
+import functools
+
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from backups import preview, services
+from backups.engine.durations import go_duration
 from backups.models import BackupDefinition, Cluster
 from backups.permissions import operator_required
 from backups.views import selectors
@@ -10,18 +14,52 @@ from backups.views import selectors
 BLOCKS_PER_PAGE = 50
 
 
-def _request_or_404(token):
+class PreviewGone(Exception):
+    """The preview does not exist (any more): expired and removed, or never asked for."""
+
+
+def _request_or_gone(token):
     try:
         return preview.read_request(token)
-    except (preview.PreviewNotFound, OSError) as error:
-        raise Http404("no such preview") from error
+    except (preview.PreviewNotFound, OSError, ValueError) as error:
+        raise PreviewGone(token) from error
+
+
+def _gone(request):
+    """Previews expire (VELOWEB_PREVIEW_TTL): a page saying so, as a 404. To htmx's polling, the
+    body saying so, as a 200, as htmx swaps in no error response and the page would wait forever."""
+    context = {"ttl": go_duration(settings.VELOWEB_PREVIEW_TTL)}
+    if request.htmx:
+        return render(request, "backups/partials/preview_gone.html", context)
+    return render(request, "backups/preview_gone.html", context, status=404)
+
+
+def _or_gone(view):
+    """The view, or the "gone" page when its preview is missing, or removed while being read."""
+
+    @functools.wraps(view)
+    def wrapper(request, token, *args, **kwargs):
+        try:
+            return view(request, token, *args, **kwargs)
+        except PreviewGone:
+            return _gone(request)
+
+    return wrapper
 
 
 @operator_required
+@_or_gone
 def preview_page(request, token):
     """The plan: polls (htmx) until the job is done, then counts, largest blocks, a page of blocks
     and the item search."""
-    plan_request = _request_or_404(token)
+    plan_request = _request_or_gone(token)
+    try:
+        return _preview_page(request, token, plan_request)
+    except (preview.PreviewNotFound, OSError, ValueError) as error:  # expired while being read
+        raise PreviewGone(token) from error
+
+
+def _preview_page(request, token, plan_request):
     status = preview.read_status(token)
     context = {
         "token": token,
@@ -46,13 +84,16 @@ def preview_page(request, token):
 
 
 @operator_required
+@_or_gone
 def preview_block(request, token, index):
     """One block as a graph of its items (edges: why an item joined), with its pods' hooks."""
-    plan_request = _request_or_404(token)
+    plan_request = _request_or_gone(token)
     try:
         block = preview.read_block(token, index)
-    except (preview.PreviewNotFound, OSError) as error:
+    except preview.PreviewNotFound as error:
         raise Http404("no such block") from error
+    except (OSError, ValueError) as error:  # expired while being read
+        raise PreviewGone(token) from error
     context = {
         "token": token,
         "plan_request": plan_request,
@@ -64,9 +105,10 @@ def preview_block(request, token, index):
 
 @require_POST
 @operator_required
+@_or_gone
 def preview_backup_now(request, token):
     """Back up now with the previewed options."""
-    plan_request = _request_or_404(token)
+    plan_request = _request_or_gone(token)
     cluster = Cluster.objects.filter(pk=plan_request["cluster"]).first()
     if cluster is None:
         raise Http404("the cluster of this preview is gone")

@@ -11,10 +11,12 @@ from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from backups.converters import MAX_ID
 from backups.models import Backup, BackupDefinition, BackupLogEntry, BlockRun, HookRun
 
 BACKUPS_PER_PAGE = 25
 BLOCKS_PER_PAGE = 100
+LAST_BLOCKS_PAGE = (2**31 - 1) // BLOCKS_PER_PAGE + 1  # block indexes are 32-bit columns
 HOOKS_SHOWN = 100
 LOG_LINES_SHOWN = 50
 
@@ -47,11 +49,20 @@ def backup_history(q="", phase="", cluster=None, namespace="", since=None, until
     tz = timezone.get_current_timezone()
     if since:
         backups = backups.filter(created__gte=dt.datetime.combine(since, dt.time.min, tz))
-    if until:
+    if until and until < dt.date.max:  # the calendar's last day has no day after it: no upper bound
         backups = backups.filter(
             created__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tz)
         )
     return backups
+
+
+def object_id(text: str | None) -> int | None:
+    """The id in a query string (`?from=12`), or None for anything else: words, signs, exponents,
+    other scripts' digits, numbers no database id can be (a 500 when handed to the query)."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
 
 
 def page_of(items, number, per_page: int):

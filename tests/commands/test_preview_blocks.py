@@ -149,12 +149,79 @@ def test_unreadable_yaml_and_missing_paths_name_the_file(tmp_path):
         assert named in result.stderr
 
 
-def test_unknown_kind_names_kind_and_api_version(tmp_path):
+def test_a_kind_nothing_serves_is_a_warning_and_the_rest_is_previewed(tmp_path):
     path = tmp_path / "odd.yaml"
-    path.write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: x}\n")
+    path.write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: x}\n---\n"
+        "apiVersion: v7\nkind: ConfigMap\nmetadata: {name: future, namespace: x}\n---\n"
+        + json.dumps(configmap("x", "today"))
+    )
     result = run("--manifests", path)
-    assert result.returncode != 0
-    assert "unknown kind 'Widget' (apiVersion 'example.com/v1')" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert [key("configmaps", "x", "today")] in blocks(result.stdout)
+    assert not any(item["name"] == "future" for block in blocks(result.stdout) for item in block)
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2
+    assert warnings[0].startswith(f"warning: {path}: Widget x/w: apiVersion 'example.com/v1' kind 'Widget'")
+    assert warnings[1].startswith(f"warning: {path}: ConfigMap x/future: apiVersion 'v7' kind 'ConfigMap'")
+
+
+ALERTMANAGER_CRD = REPO / "tests" / "engine" / "manifests" / "alertmanagerconfig-crd.yaml"
+
+
+def test_kube_prometheus_crds_are_previewed(tmp_path):
+    """Their operator enums hold a bare `=`, which PyYAML alone cannot read."""
+    result = run("--manifests", ALERTMANAGER_CRD, "--include-namespaces", "monitoring")
+    assert result.returncode == 0, result.stderr
+    assert [key("alertmanagerconfigs", "monitoring", "team-a", group="monitoring.coreos.com",
+                version="v1alpha1")] in blocks(result.stdout)
+    assert result.stderr == ""
+
+
+def test_objects_with_fields_of_the_wrong_type_are_skipped_with_a_warning_each(tmp_path):
+    listed = configmap("shop", "listed")
+    listed["metadata"]["labels"] = ["app", "web"]
+    unnamed = configmap("shop", "unnamed")
+    unnamed["metadata"]["name"] = 42
+    volumes = pod("shop", "web-0")
+    volumes["spec"] = "volumes: data"
+    dump = {"apiVersion": "v1", "kind": "List",
+            "items": [listed, unnamed, volumes, {"kind": "Secret"}, configmap("shop", "settings")]}
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(dump))
+    result = run("--manifests", path, "--output", "table")
+    assert result.returncode == 0, result.stderr
+    assert "configmaps shop/settings" in result.stdout and "listed" not in result.stdout
+    assert result.stderr.splitlines() == [
+        f"warning: {path}: ConfigMap shop/listed: metadata.labels must map strings to strings, not be a list;"
+        " skipped",
+        f"warning: {path}: item 2 of List (document 1) (ConfigMap): metadata.name is the number 42, not a"
+        " string; skipped",
+        f"warning: {path}: Pod shop/web-0: spec is the string 'volumes: data', not a mapping; skipped",
+        f"warning: {path}: item 4 of List (document 1) (Secret): no apiVersion; skipped",
+    ]
+
+
+LAUGHS = "".join(f"l{n}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 10)}]\n" for n in range(9))
+HOSTILE = {
+    "deep.json": ("[" * 100_000 + "]" * 100_000, "invalid JSON at line 1, column 1026: nested deeper than"),
+    "deep.yaml": ("a: &deep " + "[" * 100_000 + "]" * 100_000, "document 1: nested deeper than 1024 levels"),
+    "lol.yaml": (f"lol: &a [{', '.join(['lol'] * 10)}]\n{LAUGHS}", "document 1: excessive aliasing"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_input_is_one_line_and_exit_code_1_never_a_crash(tmp_path, name):
+    """A traceback (RecursionError), a SIGSEGV (-11, PyYAML's C composer) or minutes spent walking
+    a billion laughs, before: now exit code 1 and one line naming the file and the limit."""
+    text, named = HOSTILE[name]
+    path = tmp_path / name
+    path.write_text(text)
+    result = run("--manifests", path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0, result.stderr[-2000:]
+    assert result.stderr.startswith(f"CommandError: {path}: {named}")
 
 
 def test_kubeconfig_errors_are_one_line(tmp_path):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from backups.engine.durations import parse_duration
+from backups.engine.durations import GO_DURATION, parse_duration
 from backups.engine.hooks import (
     DEFAULT_TIMEOUT,
     FROM_ANNOTATION,
@@ -173,11 +173,22 @@ def test_timeouts(value, seconds):
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("300", "a unit is required (e.g. 300s)"), ("5d", "unknown unit"), ("soon", "not a duration")],
+    [
+        ("300", "a unit is required (e.g. 300s)"),
+        ("5d", "unknown unit"),
+        ("soon", "not a duration"),
+    ],
 )
 def test_go_duration_errors(text, problem):
     with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         parse_duration(text)
+
+
+def test_durations_beyond_gos_range_are_refused_where_velero_could_have_written_them():
+    """A TTL like 99999999h, which overflowed every date it was added to, in an imported backup."""
+    assert GO_DURATION.check("2562047h") == 2562047 * 3600
+    with pytest.raises(ValueError, match=r"must be at most 2562047h47m16"):
+        GO_DURATION.check("99999999h")
 
 
 def test_unitless_timeout_is_rejected_with_a_warning_naming_pod_and_value():

@@ -2,11 +2,13 @@
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from backups.engine.manifests import ManifestError, ManifestSource, load_manifests
+from backups.engine.manifests import MAX_DEPTH, ManifestError, ManifestSource, load_manifests
 from backups.engine.source import SourceError
+from emulator import manifests as emulator_manifests
 from tests.engine.objects import configmap, pod, pv, pvc
 
 WIDGET_CRD = """\
@@ -146,24 +148,76 @@ def test_custom_resources_are_served_once_their_crd_is_in_the_input(tmp_path):
     assert names(source, "crd") == ["widgets.example.com"]
 
 
+GADGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gadgets.example.com"},
+    "spec": {"group": "example.com", "scope": "Cluster", "names": {"plural": "gadgets", "kind": "Gadget"},
+             "versions": [{"name": "v2", "served": False}, {"name": "v1", "served": True}]},
+}
+
+
 def test_crd_without_a_storage_version_uses_its_first_served_one():
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "gadgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Cluster", "names": {"plural": "gadgets", "kind": "Gadget"},
-                 "versions": [{"name": "v2", "served": False}, {"name": "v1", "served": True}]},
-    }
-    gadget = ManifestSource([crd]).resources().resolve("gadgets")
+    gadget = ManifestSource([GADGET_CRD]).resources().resolve("gadgets")
     assert (gadget.version, gadget.namespaced, gadget.singular) == ("v1", False, "gadget")
 
 
-def test_unknown_kind_names_the_kind_api_version_and_file(tmp_path):
-    path = write(tmp_path / "odd.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}")
-    with pytest.raises(ManifestError) as raised:
-        load_manifests(path)
-    message = str(raised.value)
-    assert "'Widget'" in message and "'example.com/v1'" in message and str(path) in message
-    assert "\n" not in message
+def test_a_kind_nothing_serves_is_skipped_with_a_warning_naming_it(tmp_path):
+    path = write(tmp_path / "odd.yaml", """\
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w, namespace: x}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: kept, namespace: x}
+        """)
+    warnings = []
+    source = load_manifests(path, warn=warnings.append)
+    assert names(source, "cm") == ["x/kept"]
+    [message] = warnings
+    assert message.startswith(f"{path}: Widget x/w: ")
+    assert "'Widget'" in message and "'example.com/v1'" in message and message.endswith("; skipped")
+
+
+def test_an_api_version_the_discovery_table_does_not_serve_is_not_taken_for_another(tmp_path):
+    """`v7` is no version of the core group: those config maps are not read as v1 ones."""
+    path = write(tmp_path / "cm.yaml", """\
+        apiVersion: v7
+        kind: ConfigMap
+        metadata: {name: future, namespace: x}
+        ---
+        apiVersion: v7
+        kind: ConfigMap
+        metadata: {name: future-2, namespace: x}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: today, namespace: x}
+        ---
+        apiVersion: autoscaling/v1
+        kind: HorizontalPodAutoscaler
+        metadata: {name: web, namespace: x}
+        """)
+    warnings = []
+    source = load_manifests(path, warn=warnings.append)
+    assert names(source, "cm") == ["x/today"]
+    assert names(source, "hpa") == ["x/web"]  # autoscaling serves v1 beside its preferred v2
+    assert warnings == [
+        f"{path}: ConfigMap x/future and 1 more ConfigMap: apiVersion 'v7' kind 'ConfigMap' is not served"
+        " (not a built-in resource at that version, and no CustomResourceDefinition in the input defines"
+        " it); skipped"
+    ]
+
+
+def test_a_crd_serves_its_kind_at_its_served_versions_only(tmp_path):
+    gadgets = [{"apiVersion": f"example.com/{version}", "kind": "Gadget", "metadata": {"name": version}}
+               for version in ("v1", "v2", "v3")]
+    warnings = []
+    source = ManifestSource([GADGET_CRD, *gadgets], warn=warnings.append)
+    assert names(source, "gadgets") == ["v1"]
+    assert len(warnings) == 2
+    assert "Gadget v2: apiVersion 'example.com/v2' kind 'Gadget' is not served" in warnings[0]
+    assert "Gadget v3: apiVersion 'example.com/v3'" in warnings[1]
 
 
 @pytest.mark.parametrize(
@@ -172,10 +226,6 @@ def test_unknown_kind_names_the_kind_api_version_and_file(tmp_path):
         ("kind: ConfigMap\nmetadata: {name: [unclosed\n", "invalid YAML in document 1, line 3"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: x}\n---\na: b: c\n",
          "invalid YAML in document 2, line 5"),
-        ("- just\n- a list\n", "document 1 is a list, not a Kubernetes object"),
-        ("metadata: {name: x}\n", "object without apiVersion and kind"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n", "ConfigMap (v1) without metadata"),
-        ("apiVersion: v1\nkind: List\nitems: [3]\n", "item 1 of List is not a Kubernetes object"),
     ],
 )
 def test_bad_yaml_is_one_line_naming_the_file_and_where(tmp_path, text, named):
@@ -281,3 +331,227 @@ def test_namespaces_holding_objects_can_be_made_to_exist_when_the_input_leaves_t
     source = ManifestSource(objects, add_missing_namespaces=True)
     assert names(source, "namespaces") == ["bank", "shop"]
     assert source.get(source.resources().resolve("ns"), None, "bank")["metadata"]["labels"] == {"t": "1"}
+
+
+# --- hostile or odd input: a clear error for the file, or a warning and the object skipped -----------
+
+ALERTMANAGER_CRD = Path(__file__).parent / "manifests" / "alertmanagerconfig-crd.yaml"
+
+
+@pytest.mark.parametrize("reader", ["events", "PyYAML's loader"])
+def test_kube_prometheus_crds_load_with_a_bare_equals_sign_as_a_string(tmp_path, reader):
+    """`enum: ['!=', =, =~, '!~']`: PyYAML takes the bare `=` for YAML 1.1's value key and cannot
+    construct it; Kubernetes reads the string "=". An explicit tag sends the file to PyYAML's loader."""
+    text = ALERTMANAGER_CRD.read_text()
+    if reader != "events":
+        text = text.replace("  scope: Namespaced", "  scope: !!str Namespaced")
+    path = write(tmp_path / "crd.yaml", text)
+    warnings = []
+    source = load_manifests(path, warn=warnings.append)
+    assert warnings == []
+    (crd,) = names_and_objects(source, "crd")
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    matcher = schema["inhibitRules"]["items"]["properties"]["sourceMatch"]["items"]
+    match_type = matcher["properties"]["matchType"]
+    assert match_type["enum"] == ["!=", "=", "=~", "!~"]
+    (config,) = names_and_objects(source, "amcfg")
+    assert config["spec"]["route"]["matchers"][0]["matchType"] == "="
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_nesting_deeper_than_the_limit_is_refused_naming_the_file(tmp_path, suffix):
+    path = tmp_path / f"deep{suffix}"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ManifestError) as raised:
+        load_manifests(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert f"nested deeper than {MAX_DEPTH} levels" in str(raised.value)
+
+
+def nested_configmap(levels: int) -> str:
+    """A config map `levels` deep in all (the object itself is level 1), as JSON (which is YAML)."""
+    lists = levels - 1
+    return ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep", "namespace": "x"}, '
+            f'"nested": {"[" * lists}{"]" * lists}}}')
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_the_nesting_limit_is_exact(tmp_path, suffix):
+    """MAX_DEPTH levels load, one more does not: the same limit for JSON (orjson's, which also
+    reads live clusters) and YAML."""
+    deepest = write(tmp_path / f"ok{suffix}", nested_configmap(MAX_DEPTH))
+    assert names(load_manifests(deepest), "cm") == ["x/deep"]
+    too_deep = write(tmp_path / f"too-deep{suffix}", nested_configmap(MAX_DEPTH + 1))
+    with pytest.raises(ManifestError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        load_manifests(too_deep)
+
+
+def test_deep_yaml_behind_an_anchor_or_an_alias_is_refused(tmp_path):
+    anchored = write(tmp_path / "anchored.yaml", "a: &deep " + "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ManifestError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        load_manifests(anchored)
+    # each alone is within the limit, the alias puts one inside the other
+    half = MAX_DEPTH // 2 + 1
+    text = f"a: &half {'[' * half}{']' * half}\nb: {'[' * half}*half{']' * half}"
+    aliased = write(tmp_path / "aliased.yaml", text)
+    with pytest.raises(ManifestError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        load_manifests(aliased)
+
+
+BILLION_LAUGHS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: lol, namespace: x}
+data:
+  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+@pytest.mark.parametrize("reader", ["events", "PyYAML's loader"])
+def test_an_alias_bomb_is_refused(tmp_path, reader):
+    """Billion laughs: nine lines whose aliases expand to 435 million nodes, refused by go-yaml's
+    rule (the YAML reader of Kubernetes) before anything walks them."""
+    text = BILLION_LAUGHS
+    if reader != "events":
+        text = text.replace("kind: ConfigMap", "kind: !!str ConfigMap")
+    path = write(tmp_path / "lol.yaml", text)
+    with pytest.raises(ManifestError) as raised:
+        load_manifests(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: document 1: excessive aliasing: aliases expand to ")
+    assert message.endswith("refused as an alias bomb")
+
+
+@pytest.mark.parametrize("reader", ["events", "PyYAML's loader"])
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path, reader):
+    tag = "!!str " if reader != "events" else ""
+    path = write(tmp_path / "loop.yaml", f"apiVersion: v1\nkind: {tag}ConfigMap\nmetadata: &m {{name: *m}}\n")
+    expected = r"loop\.yaml: document 1: alias \*m inside its own anchor \(line 3\)"
+    with pytest.raises(ManifestError, match=expected):
+        load_manifests(path)
+
+
+def test_ordinary_anchors_and_aliases_are_read_without_the_full_loader(tmp_path):
+    path = write(tmp_path / "shared.yaml", """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: a, namespace: x, labels: &labels {app: web, tier: front}}
+        data: &data {mode: fast}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: b, namespace: x, labels: &labels {app: db}}
+        data: {shared: yes}
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: s, namespace: x, labels: &l {app: web}}
+        type: &t Opaque
+        stringData: {type: *t, again: *t}
+        """)
+    source = load_manifests(path)
+    assert names(source, "cm", selector="app=web") == ["x/a"]
+    (secret,) = names_and_objects(source, "secrets")
+    assert secret["stringData"] == {"type": "Opaque", "again": "Opaque"}
+
+
+LABELS_A_LIST = "metadata.labels must map strings to strings, not be a list"
+WRONG_TYPES = [
+    (lambda o: o["metadata"].update(labels=["app", "web"]), LABELS_A_LIST),
+    (lambda o: o["metadata"].update(labels={"version": 2}),
+     "metadata.labels must map strings to strings, not be a mapping"),
+    (lambda o: o["metadata"].update(annotations="none"),
+     "metadata.annotations must map strings to strings, not be the string 'none'"),
+    (lambda o: o.update(spec="replicas: 3"), "spec is the string 'replicas: 3', not a mapping"),
+    (lambda o: o.update(status=["Running"]), "status is a list, not a mapping"),
+    (lambda o: o["metadata"].update(namespace=7), "metadata.namespace is the number 7, not a string"),
+    (lambda o: o["spec"].update(volumes="data"), "spec.volumes is the string 'data', not a list"),
+    (lambda o: o["spec"]["volumes"].append("data"), "spec.volumes[1] is the string 'data', not a mapping"),
+    (lambda o: o["spec"]["volumes"][0]["persistentVolumeClaim"].update(claimName=["data"]),
+     "spec.volumes[0].persistentVolumeClaim.claimName is a list, not a string"),
+    (lambda o: o["spec"].update(containers={"name": "app"}), "spec.containers is a mapping, not a list"),
+    (lambda o: o["spec"].update(priorityClassName=1000),
+     "spec.priorityClassName is the number 1000, not a string"),
+]
+
+
+@pytest.mark.parametrize(("change", "problem"), WRONG_TYPES)
+def test_a_field_of_the_wrong_type_skips_that_object_with_a_warning_naming_it(tmp_path, change, problem):
+    bad = pod("shop", "web-0", claims=["data"])
+    change(bad)
+    objects = [bad, pod("shop", "web-1"), configmap("shop", "settings")]
+    path = write(tmp_path / "shop.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    warnings = []
+    source = load_manifests(path, warn=warnings.append)
+    namespace = bad["metadata"]["namespace"]
+    label = f"Pod {namespace}/web-0" if isinstance(namespace, str) else "Pod web-0"
+    assert warnings == [f"{path}: {label}: {problem}; skipped"]
+    assert names(source, "pods") == ["shop/web-1"]
+    assert names(source, "cm") == ["shop/settings"]
+
+
+@pytest.mark.parametrize(
+    ("text", "warning"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 42, namespace: x}\n",
+         "document 1 (ConfigMap): metadata.name is the number 42, not a string; skipped"),
+        ("apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n", "document 1 (ConfigMap): no metadata; skipped"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: [x]\n",
+         "document 1 (ConfigMap): metadata is a list, not a mapping; skipped"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n",
+         "document 1 (ConfigMap): no metadata.name; skipped"),
+        ("metadata: {name: x}\n", "document 1: no apiVersion and kind (keys: metadata); skipped"),
+        ("- just\n- a list\n", "document 1 is a list, not a Kubernetes object; skipped"),
+        ("apiVersion: v1\nkind: List\nitems: {a: b}\n",
+         "document 1 (List): items is a mapping, not a list; skipped"),
+        ("apiVersion: v1\nkind: List\nitems: [3]\n",
+         "item 1 of List (document 1) is the number 3, not a Kubernetes object; skipped"),
+        ("apiVersion: v1\nkind: ConfigMapList\nitems: [{metadata: {name: [a]}}]\n",
+         "item 1 of ConfigMapList (document 1) (ConfigMap): metadata.name is a list, not a string; skipped"),
+        ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\n"
+         "subjects: {kind: ServiceAccount}\n",
+         "ClusterRoleBinding b: subjects is a mapping, not a list; skipped"),
+        ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+         "metadata: {name: w.example.com}\n"
+         "spec: {group: example.com, names: {kind: Widget}, versions: [{name: v1, served: true}]}\n",
+         "CustomResourceDefinition w.example.com: a CustomResourceDefinition needs spec.group,"
+         " spec.names.plural and spec.names.kind; skipped"),
+    ],
+)
+def test_a_document_that_is_no_object_is_skipped_and_the_file_goes_on(tmp_path, text, warning):
+    good = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: x}\n"
+    path = write(tmp_path / "odd.yaml", f"{text}---\n{good}")
+    warnings = []
+    source = load_manifests(path, warn=warnings.append)
+    assert warnings == [f"{path}: {warning}"]
+    assert names(source, "cm") == ["x/ok"]
+
+
+def test_the_emulator_seeds_only_what_the_reader_accepts(tmp_path):
+    """emulator/manifests.py reads through `read_objects` and `served_objects`: the same warnings."""
+    write(tmp_path / "a.yaml", """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: ok, namespace: x}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: listed, namespace: x, labels: [a]}
+        ---
+        apiVersion: v7
+        kind: ConfigMap
+        metadata: {name: future, namespace: x}
+        """)
+    warnings = []
+    objects = emulator_manifests.load_manifests([tmp_path], warn=warnings.append)
+    assert [o["metadata"]["name"] for o in objects] == ["ok"]
+    assert warnings[0] == f"{tmp_path / 'a.yaml'}: ConfigMap x/listed: {LABELS_A_LIST}; skipped"
+    assert warnings[1].startswith("ConfigMap x/future: apiVersion 'v7' kind 'ConfigMap' is not served")

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -396,6 +397,104 @@ def test_malformed_backups_are_listed_as_unreadable_with_the_reason_and_never_im
     imported, skipped = imports.import_all(location)
     assert imported == [] and len(skipped) == len(MALFORMED)
     assert not Backup.objects.exists()
+
+
+def add_odd_folders(location, store) -> dict[str, str]:
+    """Folders under `backups/` that name no backup, each with a velero-backup.json: `.` and `..`
+    (possible as S3 keys), and names Velero could never have written. Returns name -> as shown."""
+    odd = ["Bad Name", "UPPER", "tab\there", "x" * 64, "a?b#c", "ünï", "-dash", "%2e%2e"]
+    if location.provider == "s3":
+        odd += [".", ".."]
+        client = store._client
+        for name in odd:
+            client.put_object(Bucket=store.bucket, Key=f"{store.prefix}/backups/{name}/velero-backup.json",
+                               Body=json.dumps(VELERO_BACKUP).encode())
+    else:
+        root = Path(location.path) / "backups"
+        for name in odd:
+            (root / name).mkdir(parents=True)
+            (root / name / "velero-backup.json").write_text(json.dumps(VELERO_BACKUP))
+        undecodable = os.fsencode(root) + b"/caf\xe9"  # not UTF-8: os.listdir gives it back escaped
+        os.mkdir(undecodable)
+        with open(undecodable + b"/velero-backup.json", "w") as f:
+            f.write("{}")
+        odd.append(os.fsdecode(b"caf\xe9"))
+    return {name: ascii(name) for name in odd}
+
+
+def test_folders_that_name_no_backup_are_listed_as_not_importable_and_the_rest_imports(found):
+    """A `.` or `..` key (or `Bad Name`) under backups/ broke browsing and importing the whole
+    location with a ValueError; now each is listed with the reason and the good one imports."""
+    location, store = found
+    put_backup(store, NAME, VELERO_BACKUP)
+    odd = add_odd_folders(location, store)
+    listed = {entry.name: entry for entry in imports.discover(location)}
+    assert listed[NAME].status == imports.IMPORTABLE
+    assert set(listed) == {NAME, *odd}
+    for name, shown in odd.items():
+        assert listed[name].status == imports.INVALID_NAME
+        assert listed[name].shown == shown
+        assert listed[name].reason == (
+            f"{shown} is not a valid backup name (lower-case letters, digits, '-' and '.', at most 63"
+            " characters)"
+        )
+    imported, skipped = imports.import_all(location)
+    assert [result.backup.name for result in imported] == [NAME]
+    assert len(skipped) == len(odd) and all("is not a valid backup name" in reason for reason in skipped)
+    for name in odd:
+        with pytest.raises(imports.ImportProblem, match="is not a valid backup name"):
+            imports.import_backup(location, name)
+    assert list(Backup.objects.values_list("name", flat=True)) == [NAME]
+
+
+def test_the_location_command_lists_odd_folders_escaped_and_refuses_to_import_them(found, capsys):
+    location, store = found
+    put_backup(store, NAME, VELERO_BACKUP)
+    odd = add_odd_folders(location, store)
+    call_command("location", "browse", location.name)
+    out = capsys.readouterr().out
+    assert f"{NAME:40} PartiallyFailed" in out
+    assert "\t" not in out  # a tab (or worse) in a folder name never reaches the terminal raw
+    for shown in odd.values():
+        assert f"{shown:40} -" in out and "invalid name: " in out
+    with pytest.raises(CommandError, match=r"backup 'Bad Name' is not a valid backup name"):
+        call_command("location", "import", location.name, "Bad Name")
+    call_command("location", "import", location.name, "--all")
+    out = capsys.readouterr().out
+    assert f"Backup {NAME} imported" in out and "Imported 1 backup(s)" in out
+    assert out.count("is not a valid backup name") == len(odd)
+
+
+BAD_VALUES = {
+    "huge-ttl": (broken(spec__ttl="99999999h"), "ttl '99999999h': must be at most 2562047h47m16"),
+    "long-ttl": (broken(spec__ttl="1h" + "0m" * 20), "is longer than 30 characters"),
+    "huge-count": (broken(status__errors=2**31), "errors 2147483648 is out of range (at most 2147483647)"),
+    "early": (broken(status__startTimestamp="0001-01-01T00:00:00+01:00"),
+              "startTimestamp '0001-01-01T00:00:00+01:00' is out of range"),
+    "late": (broken(status__expiration="9999-12-31T23:59:59-01:00"),
+             "expiration '9999-12-31T23:59:59-01:00' is out of range"),
+    "phase-list": (broken(status__phase=["Completed"]), "phase must be a string"),
+    "a-number": (b"42", "velero-backup.json is not a JSON object"),
+    "not-utf8": (b'{"kind": "\xff"}', "velero-backup.json is not valid JSON"),
+}
+
+
+def test_absurd_values_make_that_backup_not_importable_with_the_reason(found):
+    """Each of these was a 500 or a traceback on import (OverflowError, DataError on PostgreSQL,
+    TypeError), or a backup whose expiration no date can hold."""
+    location, store = found
+    put_backup(store, NAME, VELERO_BACKUP)
+    for name, (document, _) in BAD_VALUES.items():
+        if isinstance(document, dict):
+            document = {**document, "metadata": {**document["metadata"], "name": name}}
+        put_backup(store, name, document)
+    listed = {entry.name: entry for entry in imports.discover(location)}
+    for name, (_, reason) in BAD_VALUES.items():
+        assert listed[name].status == imports.UNREADABLE and reason in listed[name].reason, listed[name]
+    assert listed[NAME].status == imports.IMPORTABLE
+    imported, skipped = imports.import_all(location)
+    assert [result.backup.name for result in imported] == [NAME]
+    assert len(skipped) == len(BAD_VALUES)
 
 
 def test_a_name_already_in_the_history_elsewhere_is_a_conflict(found):

@@ -329,3 +329,42 @@ def test_actions_are_post_only(admin, tmp_path):
     location = StorageLocation.objects.create(name="loc", path=str(tmp_path))
     for action in ("check", "default", "import"):
         assert admin.get(f"/locations/{location.pk}/{action}/").status_code == 405
+
+
+@pytest.mark.parametrize("provider", ["local", "s3"])
+def test_folders_that_name_no_backup_are_shown_not_importable_and_the_rest_browses_and_imports(
+    admin, tmp_path, request, provider
+):
+    """`.` and `..` keys under backups/ (and names no backup can have) made the whole location
+    page say "Cannot list the backups"; now each is a row with the reason."""
+    if provider == "s3":
+        fields = request.getfixturevalue("s3").location_fields(prefix=uuid.uuid4().hex[:8])
+        location = StorageLocation.objects.create(name="odd", **fields)
+        odd = [".", "..", "Bad Name"]
+    else:
+        location = StorageLocation.objects.create(name="odd", path=str(tmp_path))
+        odd = ["Bad Name", "tab\there"]
+    store = location.store()
+    write_backup(store, "good-1")
+    for name in odd:
+        if provider == "s3":  # the store refuses such keys: write them as another client could
+            key = f"{store.prefix}/backups/{name}/velero-backup.json"
+            store._client.put_object(Bucket=store.bucket, Key=key, Body=b"{}")
+        else:
+            (tmp_path / "backups" / name).mkdir()
+            (tmp_path / "backups" / name / "velero-backup.json").write_text("{}")
+
+    page = admin.get(f"/locations/{location.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Cannot list the backups" not in html
+    assert 'id="found-good-1" class="found-importable"' in html
+    for name in odd:
+        shown = ascii(name).replace("'", "&#x27;")
+        assert f'id="found-{shown}" class="found-invalid-name"' in html
+        assert f"{shown} is not a valid backup name" in html
+
+    refused = admin.post(f"/locations/{location.pk}/import/", {"name": odd[0]}, follow=True)
+    assert "is not a valid backup name" in refused.content.decode()
+    done = admin.post(f"/locations/{location.pk}/import/", {"all": "1"}, follow=True).content.decode()
+    assert "Imported 1 backup(s)" in done
+    assert list(Backup.objects.values_list("name", flat=True)) == ["good-1"]

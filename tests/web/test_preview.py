@@ -1,5 +1,9 @@
 """Preview: the RQ job writes the plan as JSON lines; pages read it back a page at a time."""
 
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from backups import preview
@@ -85,3 +89,91 @@ def test_a_failed_preview_shows_the_error(db, settings, tmp_path, client_as):
     preview.run_preview(token)
     assert preview.read_status(token)["state"] == "failed"
     assert "The preview failed" in client_as("operator").get(f"/previews/{token}/").content.decode()
+
+
+# --- expiry: previews are removed after VELOWEB_PREVIEW_TTL, and their pages say so ------------------
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def aged(cluster, hours: float, state: str = "done") -> str:
+    """A preview asked for `hours` before NOW, in `state`."""
+    token = preview.create_request(cluster, {}, "aged")
+    folder = preview.folder(token)
+    request = json.loads((folder / "request.json").read_text())
+    request["created"] = (NOW - timedelta(hours=hours)).isoformat()
+    (folder / "request.json").write_text(json.dumps(request))
+    (folder / "status.json").write_text(json.dumps({"state": state}))
+    return token
+
+
+def test_previews_older_than_the_ttl_are_removed_and_running_ones_only_when_long_stale(
+    db, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    settings.VELOWEB_PREVIEW_TTL = 24 * 3600
+    cluster = Cluster.objects.create(name="c", kubeconfig_path="/nonexistent")
+    fresh_done = aged(cluster, 23)
+    old_done = aged(cluster, 25)
+    old_failed = aged(cluster, 25, "failed")
+    running_two_days = aged(cluster, 48, "running")
+    queued_two_days = aged(cluster, 48, "queued")
+    running_long_dead = aged(cluster, 24 * 7 + 1, "running")
+    unreadable = aged(cluster, 1)
+    (preview.folder(unreadable) / "request.json").write_text("{not json")
+    stamp = (NOW - timedelta(days=2)).timestamp()
+    os.utime(preview.folder(unreadable), (stamp, stamp))  # its folder's time stands in for `created`
+    stranger = tmp_path / "previews" / "not-a-preview"
+    stranger.mkdir()
+
+    result = preview.expire_previews(now=NOW)
+
+    assert sorted(result["removed"]) == sorted([old_done, old_failed, running_long_dead, unreadable])
+    assert result["kept"] == 3
+    left = {p.name for p in (tmp_path / "previews").iterdir()}
+    assert left == {fresh_done, running_two_days, queued_two_days, "not-a-preview"}
+
+
+def test_preview_expiry_is_one_of_the_periodic_jobs_of_run_cron(settings):
+    import django_rq
+
+    from backups.cron import build_scheduler
+
+    settings.VELOWEB_GC_INTERVAL = 1800
+    jobs = {job.name: job for job in build_scheduler(django_rq.get_connection("default"))._cron_jobs}
+    assert jobs["veloweb-preview-expiry"].func is preview.expire_previews
+    assert jobs["veloweb-preview-expiry"].interval == 1800
+
+
+def test_an_expired_preview_says_so_on_its_pages(db, settings, tmp_path, client_as):
+    settings.DATA_DIR = tmp_path
+    settings.VELOWEB_PREVIEW_TTL = 24 * 3600
+    cluster = Cluster.objects.create(name="c", kubeconfig_path="/nonexistent")
+    token = aged(cluster, 25)
+    assert preview.expire_previews(now=NOW)["removed"] == [token]
+    client = client_as("operator")
+    for response in (
+        client.get(f"/previews/{token}/"),
+        client.get(f"/previews/{token}/blocks/0/"),
+        client.post(f"/previews/{token}/backup/"),
+    ):
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert 'id="preview-gone"' in html and "kept for 24h0m0s" in html and "VELOWEB_PREVIEW_TTL" in html
+    polled = client.get(f"/previews/{token}/", HTTP_HX_REQUEST="true")  # the page polling as it goes
+    body = polled.content.decode()
+    assert polled.status_code == 200 and body.lstrip().startswith('<div id="preview-body">')
+    assert 'id="preview-gone"' in body
+
+
+def test_a_preview_removed_while_its_page_reads_it_says_so(db, settings, tmp_path, client_as):
+    """The expiry job can remove a preview between two reads of its page: a 500 before."""
+    settings.DATA_DIR = tmp_path
+    cluster = Cluster.objects.create(name="c", kubeconfig_path="/nonexistent")
+    token = aged(cluster, 1)  # done, but its summary and blocks are already gone
+    client = client_as("operator")
+    client.raise_request_exception = False
+    response = client.get(f"/previews/{token}/")
+    assert response.status_code == 404 and 'id="preview-gone"' in response.content.decode()
+    block = client.get(f"/previews/{token}/blocks/0/")
+    assert block.status_code == 404 and 'id="preview-gone"' in block.content.decode()

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         for entry in found:
             history = entry.status + (f": {entry.reason}" if entry.reason else "")
             self.stdout.write(
-                f"{entry.name:40} {entry.phase or '-':17} {_when(entry.started):19} "
+                f"{entry.shown:40} {entry.phase or '-':17} {_when(entry.started):19} "
                 f"{_when(entry.expiration):19}  {history}"
             )
 

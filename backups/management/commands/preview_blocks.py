@@ -104,7 +104,7 @@ class Command(BaseCommand):
     def _source(self, options):
         if options["manifests"]:
             # Hand-written manifests often leave out their Namespace, which a cluster always has.
-            return load_manifests(options["manifests"], add_missing_namespaces=True)
+            return load_manifests(options["manifests"], add_missing_namespaces=True, warn=self._warn)
         from backups.kube import connect
 
         if options["page_size"] < 1:
@@ -112,6 +112,10 @@ class Command(BaseCommand):
         return connect(
             kubeconfig=options["kubeconfig"], context=options["context"], page_size=options["page_size"]
         )
+
+    def _warn(self, message: str) -> None:
+        """An object of the manifests that is skipped (the rest is previewed)."""
+        self.stderr.write(f"warning: {message}")
 
     def _report(self, entry) -> None:
         if entry.level in ("warning", "error"):

@@ -6,8 +6,9 @@ from backups.cron import build_scheduler
 
 class Command(BaseCommand):
     help = (
-        "Enqueue the schedule tick (every VELOWEB_SCHEDULE_INTERVAL s) and expiry (every "
-        "VELOWEB_GC_INTERVAL s) on the default queue with RQ's CronScheduler; runs until stopped."
+        "Enqueue the schedule tick (every VELOWEB_SCHEDULE_INTERVAL s) and the expiry of backups and "
+        "previews (every VELOWEB_GC_INTERVAL s) on the default queue with RQ's CronScheduler; runs "
+        "until stopped."
     )
 
     def handle(self, *args, **options):
