@@ -9,7 +9,6 @@ from pathlib import Path
 
 import yaml
 from django.core.cache import cache
-from django.utils import timezone
 
 from backups.engine.resources import ResourceTable
 from backups.engine.spec import spec_warnings
@@ -49,13 +48,7 @@ def cluster_problem(cluster: Cluster) -> str:
 def check_cluster(cluster: Cluster, now=None) -> str:
     """Check the cluster now and record the result on it; the problem, or ""."""
     problem = cluster_problem(cluster)
-    cluster.available = not problem
-    cluster.last_checked = now or timezone.now()
-    cluster.last_check_error = problem
-    if cluster.pk:
-        Cluster.objects.filter(pk=cluster.pk).update(
-            available=cluster.available, last_checked=cluster.last_checked, last_check_error=problem
-        )
+    cluster.record_check(problem, now)
     if problem:
         log.warning("cluster %s is unavailable: %s", cluster.name, problem)
     return problem

@@ -312,7 +312,31 @@ class BackupForm(forms.Form):
         )
 
 
-class ClusterForm(forms.ModelForm):
+class CheckedOnSave(forms.ModelForm):
+    """A form whose object is checked before it is saved (`problem_of`): one that cannot be used is
+    refused, the reason at the field `_field_of` names, nothing saved. After the model's own checks
+    (a unique name), on the unsaved instance: its status is stored only with it, so a refused edit
+    leaves the stored status alone."""
+
+    def problem_of(self, instance) -> str:
+        raise NotImplementedError
+
+    def _field_of(self, problem: str) -> str | None:
+        return None
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        problem = self.problem_of(self.instance)
+        if problem:
+            self.add_error(self._field_of(problem), problem)
+        else:
+            self.instance.available, self.instance.last_check_error = True, ""
+            self.instance.last_checked = timezone.now()
+
+
+class ClusterForm(CheckedOnSave):
     """Saving checks the cluster (`clusters.cluster_problem`): a kubeconfig that cannot be read, an
     unknown context or an API server that does not answer is refused with the reason, nothing saved."""
 
@@ -320,18 +344,10 @@ class ClusterForm(forms.ModelForm):
         model = Cluster
         fields = ["name", "kubeconfig_path", "context", "in_cluster"]
 
-    def _post_clean(self):
+    def problem_of(self, cluster: Cluster) -> str:
         from backups.clusters import cluster_problem
 
-        super()._post_clean()
-        if self.errors:
-            return
-        problem = cluster_problem(self.instance)
-        if problem:
-            self.add_error(self._field_of(problem), problem)
-        else:
-            self.instance.available, self.instance.last_check_error = True, ""
-            self.instance.last_checked = timezone.now()
+        return cluster_problem(cluster)
 
     def _field_of(self, problem: str) -> str | None:
         if self.instance.in_cluster:
@@ -343,7 +359,7 @@ class ClusterForm(forms.ModelForm):
         return None
 
 
-class StorageLocationForm(forms.ModelForm):
+class StorageLocationForm(CheckedOnSave):
     """Credentials are write-only: the secret is never rendered, the access key id only masked; left
     empty, the stored ones are kept. Saving checks access (`store.check()`): a location that cannot be
     reached, listed or (unless read-only) written is refused with the reason, and nothing is saved."""
@@ -440,20 +456,10 @@ class StorageLocationForm(forms.ModelForm):
             self.add_error("read_only", READ_ONLY_DEFAULT)
         return cleaned
 
-    def _post_clean(self):
-        """After the model's own checks (unique name): the access check, on the unsaved instance; its
-        result is stored only with the instance (a refused edit leaves the stored status alone)."""
+    def problem_of(self, location: StorageLocation) -> str:
         from backups.locations import access_problem
 
-        super()._post_clean()
-        if self.errors:
-            return
-        problem = access_problem(self.instance, create=True)
-        if problem:
-            self.add_error(self._field_of(problem), problem)
-        else:
-            self.instance.available, self.instance.last_check_error = True, ""
-            self.instance.last_checked = timezone.now()
+        return access_problem(location, create=True)  # saving the form makes a missing folder
 
     def _field_of(self, problem: str) -> str | None:
         if self.instance.provider == StorageLocation.Provider.LOCAL:

@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass
 
 from django.db.models import Case, Value, When
-from django.utils import timezone
 
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
@@ -55,15 +54,7 @@ def access_problem(location: StorageLocation, create: bool = False) -> str:
 def check_access(location: StorageLocation, now=None) -> str:
     """Check the location now and record the result on it (available, last checked, last error)."""
     problem = access_problem(location)
-    location.available = not problem
-    location.last_checked = now or timezone.now()
-    location.last_check_error = problem
-    if location.pk:
-        StorageLocation.objects.filter(pk=location.pk).update(
-            available=location.available,
-            last_checked=location.last_checked,
-            last_check_error=problem,
-        )
+    location.record_check(problem, now)
     if problem:
         log.warning("storage location %s is unavailable: %s", location.name, problem)
     else:

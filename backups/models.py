@@ -11,7 +11,30 @@ DNS_LABEL = RegexValidator(
 )
 
 
-class Cluster(models.Model):
+class Checked(models.Model):
+    """The last check of something Veloweb depends on (a cluster, a storage location): on save, by
+    the Check button, by the periodic jobs. Velero's BSL `phase` is the same idea."""
+
+    available = models.BooleanField(null=True, blank=True, help_text="None until first checked.")
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_check_error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    def record_check(self, problem: str, now=None) -> None:
+        """Keep the outcome of a check ("" when fine) on this object, and in the database when saved."""
+        from django.utils import timezone
+
+        self.available, self.last_check_error = not problem, problem
+        self.last_checked = now or timezone.now()
+        if self.pk:
+            type(self).objects.filter(pk=self.pk).update(
+                available=self.available, last_checked=self.last_checked, last_check_error=problem
+            )
+
+
+class Cluster(Checked):
     """A Kubernetes cluster Veloweb can back up. Several clusters can be registered."""
 
     name = models.CharField(max_length=100, unique=True)
@@ -25,10 +48,6 @@ class Cluster(models.Model):
     )
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account instead.")
     created = models.DateTimeField(auto_now_add=True)
-    # The last check (on save, the Check button, `cluster check`): reachable, discovery answered.
-    available = models.BooleanField(null=True, blank=True, help_text="None until first checked.")
-    last_checked = models.DateTimeField(null=True, blank=True)
-    last_check_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -58,7 +77,7 @@ class Credentials(NamedTuple):
     secret_access_key: str
 
 
-class StorageLocation(models.Model):
+class StorageLocation(Checked):
     """Where backups are stored: a local folder or an S3-compatible bucket (Velero's BSL)."""
 
     class Provider(models.TextChoices):
@@ -77,10 +96,6 @@ class StorageLocation(models.Model):
     secret_access_key = SealedField(blank=True)
     default = models.BooleanField(default=False)
     read_only = models.BooleanField(default=False)
-    # Velero's BSL status: the last access check ("check access" button, form save, expiry job).
-    available = models.BooleanField(null=True, blank=True, help_text="None until first checked.")
-    last_checked = models.DateTimeField(null=True, blank=True)
-    last_check_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from backups.engine.durations import CSI_SNAPSHOT_TIMEOUT, TTL
 from backups.engine.hooks import parse_resource_hooks
+from backups.engine.selectors import label_key_problem
 from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
 
 BACKUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -23,8 +24,6 @@ BACKUP_NAME_MAX = 63  # a Kubernetes object name label, and Velero's Backup name
 # Definition names leave room for the `-YYYYmmddHHMMSS` of their runs.
 DEFINITION_NAME_MAX = 48
 MAX_WORKERS = 64
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -78,16 +77,6 @@ def _strings(fields: Mapping, field: str, problems: list[Problem]) -> list[str] 
         problems.append(Problem(field, f"invalid {field.replace('_', ' ')}: expected a list of names"))
         return None
     return list(value)
-
-
-def label_key_problem(key: str) -> str | None:
-    """Kubernetes' qualified name rule for a label key: `[prefix/]name`."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return f"invalid label key {key!r}: the prefix must be a DNS subdomain"
-    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        return f"invalid label key {key!r}: at most 63 letters, digits, '-', '_' or '.'"
-    return None
 
 
 LIST_FIELDS = (
@@ -160,7 +149,7 @@ def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
             problems.append(Problem("hooks", str(error)))
     key = fields.get("volume_group_label_key") or ""
     if isinstance(key, str) and key and (problem := label_key_problem(key)):
-        problems.append(Problem("volume_group_label_key", f"volume group {problem}"))
+        problems.append(Problem("volume_group_label_key", f"invalid volume group label {problem}"))
     workers = fields.get("workers", 4)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         problems.append(

@@ -37,3 +37,13 @@ def make_backup(cluster):
         return Backup.objects.create(name=name, cluster=cluster, **fields)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """The sample cluster served by the emulator over HTTP, with a kubeconfig to reach it."""
+    from emulator import SAMPLE_CLUSTER, KubeEmulator
+
+    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emu:
+        emu.kubeconfig = emu.write_kubeconfig(str(tmp_path_factory.mktemp("kube") / "kubeconfig"))
+        yield emu

@@ -4,14 +4,6 @@ kubeconfig that never turns a page into an error."""
 import pytest
 
 from backups.models import Cluster
-from emulator import SAMPLE_CLUSTER, KubeEmulator
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emu:
-        emu.kubeconfig = emu.write_kubeconfig(str(tmp_path_factory.mktemp("kube") / "kubeconfig"))
-        yield emu
 
 
 @pytest.fixture

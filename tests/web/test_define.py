@@ -42,7 +42,7 @@ def post(client, cluster, follow=False, **fields):
             "hooks",
             "must be at most 24h0m0s",
         ),
-        ({"volume_group_label_key": "bad key!"}, "volume_group_label_key", "invalid label key"),
+        ({"volume_group_label_key": "bad key!"}, "volume_group_label_key", "invalid volume group label key"),
         ({"schedule": "@every 0s"}, "schedule", "must be at least 1m0s"),
         ({"workers": "0"}, "workers", ""),
     ],
@@ -83,15 +83,6 @@ def test_the_form_is_filled_in_from_an_earlier_backup(operator, make_backup):
     assert form.initial["name_prefix"] == "nightly"
     assert form.initial["included_namespaces"] == "shop"
     assert form.initial["label_selector"] == "app=db"
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    from emulator import SAMPLE_CLUSTER, KubeEmulator
-
-    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emu:
-        emu.kubeconfig = emu.write_kubeconfig(str(tmp_path_factory.mktemp("kube") / "kubeconfig"))
-        yield emu
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 
 from backups import preview
 from backups.models import Cluster
-from emulator import SAMPLE_CLUSTER, KubeEmulator
 
 HOOKS = {
     "resources": [
@@ -21,13 +20,6 @@ HOOKS = {
     ]
 }
 FIELDS = {"included_namespaces": [], "hooks": HOOKS}
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    with KubeEmulator.from_manifests([SAMPLE_CLUSTER]) as emu:
-        emu.kubeconfig = emu.write_kubeconfig(str(tmp_path_factory.mktemp("kube") / "kubeconfig"))
-        yield emu
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ def fields_of(problems):
         ({"workers": 0}, "workers", "from 1 to 64"),
         ({"workers": True}, "workers", "from 1 to 64"),
         ({"workers": "4"}, "workers", "from 1 to 64"),
-        ({"volume_group_label_key": "a/b/c"}, "volume_group_label_key", "prefix must be a DNS subdomain"),
+        ({"volume_group_label_key": "a/b/c"}, "volume_group_label_key", "at most one '/'"),
+        ({"volume_group_label_key": "A_B/x"}, "volume_group_label_key", "lowercase DNS subdomain"),
     ],
 )
 def test_each_problem_names_its_field(fields, field, text):
