@@ -1,6 +1,37 @@
 // The dashboard's behaviour, kept out of the templates: the Content-Security-Policy runs no inline script.
 // Loaded with `defer`: the body exists, and htmx (loaded before) has not opened a socket yet.
 (() => {
+  // On a phone the menu folds behind its button.
+  const toggle = document.querySelector("header .menu-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", () => {
+      const open = document.getElementById("site-header").classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+  // A table wider than its card scrolls inside it (phones): keyboard users can then focus and scroll it.
+  const markScrollable = () => {
+    for (const table of document.querySelectorAll("main table")) {
+      if (table.scrollWidth > table.clientWidth + 1) table.tabIndex = 0;
+      else table.removeAttribute("tabindex");
+    }
+  };
+  markScrollable();
+  window.addEventListener("resize", markScrollable);
+  document.body.addEventListener("htmx:afterSettle", markScrollable);
+  // A backup that ends while its page is open is announced to screen readers (the live region
+  // stays in place; the phase badge is replaced by every live update).
+  const FINAL = ["Completed", "PartiallyFailed", "Failed", "FailedValidation", "Cancelled"];
+  const phaseNow = () => (document.getElementById("phase") || {}).textContent?.trim();
+  let phaseSeen = phaseNow();
+  document.body.addEventListener("htmx:oobAfterSwap", () => {
+    const phase = phaseNow();
+    if (phase && phase !== phaseSeen && FINAL.includes(phase)) {
+      const name = document.querySelector("#backup-header h1")?.firstChild?.textContent?.trim() || "The backup";
+      document.getElementById("announce").textContent = `Backup ${name} finished: ${phase}.`;
+    }
+    phaseSeen = phase;
+  });
   // A select marked data-autosubmit sends its form when changed (the settings page's roles).
   document.body.addEventListener("change", (event) => {
     if (event.target.matches("[data-autosubmit]")) event.target.form.requestSubmit();

@@ -97,7 +97,7 @@ def preview_block(request, token, index):
     context = {
         "token": token,
         "plan_request": plan_request,
-        "block": block,
+        "plan_block": {**block, "index": index, "size": len(block["items"])},
         "graph": preview.block_graph(block),
     }
     return render(request, "backups/preview_block.html", context)

@@ -65,6 +65,9 @@ def test_define_preview_trigger_watch_browse_download(page, stack_env):
             wait_socket_open(page)
     assert page.locator("#live tr.state-failed").count() == 0
     assert "Completed" in page.inner_text("#phase")
+    # told to screen readers, in the polite live region that stays in place
+    page.wait_for_function("() => document.getElementById('announce').textContent.includes('finished')")
+    assert page.inner_text("#announce").endswith("finished: Completed.")
     screenshot(page, "05-backup-done")
     detail_url = page.url
 

@@ -169,3 +169,22 @@ def test_a_preview_removed_while_its_page_reads_it_says_so(db, settings, tmp_pat
     assert response.status_code == 404 and 'id="preview-gone"' in response.content.decode()
     block = client.get(f"/previews/{token}/blocks/0/")
     assert block.status_code == 404 and 'id="preview-gone"' in block.content.decode()
+
+
+def test_a_block_page_lists_its_items_why_they_joined_and_its_hooks(planned, client_as):
+    """The database block: its three pods, their claims and volumes, each with the relation that
+    brought it in, and the hooks that will run in its pods (once shown empty: the view and the
+    template disagreed on a name)."""
+    index = preview.read_summary(planned)["largest"][0]["index"]
+    page = client_as("operator").get(f"/previews/{planned}/blocks/{index}/").content.decode()
+    assert f"<h1>Block {index} <small>10 items</small></h1>" in page
+    items = page.split('<ol class="items"')[1].split("</ol>")[0]
+    for key in ("pods shop/db-0", "persistentvolumeclaims shop/data-db-0", "persistentvolumes pvc-db-0"):
+        assert key in items
+    assert "bound volume" in items and "mounted by" in items
+    hooks = page.split('id="block-hooks"')[1].split("</section>")[0]
+    assert "No hook" not in hooks
+    # the pods' own annotations win over the spec hook (Velero's rule): freeze before, thaw after
+    assert hooks.count("<li>") == 6 and hooks.count(">pre<") == 3 and hooks.count(">post<") == 3
+    assert "fsfreeze --freeze /var/lib/postgresql" in hooks and "from &lt;from-annotation&gt;" in hooks
+    assert "shop/db-0" in hooks and "shop/db-2" in hooks

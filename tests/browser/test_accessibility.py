@@ -1,0 +1,134 @@
+"""Every page, with real data (a backup of the sample cluster's shop namespace, hooks and all), in
+headless Chromium: axe-core finds no WCAG 2.1 A/AA violation, and at 390 px wide (a phone) nothing
+makes the page wider than the screen. Screenshots of each page at both widths."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import ADMIN, ADMIN_PASSWORD, REPO, screenshot, shell
+
+pytestmark = pytest.mark.usefixtures("rq_workers", "sample_cluster")
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def finished_backup(stack_env):
+    from tests.browser.conftest import manage
+
+    manage(
+        stack_env, "backup", "create", "a11y-1", "--cluster", "sample", "--include-namespaces", "shop",
+        "--wait", "--timeout", "180", timeout=240,
+    )  # fmt: skip
+    code = "from backups.models import Backup as B; b = B.objects.get(name='a11y-1')\n"
+    out = shell(stack_env, code + "print('IDS', b.pk, b.storage_location_id)")
+    backup, location = re.search(r"IDS (\d+) (\d+)", out).groups()
+    return int(backup), int(location)
+
+
+@pytest.fixture(scope="module")
+def admin_context(browser, live_server_url, stack_env):
+    """A signed-in admin whose pages accept axe's script (the CSP would refuse it)."""
+    shell(
+        stack_env,
+        "from django.contrib.auth.models import Group, User\n"
+        f"u, _ = User.objects.get_or_create(username={ADMIN!r})\n"
+        f"u.set_password({ADMIN_PASSWORD!r}); u.save()\n"
+        "u.groups.add(Group.objects.get(name='admin'))",
+    )
+    context = browser.new_context(base_url=live_server_url, bypass_csp=True)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.fill("#id_username", ADMIN)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server_url}/")
+    page.close()
+    yield context
+    context.close()
+
+
+def audit(page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page, one line each."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations",
+        WCAG,
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(n['target'][0] for n in v['nodes'][:3])}"
+        for v in violations
+    ]
+
+
+def overflow(page) -> int:
+    """How many pixels the page is wider than the viewport (0 when nothing spills over)."""
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+def pages(backup_id: int, location_id: int) -> dict[str, str]:
+    return {
+        "location": f"/locations/{location_id}/",
+        "history": "/",
+        "new-backup": "/backups/new/",
+        "backup-detail": f"/backups/{backup_id}/",
+        "backup-resources": f"/backups/{backup_id}/resources/",
+        "backup-delete": f"/backups/{backup_id}/delete/",
+        "definitions": "/definitions/",
+        "settings": "/settings/",
+        "new-cluster": "/settings/clusters/new/",
+        "new-location": "/settings/locations/new/",
+    }
+
+
+def check(page, name: str, problems: list[str]) -> None:
+    """The page as loaded at each width (a reload: graphs and layouts are sized when they load)."""
+    for size, label in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        page.set_viewport_size(size)
+        page.reload()
+        page.wait_for_load_state("networkidle")
+        problems += [f"{name} ({label}): {line}" for line in audit(page)]
+        if size is PHONE and (extra := overflow(page)) > 0:
+            problems.append(f"{name} (phone): the page is {extra}px wider than the screen")
+        screenshot(page, f"a11y-{name}-{label}")
+
+
+def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, live_server_url, browser):
+    problems: list[str] = []
+    page = admin_context.new_page()
+    for name, url in pages(*finished_backup).items():
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        check(page, name, problems)
+
+    page.goto("/backups/new/")  # a preview and one of its blocks, computed from the cluster
+    page.select_option("#id_cluster", label="sample")
+    page.fill("#id_included_namespaces", "shop")
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-summary", timeout=30_000)
+    check(page, "preview", problems)
+    page.locator("#preview-body a[href*='/blocks/']").first.click()
+    page.wait_for_selector("#block-graph[data-ready]", timeout=15_000)
+    check(page, "preview-block", problems)
+    page.close()
+
+    page = admin_context.new_page()  # on a phone the menu folds behind its button
+    page.set_viewport_size(PHONE)
+    page.goto("/")
+    assert not page.locator("#site-nav").is_visible()
+    page.click("header .menu-toggle")
+    assert page.get_attribute("header .menu-toggle", "aria-expanded") == "true"
+    page.click("#site-nav >> text=Settings")
+    page.wait_for_url("**/settings/")
+    page.keyboard.press("Tab")  # the first stop is the skip link
+    assert page.evaluate("() => document.activeElement.className") == "skip-link"
+    page.close()
+
+    anonymous = browser.new_context(base_url=live_server_url, bypass_csp=True).new_page()
+    anonymous.goto("/accounts/login/")
+    check(anonymous, "login", problems)
+    anonymous.context.close()
+    assert problems == [], "\n".join(problems)
