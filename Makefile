@@ -17,7 +17,8 @@ venv: $(STAMP)
 
 $(STAMP): requirements.txt
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@echo "Installing the Python packages of requirements.txt into $(VENV) (about a minute on a fresh machine)..."
+	$(VPY) -m pip install --disable-pip-version-check --progress-bar on -r requirements.txt
 	@touch $@
 
 # Front-end libraries from npm (package-lock.json), copied into static/vendor/ (gitignored):
