@@ -18,7 +18,14 @@ from backups.engine.durations import TTL
 from backups.engine.spec import BackupSpec
 from backups.engine.storage import StorageError
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
-from backups.validation import BACKUP_NAME_MAX, backup_problems, backup_spec, check_name
+from backups.validation import (
+    BACKUP_NAME_MAX,
+    UnstorableValue,
+    backup_problems,
+    backup_spec,
+    check_name,
+    unstorable,
+)
 
 log = logging.getLogger(__name__)
 ADMISSION_LOCK = 0x7665_6C6F  # "velo": the advisory lock key of admissions on PostgreSQL
@@ -118,6 +125,8 @@ def _create(names: Iterable[str], cluster, now, request_token: str, fields: dict
     queued at the end of the queue or FailedValidation, then admit what can run."""
     if request_token and (earlier := Backup.objects.filter(request_token=request_token).first()):
         return earlier
+    if unsafe := unstorable(fields):
+        raise UnstorableValue("; ".join(p.message for p in unsafe))
     backup = Backup(cluster=cluster, request_token=request_token or None, **fields)
     if backup.storage_location is None:
         backup.storage_location = default_storage_location()

@@ -107,11 +107,35 @@ def backup_spec(fields: Mapping[str, Any]) -> BackupSpec:
     )
 
 
+class UnstorableValue(ValueError):
+    """A value no database can keep (PostgreSQL refuses NUL in text and JSON): nothing is saved."""
+
+
+def unstorable(fields: Mapping[str, Any]) -> list[Problem]:
+    """The options holding a NUL character anywhere (in text, lists, maps, keys): refused like a
+    bad name, since not even a FailedValidation backup can be stored with them."""
+
+    def has_nul(value: Any) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(has_nul(v) for v in value)
+        return False
+
+    return [
+        Problem(field, f"invalid {field.replace('_', ' ')}: it contains a NUL character")
+        for field, value in fields.items()
+        if field != "storage_location" and has_nul(value)
+    ]
+
+
 def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
     """Every problem of a backup's options (the `VeleroSpec` model fields, plus `storage_location`
     as an object or None); an empty list when the backup can be queued. What Velero's controller
     refuses is the engine's `spec_errors`; the rest (types, durations, hooks, limits) is here."""
-    problems: list[Problem] = []
+    problems: list[Problem] = unstorable(fields)
     typed = all([_strings(fields, name, problems) is not None for name in LIST_FIELDS])
     for field in ("include_cluster_resources", "snapshot_volumes"):
         if fields.get(field) not in (None, True, False):

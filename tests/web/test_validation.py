@@ -12,7 +12,7 @@ from backups import services
 from backups.locations import ReadOnlyDefault, set_default
 from backups.models import Backup, StorageLocation
 from backups.staging import Staging, UnsafePath, child_of
-from backups.validation import InvalidName, backup_problems
+from backups.validation import InvalidName, UnstorableValue, backup_problems
 
 NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
 
@@ -177,3 +177,22 @@ def test_the_location_form_refuses_a_read_only_default(client_as, tmp_path):
     assert response.status_code == 200
     assert "cannot be the default" in " ".join(response.context["form"].errors["read_only"])
     assert not StorageLocation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"csi_snapshot_timeout": "\x00"},
+        {"included_namespaces": ["shop\x00"]},
+        {"hooks": {"resources": [{"name": "db\x00", "pre": []}]}},
+        {"ordered_resources": {"pods\x00": ["a"]}},
+    ],
+)
+def test_a_value_no_database_can_store_is_refused_and_nothing_saved(cluster, fields):
+    """PostgreSQL refuses NUL in text and JSON: such a backup could not even be kept as
+    FailedValidation (found by the property test on PostgreSQL)."""
+    problems = backup_problems(fields)
+    assert any("contains a NUL character" in p.message for p in problems), problems
+    with pytest.raises(UnstorableValue):
+        services.create_backup("nul", cluster, **fields)
+    assert not Backup.objects.exists()
