@@ -10,11 +10,12 @@ import uuid
 from django import forms
 from django.utils import timezone
 
-from backups import schedules, services
-from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
-from backups.engine.spec import SpecError, parse_or_selectors, parse_ordered_resources
+from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
+from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
 from backups.models import Backup, BackupDefinition, Cluster, Credentials, StorageLocation
 from backups.permissions import ROLES
+from backups.services import backups as backup_services
+from backups.services import schedules
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 from veloweb.crypto import Unreadable
 
@@ -189,7 +190,7 @@ class BackupForm(forms.Form):
         return prefix
 
     def clean_schedule(self):
-        from backups.engine.cron import ScheduleError, parse_schedule
+        from backups.engine.cron_schedule import ScheduleError, parse_schedule
 
         expression = self.cleaned_data["schedule"].strip()
         if expression:
@@ -266,7 +267,7 @@ class BackupForm(forms.Form):
     def find_warnings(self) -> dict[str, list[str]]:
         """What the chosen cluster says of the options (`clusters.option_warnings`): patterns that
         match no namespace, resources it does not serve. Kept in `self.warnings` for the template."""
-        from backups.clusters import option_warnings
+        from backups.services.clusters import option_warnings
 
         self.warnings: dict[str, list[str]] = {}
         cleaned = getattr(self, "cleaned_data", {})
@@ -304,7 +305,7 @@ class BackupForm(forms.Form):
     def create(self) -> Backup:
         """Back up now: queued, or FailedValidation with the reasons (checked again by the service);
         the same form posted twice gives the same backup."""
-        return services.create_backup_now(
+        return backup_services.create_backup_now(
             self.cleaned_data["name_prefix"],
             self.cleaned_data["cluster"],
             request_token=self.cleaned_data.get("request_token") or "",
@@ -321,7 +322,7 @@ class ClusterForm(forms.ModelForm):
         fields = ["name", "kubeconfig_path", "context", "in_cluster"]
 
     def _post_clean(self):
-        from backups.clusters import cluster_problem
+        from backups.services.clusters import cluster_problem
 
         super()._post_clean()
         if self.errors:
@@ -382,7 +383,7 @@ class StorageLocationForm(forms.ModelForm):
         ]
 
     def __init__(self, *args, **kwargs):
-        from backups.locations import masked
+        from backups.services.locations import masked
 
         super().__init__(*args, **kwargs)
         self.initial["access_key_id"] = self.initial["secret_access_key"] = ""  # never rendered back
@@ -443,7 +444,7 @@ class StorageLocationForm(forms.ModelForm):
     def _post_clean(self):
         """After the model's own checks (unique name): the access check, on the unsaved instance; its
         result is stored only with the instance (a refused edit leaves the stored status alone)."""
-        from backups.locations import access_problem
+        from backups.services.locations import access_problem
 
         super()._post_clean()
         if self.errors:
@@ -472,7 +473,7 @@ class StorageLocationForm(forms.ModelForm):
     def save(self, commit=True):
         from django.db import transaction
 
-        from backups.locations import set_default
+        from backups.services.locations import set_default
 
         with transaction.atomic():
             location = super().save(commit=commit)

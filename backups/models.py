@@ -48,7 +48,7 @@ class Cluster(models.Model):
 
     def server_url(self) -> str:
         """The API server URL from the kubeconfig, read without contacting the cluster; "" if unknown."""
-        from backups.clusters import server_url
+        from backups.services.clusters import server_url
 
         return server_url(self)
 
@@ -302,7 +302,7 @@ class Backup(VeleroSpec):
 
     @property
     def cancellable(self) -> bool:
-        """Not started, running, or finalizing before the upload began (see backups.cancel)."""
+        """Not started, running, or finalizing before the upload began (see backups.runs.cancel)."""
         started = (self.Phase.NEW, self.Phase.QUEUED, self.Phase.READY, self.Phase.IN_PROGRESS)
         return self.phase in started or (self.phase == self.Phase.FINALIZING and not self.upload_started)
 

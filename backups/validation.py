@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backups.engine.durations import CSI_SNAPSHOT_TIMEOUT, TTL
-from backups.engine.hooks import parse_resource_hooks
-from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
+from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
+from backups.engine.running.hooks import parse_resource_hooks
 
 BACKUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BACKUP_NAME_MAX = 63  # a Kubernetes object name label, and Velero's Backup name

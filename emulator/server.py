@@ -13,7 +13,7 @@ import time
 import yaml
 from aiohttp import WSMsgType, web
 
-from backups.engine.selectors import InvalidSelector, parse_selector
+from backups.engine.planning.label_selectors import InvalidSelector, parse_selector
 
 from .field_selectors import SelectorError, match_fields, parse_field_selector
 from .manifests import load_manifests
@@ -116,7 +116,7 @@ class KubeEmulator:
         (``gc.freeze()``) so full collections stop scanning a huge cluster.
         Default: freeze when seeding >= 20,000 objects.
         ``resources``: serve exactly this discovery table instead of Kubernetes 1.31's built-in one
-        (entries as in ``backups.engine.builtin_resources``, see ``serve``), e.g. a cluster where
+        (entries as in ``backups.engine.manifests.discovery_table``, see ``serve``), e.g. a cluster where
         deployments are also served by ``extensions`` or where a group prefers an older version."""
         self.store = Store(resources)
         self.store.add_many(objects)

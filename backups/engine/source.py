@@ -1,7 +1,7 @@
 """Where the engine reads cluster objects from: a live API server or a set of manifests.
 
 The engine sees only this protocol, so it runs the same against a cluster (backups.kube)
-and offline against a `kubectl get -A -o yaml` dump (backups.engine.manifests).
+and offline against a `kubectl get -A -o yaml` dump (backups.engine.manifests.reader).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from .resources import ResourceInfo, ResourceTable
+from backups.engine.planning.resources import ResourceInfo, ResourceTable
 
 
 class SourceError(Exception):

@@ -13,7 +13,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 
-from backups.engine.resources import ResourceInfo, ResourceTable
+from backups.engine.planning.resources import ResourceInfo, ResourceTable
 from backups.engine.source import SourceError
 
 from .connection import RateLimiter, load_in_cluster, load_kubeconfig

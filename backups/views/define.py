@@ -2,11 +2,11 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from backups import preview
+from backups import queries
 from backups.forms import BackupForm
 from backups.models import Backup
 from backups.permissions import operator_required
-from backups.views import selectors
+from backups.services import previews
 
 
 def submit(request, form, definition=None):
@@ -19,7 +19,7 @@ def submit(request, form, definition=None):
         messages.success(request, f"Definition {saved.name} saved.")
         return redirect("backups:definitions")
     if "preview" in request.POST:
-        token = preview.start_preview(
+        token = previews.start_preview(
             form.cleaned_data["cluster"],
             form.backup_fields(),
             form.cleaned_data["name_prefix"],
@@ -46,7 +46,7 @@ def new_backup(request):
             return response
         form.find_warnings()
     else:
-        source_id = selectors.object_id(request.GET.get("from"))
+        source_id = queries.object_id(request.GET.get("from"))
         source = Backup.objects.filter(pk=source_id).first() if source_id else None
         form = BackupForm(initial=BackupForm.initial_from(source) if source else None)
     return render(request, "backups/define.html", {"form": form})

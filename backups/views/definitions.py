@@ -3,11 +3,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from backups import preview, schedules, services
+from backups import queries
 from backups.forms import BackupForm
 from backups.models import BackupDefinition
 from backups.permissions import can_operate, operator_required, viewer_required
-from backups.views import selectors
+from backups.services import backups as backup_services
+from backups.services import previews, schedules
 from backups.views.define import submit
 
 
@@ -26,7 +27,7 @@ def _with_schedule_state(definitions):
 
 def _row(request, pk):
     """The definition's table row, as the htmx buttons swap it in."""
-    (definition,) = _with_schedule_state(selectors.definitions_with_last_backup().filter(pk=pk))
+    (definition,) = _with_schedule_state(queries.definitions_with_last_backup().filter(pk=pk))
     context = {"definition": definition, "can_operate": can_operate(request.user)}
     return render(request, "backups/partials/schedule_row.html", context)
 
@@ -36,7 +37,7 @@ def definition_list(request):
     """Saved definitions with their schedule, last and next run; operators run, pause, resume,
     preview, edit or delete them."""
     context = {
-        "definitions": _with_schedule_state(selectors.definitions_with_last_backup()),
+        "definitions": _with_schedule_state(queries.definitions_with_last_backup()),
         "can_operate": can_operate(request.user),
     }
     return render(request, "backups/definitions.html", context)
@@ -62,7 +63,7 @@ def definition_backup_now(request, pk):
     """Back up now with the definition: queued (or FailedValidation with the reasons). From the
     schedule row's "Run now" (htmx) the row comes back with the new backup as its last run."""
     token = request.POST.get("request_token", "")[:64]
-    backup = services.back_up_definition(_definition(pk), request_token=token)
+    backup = backup_services.back_up_definition(_definition(pk), request_token=token)
     if request.htmx:
         return _row(request, pk)
     if backup.validation_errors:
@@ -76,7 +77,7 @@ def definition_preview(request, pk):
     """Plan the definition's blocks; "Back up now" on the preview links the backup to it."""
     definition = _definition(pk)
     fields = {**definition.spec_fields(), "definition_id": definition.pk}
-    token = preview.start_preview(
+    token = previews.start_preview(
         definition.cluster, fields, definition.name, user=request.user.get_username()
     )
     return redirect("backups:preview", token=token)

@@ -6,12 +6,12 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from backups import imports, locations
+from backups import queries
 from backups.engine.storage import StorageError
 from backups.forms import StorageLocationForm
 from backups.models import StorageLocation
 from backups.permissions import admin_required
-from backups.views import selectors
+from backups.services import imports, locations
 
 BACKUPS_PER_PAGE = 50
 
@@ -33,7 +33,7 @@ def location_page(request, pk):
     location = get_object_or_404(StorageLocation, pk=pk)
     context = {"location": location, "credentials": locations.credentials_shown(location)}
     try:
-        page = selectors.page_of(imports.backup_names(location), request.GET.get("page"), BACKUPS_PER_PAGE)
+        page = queries.page_of(imports.backup_names(location), request.GET.get("page"), BACKUPS_PER_PAGE)
         context.update(page=page, found=imports.discover(location, page.object_list))
     except (StorageError, ValueError) as error:
         context["browse_error"] = str(error)

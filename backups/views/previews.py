@@ -5,11 +5,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from backups import preview, services
+from backups import queries
 from backups.engine.durations import go_duration
 from backups.models import BackupDefinition, Cluster
 from backups.permissions import operator_required
-from backups.views import selectors
+from backups.services import backups as backup_services
+from backups.services import previews
 
 BLOCKS_PER_PAGE = 50
 
@@ -20,8 +21,8 @@ class PreviewGone(Exception):
 
 def _request_or_gone(token):
     try:
-        return preview.read_request(token)
-    except (preview.PreviewNotFound, OSError, ValueError) as error:
+        return previews.read_request(token)
+    except (previews.PreviewNotFound, OSError, ValueError) as error:
         raise PreviewGone(token) from error
 
 
@@ -55,12 +56,12 @@ def preview_page(request, token):
     plan_request = _request_or_gone(token)
     try:
         return _preview_page(request, token, plan_request)
-    except (preview.PreviewNotFound, OSError, ValueError) as error:  # expired while being read
+    except (previews.PreviewNotFound, OSError, ValueError) as error:  # expired while being read
         raise PreviewGone(token) from error
 
 
 def _preview_page(request, token, plan_request):
-    status = preview.read_status(token)
+    status = previews.read_status(token)
     context = {
         "token": token,
         "plan_request": plan_request,
@@ -68,16 +69,16 @@ def _preview_page(request, token, plan_request):
         "status": status,
     }
     if status["state"] == "done":
-        summary = preview.read_summary(token)
-        page = selectors.page_of(range(summary["blocks"]), request.GET.get("page"), BLOCKS_PER_PAGE)
+        summary = previews.read_summary(token)
+        page = queries.page_of(range(summary["blocks"]), request.GET.get("page"), BLOCKS_PER_PAGE)
         start = page.start_index() - 1 if summary["blocks"] else 0
         query = request.GET.get("q", "")
         context |= {
             "summary": summary,
             "page": page,
-            "blocks": preview.read_blocks(token, start, BLOCKS_PER_PAGE) if summary["blocks"] else [],
+            "blocks": previews.read_blocks(token, start, BLOCKS_PER_PAGE) if summary["blocks"] else [],
             "q": query,
-            "found": preview.find_items(token, query) if query else None,
+            "found": previews.find_items(token, query) if query else None,
         }
     template = "backups/partials/preview_body.html" if request.htmx else "backups/preview.html"
     return render(request, template, context)
@@ -89,8 +90,8 @@ def preview_block(request, token, index):
     """One block as a graph of its items (edges: why an item joined), with its pods' hooks."""
     plan_request = _request_or_gone(token)
     try:
-        block = preview.read_block(token, index)
-    except preview.PreviewNotFound as error:
+        block = previews.read_block(token, index)
+    except previews.PreviewNotFound as error:
         raise Http404("no such block") from error
     except (OSError, ValueError) as error:  # expired while being read
         raise PreviewGone(token) from error
@@ -98,7 +99,7 @@ def preview_block(request, token, index):
         "token": token,
         "plan_request": plan_request,
         "block": block,
-        "graph": preview.block_graph(block),
+        "graph": previews.block_graph(block),
     }
     return render(request, "backups/preview_block.html", context)
 
@@ -116,5 +117,5 @@ def preview_backup_now(request, token):
     if not BackupDefinition.objects.filter(pk=fields.get("definition_id") or 0).exists():
         fields.pop("definition_id", None)  # not previewed from a definition, or deleted since
     token = request.POST.get("request_token", "")[:64]
-    backup = services.create_backup_now(plan_request["prefix"], cluster, request_token=token, **fields)
+    backup = backup_services.create_backup_now(plan_request["prefix"], cluster, request_token=token, **fields)
     return redirect("backups:detail", pk=backup.pk)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from backups.engine.archive import dump_backup_json, velero_backup_json
+from backups.engine.velero_format.archive import dump_backup_json, velero_backup_json
 from tests.browser.conftest import screenshot, shell
 from tests.moto_s3 import start_s3_server, stop_s3_server
 

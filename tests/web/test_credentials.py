@@ -8,9 +8,9 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from backups import locations
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
+from backups.services import locations
 from tests.moto_s3 import start_s3_server, stop_s3_server
 from veloweb import crypto
 

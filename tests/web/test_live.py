@@ -13,8 +13,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 
-from backups import progress
-from backups.consumers import BackupProgressConsumer
+from backups.live import progress
+from backups.live.consumer import BackupProgressConsumer
 from backups.models import Backup, BlockRun
 
 pytestmark = pytest.mark.django_db(transaction=True)

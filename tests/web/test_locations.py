@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from backups.engine.archive import dump_backup_json, velero_backup_json
 from backups.engine.storage import LocalStore, StorageError
+from backups.engine.velero_format.archive import dump_backup_json, velero_backup_json
 from backups.models import Backup, StorageLocation
 from tests.moto_s3 import start_s3_server, stop_s3_server
 

@@ -2,7 +2,7 @@
 refusal (one line, under the field it concerns) or a saved backup in Queued or FailedValidation,
 never an exception; and what the validation layer refuses, both refuse.
 
-(`tests/jobs/test_no_wedge.py` runs accepted values through real workers to a terminal phase.)
+(`tests/runs/test_no_wedge.py` runs accepted values through real workers to a terminal phase.)
 """
 
 import json

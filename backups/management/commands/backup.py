@@ -7,13 +7,14 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups import cancel, services
-from backups.engine.resource_policies import parse_resource_policies
-from backups.engine.spec import parse_bool, parse_or_selectors, parse_ordered_resources
-from backups.jobs import wait_for
+from backups.engine.planning.resource_policies import parse_resource_policies
+from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
 from backups.models import Backup, Cluster, StorageLocation
+from backups.runs import cancel
+from backups.runs.batches import wait_for
+from backups.runs.watchdog import tick
+from backups.services import backups as backup_services
 from backups.validation import name_problem
-from backups.watchdog import tick
 
 
 def _who() -> str:
@@ -157,7 +158,7 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         try:
-            backup = services.create_backup(name, target, **fields)
+            backup = backup_services.create_backup(name, target, **fields)
         except ValueError as error:  # InvalidName, BackupExists: nothing was saved
             raise CommandError(str(error)) from None
         if backup.phase == Backup.Phase.FAILED_VALIDATION:
@@ -261,7 +262,7 @@ class Command(BaseCommand):
     def _delete(self, name, **_):
         b = self._backup(name)
         try:
-            deferred = services.delete_backup(b, by=_who())
+            deferred = backup_services.delete_backup(b, by=_who())
         except Exception as error:  # noqa: BLE001 - storage or state errors, reported in one line
             raise CommandError(f"cannot delete backup {name}: {error}") from None
         self.stdout.write(deferred or f"Backup {name} deleted.")

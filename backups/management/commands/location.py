@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups import imports, locations
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
+from backups.services import imports, locations
 
 
 def _when(moment) -> str:

@@ -1,0 +1,12 @@
+"""WebSocket routes, mounted by veloweb/asgi.py. A path no route serves is closed with 4404, not
+left to Channels' URLRouter, which raises (uvicorn then logs an error and answers 500)."""
+
+from django.urls import path, re_path
+
+from backups import converters  # noqa: F401 - registers <id:...>
+from backups.live.consumer import BackupProgressConsumer, UnknownPathConsumer
+
+websocket_urlpatterns = [
+    path("ws/backups/<id:backup_id>/", BackupProgressConsumer.as_asgi()),
+    re_path(r"", UnknownPathConsumer.as_asgi()),
+]
