@@ -13,7 +13,7 @@ class BackupsConfig(AppConfig):
         from kubernetes.client import CoreV1Api  # noqa: F401
 
         from backups.kube import connect  # noqa: F401 - each batch job connects to its cluster
-        from backups.runs import batches  # noqa: F401
+        from backups.runs import tasks  # noqa: F401
 
         _import_channel_layer_backend()
 

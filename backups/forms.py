@@ -12,10 +12,8 @@ from django.utils import timezone
 
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
-from backups.models import Backup, BackupDefinition, Cluster, Credentials, StorageLocation
+from backups.models import Backup, Cluster, Credentials, StorageLocation
 from backups.permissions import ROLES
-from backups.services import backups as backup_services
-from backups.services import schedules
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 from veloweb.crypto import Unreadable
 
@@ -278,40 +276,6 @@ class BackupForm(forms.Form):
             self.warnings.setdefault(problem.field, []).append(problem.message)
         return self.warnings
 
-    def save_definition(self, user, definition: BackupDefinition | None = None) -> BackupDefinition | None:
-        """Save definition: create one (or update `definition`) named after the prefix; None, with
-        the error on the name field, when another definition has that name."""
-        name = self.cleaned_data["name_prefix"]
-        others = (
-            BackupDefinition.objects.exclude(pk=definition.pk) if definition else BackupDefinition.objects
-        )
-        if others.filter(name=name).exists():
-            self.add_error("name_prefix", f"A definition named {name} already exists.")
-            return None
-        definition = definition or BackupDefinition(created_by=user if user.is_authenticated else None)
-        definition.name = name
-        definition.cluster = self.cleaned_data["cluster"]
-        for field, value in self.backup_fields().items():
-            setattr(definition, field, value)
-        schedules.apply_settings(
-            definition,
-            self.cleaned_data.get("schedule", ""),
-            self.cleaned_data.get("paused", False),
-            self.cleaned_data.get("skip_immediately", False),
-        )
-        definition.save()
-        return definition
-
-    def create(self) -> Backup:
-        """Back up now: queued, or FailedValidation with the reasons (checked again by the service);
-        the same form posted twice gives the same backup."""
-        return backup_services.create_backup_now(
-            self.cleaned_data["name_prefix"],
-            self.cleaned_data["cluster"],
-            request_token=self.cleaned_data.get("request_token") or "",
-            **self.backup_fields(),
-        )
-
 
 class ClusterForm(forms.ModelForm):
     """Saving checks the cluster (`clusters.cluster_problem`): a kubeconfig that cannot be read, an
@@ -444,12 +408,10 @@ class StorageLocationForm(forms.ModelForm):
     def _post_clean(self):
         """After the model's own checks (unique name): the access check, on the unsaved instance; its
         result is stored only with the instance (a refused edit leaves the stored status alone)."""
-        from backups.services.locations import access_problem
-
         super()._post_clean()
         if self.errors:
             return
-        problem = access_problem(self.instance, create=True)
+        problem = self.instance.access_problem(create=True)
         if problem:
             self.add_error(self._field_of(problem), problem)
         else:
@@ -470,16 +432,6 @@ class StorageLocationForm(forms.ModelForm):
                 return field
         return None
 
-    def save(self, commit=True):
-        from django.db import transaction
-
-        from backups.services.locations import set_default
-
-        with transaction.atomic():
-            location = super().save(commit=commit)
-            if commit and location.default:
-                set_default(location)
-        return location
 
 
 class UserRoleForm(forms.Form):

@@ -1,3 +1,4 @@
+import logging
 from typing import NamedTuple
 
 from django.conf import settings
@@ -6,6 +7,7 @@ from django.db import models
 
 from veloweb.crypto import SealedField, Unreadable, reveal
 
+log = logging.getLogger(__name__)
 DNS_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "Lower-case letters, digits and '-', starting and ending with one."
 )
@@ -48,9 +50,11 @@ class Cluster(models.Model):
 
     def server_url(self) -> str:
         """The API server URL from the kubeconfig, read without contacting the cluster; "" if unknown."""
-        from backups.services.clusters import server_url
+        from backups.kube.connection import kubeconfig_server
 
-        return server_url(self)
+        if self.in_cluster or not self.kubeconfig_path:
+            return ""
+        return kubeconfig_server(self.kubeconfig_path, self.context)
 
 
 class Credentials(NamedTuple):
@@ -115,6 +119,39 @@ class StorageLocation(models.Model):
                 "read_only": self.read_only,
             }
         )
+
+    def access_problem(self, create: bool = False) -> str:
+        """Why the location cannot be read (or, unless read-only, written); "" when it can. `create`
+        makes a missing local folder (saving the form), never done by checks after that."""
+        from backups.engine.storage import StorageError
+
+        try:
+            self.store().check(create=create)
+        except (StorageError, ValueError) as error:
+            return str(error)
+        return ""
+
+    def check_access(self, now=None) -> str:
+        """Check the location now and record the result on it (available, last checked, last
+        error): Velero's BSL availability, asked by the access check, the expiry job and a backup
+        that starts."""
+        from django.utils import timezone
+
+        problem = self.access_problem()
+        self.available = not problem
+        self.last_checked = now or timezone.now()
+        self.last_check_error = problem
+        if self.pk:
+            StorageLocation.objects.filter(pk=self.pk).update(
+                available=self.available,
+                last_checked=self.last_checked,
+                last_check_error=problem,
+            )
+        if problem:
+            log.warning("storage location %s is unavailable: %s", self.name, problem)
+        else:
+            log.info("storage location %s is available", self.name)
+        return problem
 
 
 class VeleroSpec(models.Model):

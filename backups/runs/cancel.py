@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from backups.live import progress
 from backups.models import Backup, BlockBatch, BlockRun, OwedPostHooks
+from backups.runs import admission, removal
+from backups.runs.liveness import job_alive
 from backups.runs.staging import Staging
 
 Phase = Backup.Phase
@@ -52,9 +54,7 @@ def request_cancel(backup: Backup, by: str = "") -> CancelOutcome:
             ):
                 _ended(backup.pk)
                 if phase == Phase.QUEUED:
-                    from backups.services.backups import _renumber_queue
-
-                    _renumber_queue()  # the ones behind it move up
+                    admission.renumber_queue()  # the ones behind it move up
                 return CancelOutcome(True, f"Backup {name} cancelled before it started.")
         elif phase in (Phase.IN_PROGRESS, Phase.FINALIZING):
             if phase == Phase.FINALIZING and upload_started:
@@ -93,11 +93,8 @@ def finish(backup_id: int, by_job: str | None = None) -> bool:
     backup = Backup.objects.filter(pk=backup_id, phase=Phase.CANCELLING).first()
     if backup is None:
         return False
-    if backup.job_id and backup.job_id != by_job:
-        from backups.runs.watchdog import job_alive
-
-        if job_alive(backup.job_id):
-            return False
+    if backup.job_id and backup.job_id != by_job and job_alive(backup.job_id):
+        return False
     now = timezone.now()
     if BlockBatch.objects.filter(
         backup_id=backup_id, state=BlockBatch.State.RUNNING, lease_until__gte=now
@@ -118,8 +115,6 @@ def finish(backup_id: int, by_job: str | None = None) -> bool:
 
 def _ended(backup_id: int) -> None:
     """A cancel took effect: remove what was written, free the backup's place, honour a delete."""
-    from backups.services import backups as backup_services
-
     backup = Backup.objects.select_related("storage_location").filter(pk=backup_id).first()
     if backup is None:
         return
@@ -128,18 +123,16 @@ def _ended(backup_id: int) -> None:
         "backup %s cancelled%s", backup.name, f" by {backup.cancelled_by}" if backup.cancelled_by else ""
     )
     progress.backup_changed(backup_id)
-    backup_services.admit()
+    admission.admit()
     delete_if_requested(backup)
 
 
 def delete_if_requested(backup: Backup) -> None:
     """A backup deleted while it ran is deleted once it ended (cancelled, or too late to cancel)."""
-    from backups.services import backups as backup_services
-
     if not Backup.objects.filter(pk=backup.pk, delete_requested=True).exists():
         return
     backup.refresh_from_db()
     try:
-        backup_services.delete_backup(backup)
+        removal.remove_ended(backup)
     except Exception:  # noqa: BLE001 - the row stays, marked; deleting it again retries
         logger.exception("backup %s ended but could not be deleted as asked", backup.name)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import django_rq
+from django.conf import settings
+from django.utils import timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -52,3 +54,36 @@ def job_dead(job_id: str) -> bool | None:
     if started is not None and started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
     return started is None or datetime.now(UTC) - started > timedelta(seconds=ALIVE_TTL)
+
+
+QUEUED_OR_STARTED = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def job_alive(job_id: str) -> bool:
+    """Queued, or started by a worker that still beats."""
+    if not job_id:
+        return False
+    try:
+        job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status not in QUEUED_OR_STARTED:
+        return False
+    if status == JobStatus.STARTED and job.last_heartbeat:
+        stale = timezone.now() - timedelta(seconds=max(90.0, 2 * settings.VELOWEB_BATCH_LEASE_SECONDS))
+        heartbeat = job.last_heartbeat
+        if timezone.is_naive(heartbeat):
+            heartbeat = heartbeat.replace(tzinfo=UTC)
+        return heartbeat > stale
+    return True
+
+
+def last_error(job_id: str) -> str:
+    """The last line of the exception that ended an RQ job, or why there is none."""
+    try:
+        job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
+    except NoSuchJobError:
+        return "its job was lost (Redis restarted?)"
+    text = (job.exc_info or "").strip()
+    return text.splitlines()[-1] if text else "its worker stopped responding"

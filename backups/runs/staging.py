@@ -87,6 +87,15 @@ class Staging:
         ]
         return data["first_block"], blocks
 
+    def outcome_file(self, number: int) -> Path:
+        """What a finished batch leaves for finalize: its items written (key, kind, added by the
+        block itself), the VolumeSnapshotClasses its snapshots used and their volume info entries."""
+        return self.root / "batches" / f"{number:07d}.outcome.json"
+
+    def write_outcome(self, number: int, written: list, classes: dict, infos: list) -> None:
+        outcome = {"written": written, "snapshot_classes": classes, "volume_infos": infos}
+        self.outcome_file(number).write_text(json.dumps(outcome, separators=(",", ":")))
+
     def write_table(self, table: ResourceTable) -> None:
         """Discovery as the dispatcher saw it, so batch jobs don't ask the API server again."""
         _write_json(self.root / "discovery.json", [dataclasses.asdict(r) for r in table])

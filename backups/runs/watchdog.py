@@ -6,7 +6,7 @@ worker died (lease expired), a dispatch or finalize whose worker vanished. Every
 conditional update, so several watchdogs (the dashboard's and a CLI waiting on a backup) are safe.
 
 Nothing is retried forever: a dispatch or finalize job that died or met a transient error is
-enqueued again at most batches.MAX_STEP_ATTEMPTS times in all, a batch batches.MAX_BATCH_ATTEMPTS times;
+enqueued again at most steps.MAX_STEP_ATTEMPTS times in all, a batch batches.MAX_BATCH_ATTEMPTS times;
 then the backup fails (or the batch's blocks are errors) saying why.
 """
 
@@ -14,59 +14,22 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, timedelta
 
-import django_rq
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from backups.models import Backup, BlockBatch, OwedPostHooks
-from backups.runs import batches, cancel, liveness, owed_hooks
-from backups.services import backups as backup_services
+from backups.runs import admission, batches, cancel, liveness, owed_hooks, queues, steps
+from backups.runs.liveness import job_alive, last_error
+from backups.runs.staging import Staging
 
 Phase = Backup.Phase
-ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
-
-
-def job_alive(job_id: str) -> bool:
-    """Queued, or started by a worker that still beats."""
-    if not job_id:
-        return False
-    try:
-        job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
-    except NoSuchJobError:
-        return False
-    status = job.get_status(refresh=False)
-    if status not in ALIVE:
-        return False
-    if status == JobStatus.STARTED and job.last_heartbeat:
-        stale = timezone.now() - timedelta(seconds=max(90.0, 2 * settings.VELOWEB_BATCH_LEASE_SECONDS))
-        heartbeat = job.last_heartbeat
-        if timezone.is_naive(heartbeat):
-            heartbeat = heartbeat.replace(tzinfo=UTC)
-        return heartbeat > stale
-    return True
-
-
-def last_error(job_id: str) -> str:
-    """The last line of the exception that ended an RQ job, or why there is none."""
-    try:
-        job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
-    except NoSuchJobError:
-        return "its job was lost (Redis restarted?)"
-    text = (job.exc_info or "").strip()
-    return text.splitlines()[-1] if text else "its worker stopped responding"
-
-
 _dead_since: dict[str, float] = {}  # job id -> when this watchdog first found it not alive
 
 
 def _dead(job_id: str) -> bool:
     """Not alive on two looks a second apart: a step's job id is stored a moment before its job
-    is enqueued (start_job), and a look in between must not cost the backup one of its attempts."""
+    is enqueued (queues.start_step), and a look in between must not cost the backup one of its attempts."""
     if job_alive(job_id):
         _dead_since.pop(job_id, None)
         return False
@@ -79,15 +42,15 @@ def _dead(job_id: str) -> bool:
 def _retry(backup: Backup, phase_from: str, phase_to: str, step: str, attempts: int) -> None:
     """Enqueue `step` again for a backup whose job died, or fail it after MAX_STEP_ATTEMPTS."""
     _dead_since.pop(backup.job_id, None)
-    if attempts >= batches.MAX_STEP_ATTEMPTS:
+    if attempts >= steps.MAX_STEP_ATTEMPTS:
         reason = f"{step} did not finish after {attempts} attempts; last: {last_error(backup.job_id)}"
-        batches._fail(backup.pk, reason)
+        steps.fail(backup.pk, reason)
         return
-    backup_services.start_job(backup.pk, phase_from, phase_to, step, replacing=backup.job_id)
+    queues.start_step(backup.pk, phase_from, phase_to, step, replacing=backup.job_id)
 
 
 def tick() -> None:
-    backup_services.admit()
+    admission.admit()
     for backup in Backup.objects.filter(phase=Phase.READY):
         if _dead(backup.job_id):
             _retry(backup, Phase.READY, Phase.READY, "dispatch", backup.attempt)
@@ -103,7 +66,7 @@ def tick() -> None:
             continue
         if planned:
             _recover_batches(backup)
-            batches._maybe_finalize(backup.pk)
+            batches.maybe_finalize(backup.pk)
     for backup in Backup.objects.filter(phase=Phase.FINALIZING):
         if _dead(backup.job_id):
             _retry(backup, Phase.FINALIZING, Phase.FINALIZING, "finalize", backup.finalize_attempts)
@@ -133,26 +96,27 @@ def _recover_batches(backup: Backup) -> None:
     ):
         if batch.attempts >= batches.MAX_BATCH_ATTEMPTS:
             batch.backup = backup
-            batches._give_up(batch, last_error(batch.job_id), batches.Staging.of(backup))
+            batches.give_up(batch, last_error(batch.job_id), Staging.of(backup))
             continue
-        job_id = f"batch-{backup.pk}-{batch.number}-{batch.attempts}-retry"
+        job_id = queues.batch_job_id(backup.pk, batch.number, batch.attempts, "-retry")
         if BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, lease_until__lt=now).update(
             state=BlockBatch.State.ENQUEUED, job_id=job_id, worker=""
         ):
-            batches.enqueue_batch_job(backup.pk, batch.number, job_id)
+            queues.enqueue_batch_job(backup.pk, batch.number, job_id)
     for batch in BlockBatch.objects.filter(backup=backup, state=BlockBatch.State.ENQUEUED):
         if not job_alive(batch.job_id):
             if batch.attempts >= batches.MAX_BATCH_ATTEMPTS:  # its jobs keep failing before they claim it
                 batch.backup = backup
                 reason = f"its job did not start it: {last_error(batch.job_id)}"
-                batches._give_up(batch, reason, batches.Staging.of(backup))
+                batches.give_up(batch, reason, Staging.of(backup))
                 continue
-            job_id = f"batch-{backup.pk}-{batch.number}-{batch.attempts}-requeued-{int(time.time())}"
+            suffix = f"-requeued-{int(time.time())}"
+            job_id = queues.batch_job_id(backup.pk, batch.number, batch.attempts, suffix)
             # a lost or failed job counts as an attempt, so this is not retried forever
             if BlockBatch.objects.filter(
                 pk=batch.pk, state=BlockBatch.State.ENQUEUED, job_id=batch.job_id
             ).update(job_id=job_id, attempts=F("attempts") + 1):
-                batches.enqueue_batch_job(backup.pk, batch.number, job_id)
+                queues.enqueue_batch_job(backup.pk, batch.number, job_id)
 
 
 def run_forever(interval: float = 2.0) -> None:

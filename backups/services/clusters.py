@@ -5,9 +5,7 @@ can never turn into an error page."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import yaml
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -59,37 +57,6 @@ def check_cluster(cluster: Cluster, now=None) -> str:
     if problem:
         log.warning("cluster %s is unavailable: %s", cluster.name, problem)
     return problem
-
-
-def server_url(cluster: Cluster) -> str:
-    """The API server URL from the kubeconfig, read without contacting the cluster; "" when it
-    cannot be told (no file, not YAML, not a kubeconfig, unknown context)."""
-    if cluster.in_cluster or not cluster.kubeconfig_path:
-        return ""
-    try:
-        config = yaml.safe_load(Path(cluster.kubeconfig_path).expanduser().read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return ""
-    if not isinstance(config, dict):
-        return ""
-    contexts, clusters = _named(config, "contexts", "context"), _named(config, "clusters", "cluster")
-    context = contexts.get(cluster.context or config.get("current-context"), {})
-    server = clusters.get(context.get("cluster"), {}).get("server", "")
-    return server if isinstance(server, str) else ""
-
-
-def _named(config: dict, key: str, body: str) -> dict:
-    """A kubeconfig list (`contexts`, `clusters`) as {name: body}, skipping malformed entries."""
-    entries = config.get(key)
-    if not isinstance(entries, list):
-        return {}
-    named = {}
-    for entry in entries:
-        if isinstance(entry, dict) and isinstance(entry.get(body), dict):
-            name = entry.get("name")
-            if isinstance(name, str):
-                named[name] = entry[body]
-    return named
 
 
 def _one_line(error: BaseException) -> str:

@@ -16,7 +16,6 @@ from django.utils import timezone
 from backups.engine.storage import StorageError
 from backups.models import Backup, StorageLocation
 from backups.services import backups as backup_services
-from backups.services.locations import check_access
 from backups.services.schedules import BUSY
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ BSL_CANNOT_GET = "BSLCannotGet"
 def check_location(location: StorageLocation, now: datetime):
     """The location's store once it answered (status recorded, as Velero's BSL phase), else the
     reason it did not."""
-    problem = check_access(location, now=now)
+    problem = location.check_access(now=now)
     return StorageError(problem) if problem else location.store()
 
 

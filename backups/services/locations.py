@@ -7,10 +7,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import Case, Value, When
-from django.utils import timezone
 
-from backups.engine.storage import StorageError
 from backups.models import StorageLocation
 from veloweb.crypto import Unreadable
 
@@ -42,35 +41,6 @@ def credentials_shown(location: StorageLocation) -> CredentialsShown:
     return CredentialsShown(masked(credentials.access_key_id), bool(credentials.secret_access_key))
 
 
-def access_problem(location: StorageLocation, create: bool = False) -> str:
-    """Why the location cannot be read (or, unless read-only, written); "" when it can. `create`
-    makes a missing local folder (saving the form), never done by checks after that."""
-    try:
-        location.store().check(create=create)
-    except (StorageError, ValueError) as error:
-        return str(error)
-    return ""
-
-
-def check_access(location: StorageLocation, now=None) -> str:
-    """Check the location now and record the result on it (available, last checked, last error)."""
-    problem = access_problem(location)
-    location.available = not problem
-    location.last_checked = now or timezone.now()
-    location.last_check_error = problem
-    if location.pk:
-        StorageLocation.objects.filter(pk=location.pk).update(
-            available=location.available,
-            last_checked=location.last_checked,
-            last_check_error=problem,
-        )
-    if problem:
-        log.warning("storage location %s is unavailable: %s", location.name, problem)
-    else:
-        log.info("storage location %s is available", location.name)
-    return problem
-
-
 class ReadOnlyDefault(ValueError):
     """A read-only location cannot be the default: every backup would fail validation."""
 
@@ -84,3 +54,13 @@ def set_default(location: StorageLocation) -> None:
         )
     StorageLocation.objects.update(default=Case(When(pk=location.pk, then=Value(True)), default=Value(False)))
     location.default = True
+
+
+def location_save(location: StorageLocation) -> StorageLocation:
+    """Save a location (checked by its form); a new default replaces the old one in the same
+    transaction, so there is always exactly one."""
+    with transaction.atomic():
+        location.save()
+        if location.default:
+            set_default(location)
+    return location

@@ -111,7 +111,7 @@ def run_preview(token: str) -> None:
 
 
 def _plan(path: Path, request: dict) -> dict:
-    from backups.services.backups import spec_of
+    from backups.validation import spec_of
 
     cluster = Cluster.objects.get(pk=request["cluster"])
     backup = Backup(name="preview", cluster=cluster, **request["fields"])

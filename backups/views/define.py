@@ -6,15 +6,27 @@ from backups import queries
 from backups.forms import BackupForm
 from backups.models import Backup
 from backups.permissions import operator_required
-from backups.services import previews
+from backups.services import backups as backup_services
+from backups.services import definitions, previews
 
 
 def submit(request, form, definition=None):
     """The answer to a valid define form, by the button pressed: "Save definition" (creating one, or
     updating `definition`), "Preview" or "Back up now". None when the form must be shown again."""
     if "save" in request.POST:
-        saved = form.save_definition(request.user, definition)
-        if saved is None:
+        try:
+            saved = definitions.definition_save(
+                name=form.cleaned_data["name_prefix"],
+                cluster=form.cleaned_data["cluster"],
+                fields=form.backup_fields(),
+                schedule=form.cleaned_data.get("schedule", ""),
+                paused=form.cleaned_data.get("paused", False),
+                skip_immediately=form.cleaned_data.get("skip_immediately", False),
+                user=request.user,
+                definition=definition,
+            )
+        except definitions.DefinitionExists as error:
+            form.add_error("name_prefix", str(error))
             return None
         messages.success(request, f"Definition {saved.name} saved.")
         return redirect("backups:definitions")
@@ -26,7 +38,14 @@ def submit(request, form, definition=None):
             user=request.user.get_username(),
         )
         return redirect("backups:preview", token=token)
-    backup = form.create()
+    # queued, or FailedValidation with the reasons (checked again by the service); the same form
+    # posted twice gives the same backup
+    backup = backup_services.create_backup_now(
+        form.cleaned_data["name_prefix"],
+        form.cleaned_data["cluster"],
+        request_token=form.cleaned_data.get("request_token") or "",
+        **form.backup_fields(),
+    )
     if backup.phase == Backup.Phase.FAILED_VALIDATION:
         messages.error(request, "; ".join(backup.validation_errors))
     for warnings in form.find_warnings().values():

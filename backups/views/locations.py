@@ -21,7 +21,7 @@ def location_edit(request, pk=None):
     instance = get_object_or_404(StorageLocation, pk=pk) if pk else None
     form = StorageLocationForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        location = form.save()
+        location = locations.location_save(form.save(commit=False))
         messages.success(request, f"Storage location {location.name} saved; access checked.")
         return redirect("backups:location", pk=location.pk)
     context = {"form": form, "what": "Storage location", "instance": instance}
@@ -45,7 +45,7 @@ def location_page(request, pk):
 def location_check(request, pk):
     """htmx: the status partial, checked now; a plain POST goes back to the page."""
     location = get_object_or_404(StorageLocation, pk=pk)
-    locations.check_access(location)
+    location.check_access()
     if request.htmx:
         return render(request, "backups/partials/location_status.html", {"location": location})
     return redirect("backups:location", pk=pk)

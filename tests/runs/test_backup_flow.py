@@ -108,7 +108,7 @@ def test_a_scheduled_namespace_backup_adds_the_crds_of_its_custom_resources(
 ):
     """Velero's end-of-backup step: shop holds widgets, so their CRD joins the backup, counted."""
     create = (
-        "from backups.services import backups as backup_services; from backups.runs.batches import wait_for;"
+        "from backups.services import backups as backup_services; from backups.runs.steps import wait_for;"
         "from backups.models import Cluster;"
         "from backups.runs.watchdog import tick;"
         f"b = backup_services.create_backup('shop-1', Cluster.objects.get(name='{registered}'),"

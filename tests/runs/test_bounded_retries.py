@@ -14,7 +14,7 @@ import pytest
 
 from backups.models import Backup, BlockBatch
 from backups.runs import watchdog
-from backups.runs.batches import MAX_STEP_ATTEMPTS
+from backups.runs.steps import MAX_STEP_ATTEMPTS
 from tests.runs.test_faults import assert_exactly_once
 from veloweb.devstack import DevStack
 

@@ -9,7 +9,8 @@ import pytest
 
 from backups.engine.log import BackupLog
 from backups.models import Backup, BlockRun, Cluster
-from backups.runs.batches import _plan, split_lanes
+from backups.runs import planning
+from backups.runs.queues import split_lanes
 from backups.runs.staging import Staging
 
 HOOK_ANNOTATION = "hook.backup.velero.io/command"
@@ -35,7 +36,7 @@ def plan(db, cluster, settings, tmp_path):
         backup = Backup.objects.create(name=f"plan-{Backup.objects.count()}", cluster=registered, **fields)
         staging = Staging.of(backup)
         staging.reset()
-        rows, total_blocks, total_items = _plan(backup, staging, BackupLog())
+        rows, total_blocks, total_items = planning.plan(backup, staging, BackupLog())
         batches = []
         for row in rows:
             first, blocks = staging.read_batch(row.number)

@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from .errors import SpecError
+
 DEFAULT_VOLUME_GROUP_LABEL_KEY = "velero.io/volume-group"
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
-
-
-class SpecError(ValueError):
-    """An invalid backup spec value; the message names the field and the value."""
 
 
 @dataclass

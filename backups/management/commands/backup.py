@@ -11,7 +11,7 @@ from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
 from backups.models import Backup, Cluster, StorageLocation
 from backups.runs import cancel
-from backups.runs.batches import wait_for
+from backups.runs.steps import wait_for
 from backups.runs.watchdog import tick
 from backups.services import backups as backup_services
 from backups.validation import name_problem
