@@ -145,7 +145,7 @@ def progress_of(backup: Backup, now=None) -> Progress:
 
 def resource_list(backup: Backup) -> dict[str, list[str]]:
     """Velero's `<name>-resource-list.json.gz` from the backup's storage location."""
-    from backups.engine.storage import resource_list_key
+    from backups.engine.velero_format.layout import resource_list_key
 
     with backup.storage_location.store().open(resource_list_key(backup.name)) as raw:
         return json.loads(gzip.decompress(raw.read()))

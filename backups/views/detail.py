@@ -5,18 +5,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from backups import queries
 from backups.engine import storage
+from backups.engine.velero_format.layout import backup_file_key, backup_file_name
 from backups.live.render import summary_context
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
 from backups.runs import cancel
 from backups.services import backups as backup_services
 
-DOWNLOADS = {
-    "tarball": (storage.tarball_key, ".tar.gz"),
-    "logs": (storage.logs_key, "-logs.gz"),
-    "results": (storage.results_key, "-results.gz"),
-    "resource-list": (storage.resource_list_key, "-resource-list.json.gz"),
-}
+DOWNLOADS = {"tarball": "tarball", "logs": "log", "results": "results", "resource-list": "resource-list"}
 CONTENTS = {"tarball"}  # downloads that hold the backed-up objects themselves
 
 
@@ -66,12 +62,12 @@ def backup_download(request, pk, kind):
         raise Http404("no such file")
     if kind in CONTENTS and not can_download(request.user):
         raise PermissionDenied("operators can download the tarball (or a viewer an admin allowed to)")
-    key_of, suffix = DOWNLOADS[kind]
+    file_kind = DOWNLOADS[kind]
     try:
-        stream = backup.storage_location.store().open(key_of(backup.name))
+        stream = backup.storage_location.store().open(backup_file_key(file_kind, backup.name))
     except (storage.StorageError, OSError) as error:
         raise Http404(f"{kind} not found in {backup.storage_location.name}") from error
-    return FileResponse(stream, as_attachment=True, filename=f"{backup.name}{suffix}")
+    return FileResponse(stream, as_attachment=True, filename=backup_file_name(file_kind, backup.name))
 
 
 @operator_required

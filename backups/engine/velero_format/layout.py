@@ -63,40 +63,65 @@ def backup_dir(name: str, prefix: str = "") -> str:
     return f"{prefix}/backups/{name}/" if prefix else f"backups/{name}/"
 
 
+# Velero's files of one backup in `backups/<name>/`, by kind (object_store_layout.go): the one
+# table of their names, for the writer, the upload, the downloads and the CLI
+BACKUP_FILES = {
+    "metadata": "velero-backup.json",
+    "tarball": "{name}.tar.gz",
+    "log": "{name}-logs.gz",
+    "results": "{name}-results.gz",
+    "resource-list": "{name}-resource-list.json.gz",
+    "volume-snapshots": "{name}-volumesnapshots.json.gz",
+    "pod-volume-backups": "{name}-podvolumebackups.json.gz",
+    "item-operations": "{name}-itemoperations.json.gz",
+    "volume-info": "{name}-volumeinfo.json.gz",
+}
+
+
+def backup_file_name(kind: str, name: str) -> str:
+    """The file name of one of a backup's files (`BACKUP_FILES`), e.g. `shop-1-logs.gz`."""
+    return BACKUP_FILES[kind].format(name=name)
+
+
+def backup_file_key(kind: str, name: str, prefix: str = "") -> str:
+    """`[<prefix>/]backups/<name>/<file name>`."""
+    return backup_dir(name, prefix) + backup_file_name(kind, name)
+
+
 def metadata_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + "velero-backup.json"
+    return backup_file_key("metadata", name, prefix)
 
 
 def tarball_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}.tar.gz"
+    return backup_file_key("tarball", name, prefix)
 
 
 def logs_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-logs.gz"
+    return backup_file_key("log", name, prefix)
 
 
 def results_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-results.gz"
+    return backup_file_key("results", name, prefix)
 
 
 def resource_list_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-resource-list.json.gz"
+    return backup_file_key("resource-list", name, prefix)
 
 
 def volume_snapshots_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-volumesnapshots.json.gz"
+    return backup_file_key("volume-snapshots", name, prefix)
 
 
 def pod_volume_backups_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-podvolumebackups.json.gz"
+    return backup_file_key("pod-volume-backups", name, prefix)
 
 
 def item_operations_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-itemoperations.json.gz"
+    return backup_file_key("item-operations", name, prefix)
 
 
 def volume_info_key(name: str, prefix: str = "") -> str:
-    return backup_dir(name, prefix) + f"{name}-volumeinfo.json.gz"
+    return backup_file_key("volume-info", name, prefix)
 
 
 def parse_item_path(entry_name: str) -> dict | None:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
+from backups.engine.velero_format.layout import backup_file_key
 from backups.models import Backup, Cluster, StorageLocation
 from backups.runs import cancel
 from backups.runs.steps import wait_for
@@ -205,7 +206,7 @@ class Command(BaseCommand):
         """Volumes the resource policy kept from a snapshot, from the backup's volume info file."""
         if not b.resource_policy or b.phase not in (Backup.Phase.COMPLETED, Backup.Phase.PARTIALLY_FAILED):
             return []
-        key = f"backups/{b.name}/{b.name}-volumeinfo.json.gz"
+        key = backup_file_key("volume-info", b.name)
         try:
             with b.storage_location.store().open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
                 infos = json.load(f)
@@ -243,7 +244,7 @@ class Command(BaseCommand):
         b = self._backup(name)
         if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
             store = b.storage_location.store()
-            key = f"backups/{b.name}/{b.name}-logs.gz"
+            key = backup_file_key("log", b.name)
             try:
                 with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                     for line in lines:
