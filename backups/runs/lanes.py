@@ -154,9 +154,7 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: Batc
                     return source.get(info, key.namespace or None, key.name)
 
                 block_log = BackupLog()
-                live = any(
-                    i.key.resource in ("pods", "persistentvolumeclaims") and not i.key.group for i in items
-                )
+                live = any(i.key.is_pod or i.key.is_claim for i in items)
                 result = run_block(
                     [item.key for item in items],
                     source=source,

@@ -185,7 +185,7 @@ def runs_alone(walk, block, snapshots: bool) -> bool:
     its waits would run one after another instead of on parallel workers."""
     if walk.has_hooks(block):
         return True
-    claims = (i for i in block.items if i.key.resource == "persistentvolumeclaims" and not i.key.group)
+    claims = (i for i in block.items if i.key.is_claim)
     return snapshots and any(claims)
 
 
@@ -206,7 +206,7 @@ def write_plan(
         staging.write_batch(number, first, current)
         rows = []
         for offset, block in enumerate(current):
-            pods = sum(1 for i in block.items if i.key.resource == "pods" and not i.key.group)
+            pods = sum(1 for i in block.items if i.key.is_pod)
             rows.append((backup.pk, first + offset, number, len(block), str(block.items[0].key)[:400], pods))
         insert_block_runs(rows)
         batch_rows.append(

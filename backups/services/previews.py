@@ -133,7 +133,7 @@ def _plan(path: Path, request: dict) -> dict:
             hooks = []
             for item in block.items:
                 key = item.key
-                if key.resource != "pods" or key.group:
+                if not key.is_pod:
                     continue
                 pod = reader.get(item.offset, item.length) if item.offset >= 0 else None
                 if pod is None and pods_info is not None:

@@ -67,8 +67,6 @@ SKIP_UNKNOWN = "resource not served by the cluster"
 SKIP_UNWRITABLE = "name cannot be written to a backup"
 SKIP_CANCELLED = "the backup was cancelled"
 
-PODS = "pods"
-PVCS = "persistentvolumeclaims"
 
 
 @dataclass
@@ -137,10 +135,6 @@ def _write_snapshot_objects(
         already.add(key)
         result.written.append((key, info.kind))
         result.additional.append(key)
-
-
-def _is_claim(key: ItemKey) -> bool:
-    return key.group == "" and key.resource == PVCS
 
 
 def _write(
@@ -217,7 +211,7 @@ def _fetch(
             continue
         if isinstance(obj, bytes):
             # raw JSON from the spool: decoded only where the block needs to look inside
-            if key.group == "" and key.resource in (PODS, PVCS):
+            if key.is_pod or key.is_claim:
                 obj = orjson.loads(obj)
             fetched.append((key, obj, preferred, info.kind))
             continue
@@ -262,8 +256,8 @@ def run_block(
     result = BlockResult(started=clock())
     items = _fetch(block_keys, source, table, log, result, already, read)
 
-    pods = [obj for key, obj, _, _ in items if key.group == "" and key.resource == PODS]
-    claims = [obj for key, obj, _, _ in items if _is_claim(key)]
+    pods = [obj for key, obj, _, _ in items if key.is_pod]
+    claims = [obj for key, obj, _, _ in items if key.is_claim]
     hooked = [p for p in pods if has_hooks(p, spec_hooks)]
     if not hooked and not (snapshot and claims):
         phase = lambda name: None  # noqa: E731 - nothing worth showing step by step
@@ -301,10 +295,10 @@ def run_block(
         else:
             after_snapshot = []
             for key, obj, preferred, kind in items:
-                if key.resource == PODS and key.group == "" and (key.namespace, key.name) in failed_pods:
+                if key.is_pod and (key.namespace, key.name) in failed_pods:
                     result.skipped.append((key, SKIP_FAIL_POD))
                     continue
-                if _is_claim(key):
+                if key.is_claim:
                     if snapshot is not None:
                         after_snapshot.append((key, obj, preferred, kind))
                         continue
