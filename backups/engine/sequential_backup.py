@@ -1,13 +1,10 @@
 """A whole backup run sequentially into a local folder laid out as Velero's object store (spec 2 (d)).
 
 `run_local_backup` plans the blocks, runs them one after the other (one archive member per block in a
-staging folder), then writes `<out_dir>/backups/<name>/`:
-
-- `<name>.tar.gz` (format 1.1.0, `metadata/version` first),
-- `<name>-logs.gz` (gzip JSON lines, one per log entry),
-- `<name>-results.gz` (errors and warnings filed per namespace),
-- `<name>-resource-list.json.gz` (backed-up items by apiVersion/Kind),
-- `velero-backup.json` last, so its presence means the backup is complete.
+staging folder), then writes `<out_dir>/backups/<name>/` with the writer the workers' finalize step
+uses (`velero_format.backup_files`): the tarball (format 1.1.0, `metadata/version` first), the log,
+the results, the resource list, the volume info, and `velero-backup.json` last, so its presence
+means the backup is complete.
 
 After the blocks, the CRDs of the custom resources backed up join the tarball as Velero adds them
 (`crds`), in one more member after the blocks'.
@@ -27,32 +24,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from backups.engine.planning.itemblocks import plan_item_blocks
-from backups.engine.planning.label_selectors import label_selector_object
 from backups.engine.planning.relations import Relation
 from backups.engine.planning.spec import BackupSpec
 from backups.engine.running.blocks import BlockResult, run_block
 from backups.engine.running.crds import backup_crds
 from backups.engine.running.hooks import Executor, ResourceHook, parse_resource_hooks
-from backups.engine.velero_format.archive import (
-    BlockArchiveWriter,
-    assemble_tarball,
-    block_member_path,
-    closed_members,
-    dump_backup_json,
-    resource_list,
-    results_file,
+from backups.engine.velero_format.archive import BlockArchiveWriter, block_member_path, closed_members
+from backups.engine.velero_format.backup_files import BackupFilesWriter
+from backups.engine.velero_format.backup_json import (
+    BackupJsonOptions,
+    BackupJsonSpec,
+    BackupJsonStatus,
     velero_backup_json,
-    write_gzip_json,
-    write_log_lines,
 )
-from backups.engine.velero_format.layout import (
-    backup_dir,
-    logs_key,
-    metadata_key,
-    resource_list_key,
-    results_key,
-    tarball_key,
-)
+from backups.engine.velero_format.layout import backup_dir
 
 from .items import BlockPlan, ItemKey
 from .log import BackupLog
@@ -158,45 +143,29 @@ def run_local_backup(
         failed = sum(b.hooks_failed for b in blocks)
         log.info(f"backed up {len(written)} items out of {plan.item_count} planned")
 
-        assemble_tarball(closed_members(staging), os.path.join(out_dir, tarball_key(name)))
-        write_gzip_json(os.path.join(out_dir, resource_list_key(name)), resource_list(written))
-        write_gzip_json(os.path.join(out_dir, results_key(name)), results_file(log.entries))
-        finished = clock()
         errors, warnings = log.errors, log.warnings
         phase = PARTIALLY_FAILED if errors else COMPLETED
-        write_log_lines(os.path.join(out_dir, logs_key(name)), log.entries)
-        backup = velero_backup_json(
-            name,
-            included_namespaces=spec.included_namespaces,
-            excluded_namespaces=spec.excluded_namespaces,
-            included_resources=[] if spec.included_resources == ["*"] else spec.included_resources,
-            excluded_resources=spec.excluded_resources,
-            include_cluster_resources=spec.include_cluster_resources,
-            label_selector=label_selector_object(spec.label_selector),
-            or_label_selectors=[label_selector_object(s) for s in spec.or_label_selectors],
-            included_cluster_scoped_resources=spec.included_cluster_scoped_resources,
-            excluded_cluster_scoped_resources=spec.excluded_cluster_scoped_resources,
-            included_namespace_scoped_resources=spec.included_namespace_scoped_resources,
-            excluded_namespace_scoped_resources=spec.excluded_namespace_scoped_resources,
-            resource_policy=spec.resource_policy,
-            ordered_resources={k: ",".join(v) for k, v in spec.ordered_resources.items()},
-            ttl=ttl,
-            hooks=hooks_json,
-            volume_group_snapshot_label_key=spec.volume_group_label_key,
-            phase=phase,
-            start=started,
-            completion=finished,
-            errors=errors,
-            warnings=warnings,
-            total_items=len(written),
-            items_backed_up=len(written),
-            hooks_attempted=attempted,
-            hooks_failed=failed,
+        files = BackupFilesWriter(target, name)
+        files.write_contents(closed_members(staging), written, log.entries, [])
+        finished = clock()
+        files.write_metadata(
+            velero_backup_json(
+                name,
+                BackupJsonSpec.from_spec(spec, hooks=hooks_json),
+                BackupJsonOptions(ttl=ttl),
+                BackupJsonStatus(
+                    phase=phase,
+                    start=started,
+                    completion=finished,
+                    errors=errors,
+                    warnings=warnings,
+                    total_items=len(written),
+                    items_backed_up=len(written),
+                    hooks_attempted=attempted,
+                    hooks_failed=failed,
+                ),
+            )
         )
-        metadata = os.path.join(out_dir, metadata_key(name))
-        with open(f"{metadata}.partial", "wb") as out:
-            out.write(dump_backup_json(backup))
-        os.replace(f"{metadata}.partial", metadata)
         done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)

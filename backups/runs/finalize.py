@@ -13,17 +13,15 @@ from django.utils import timezone
 
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
-from backups.engine.planning.label_selectors import label_selector_object
 from backups.engine.running.crds import backup_crds
 from backups.engine.source import SourceError
-from backups.engine.velero_format.archive import (
-    BlockArchiveWriter,
-    assemble_tarball,
-    resource_list,
-    results_file,
+from backups.engine.velero_format.archive import BlockArchiveWriter
+from backups.engine.velero_format.backup_files import BackupFilesWriter
+from backups.engine.velero_format.backup_json import (
+    BackupJsonOptions,
+    BackupJsonSpec,
+    BackupJsonStatus,
     velero_backup_json,
-    write_gzip_json,
-    write_log_lines,
 )
 from backups.engine.velero_format.volume_info import skipped_summary
 from backups.live import progress
@@ -75,19 +73,8 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
     backup_id = backup.pk
 
     staging = Staging.of(backup)
-    out = tempfile.mkdtemp(prefix="out-", dir=staging.root)
     name = backup.name
-    files = {
-        kind: os.path.join(out, f"{name}{suffix}")
-        for kind, suffix in (
-            ("tarball", ".tar.gz"),
-            ("log", "-logs.gz"),
-            ("results", "-results.gz"),
-            ("resource-list", "-resource-list.json.gz"),
-            ("volume-info", "-volumeinfo.json.gz"),
-            ("metadata", "-velero-backup.json"),
-        )
-    }
+    out = BackupFilesWriter(tempfile.mkdtemp(prefix="out-", dir=staging.root), name)
     batches = BlockBatch.objects.filter(backup=backup).count()
     members = [staging.member(n) for n in range(batches)]
     missing = [m for m in members if not os.path.exists(m)]
@@ -128,63 +115,50 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
     except OSError as error:
         _record_late(backup, late)
         return steps.fail(backup_id, f"cannot assemble the backup in {staging.root}: {error}")
+    late.info(f"backed up {len(written)} items out of {backup.total_items} planned")  # as sequential_backup
     _record_late(backup, late)
     entries += late.entries
     try:
         members = [m for m in members if m not in missing] + [m for m in extra if m]
-        size = assemble_tarball(members, files["tarball"])
-        write_gzip_json(files["resource-list"], resource_list(written))
-        write_gzip_json(files["volume-info"], infos)
-        write_gzip_json(files["results"], results_file(entries))
-        write_log_lines(files["log"], entries)
+        size = out.write_contents(members, written, entries, infos)
     except OSError as error:
         return steps.fail(backup_id, f"cannot assemble the backup in {staging.root}: {error}")
     backup.refresh_from_db()
     phase = Phase.PARTIALLY_FAILED if backup.errors else Phase.COMPLETED
     completed = timezone.now()
-    metadata = velero_backup_json(
-        name,
-        storage_location=backup.storage_location.name if backup.storage_location else "default",
-        included_namespaces=backup.included_namespaces,
-        excluded_namespaces=backup.excluded_namespaces,
-        included_resources=backup.included_resources,
-        excluded_resources=backup.excluded_resources,
-        include_cluster_resources=backup.include_cluster_resources,
-        label_selector=label_selector_object(backup.label_selector),
-        or_label_selectors=[label_selector_object(s) for s in backup.or_label_selectors],
-        included_cluster_scoped_resources=backup.included_cluster_scoped_resources,
-        excluded_cluster_scoped_resources=backup.excluded_cluster_scoped_resources,
-        included_namespace_scoped_resources=backup.included_namespace_scoped_resources,
-        excluded_namespace_scoped_resources=backup.excluded_namespace_scoped_resources,
-        resource_policy=backup.resource_policy or None,
-        ordered_resources={k: ",".join(v) for k, v in (backup.ordered_resources or {}).items()},
-        ttl=backup.ttl,
-        hooks=backup.hooks or {},
-        volume_group_snapshot_label_key=backup.volume_group_label_key,
-        csi_snapshot_timeout=backup.csi_snapshot_timeout,
-        phase=phase,
-        start=backup.started,
-        completion=completed,
-        expiration=backup.expiration,
-        errors=backup.errors,
-        warnings=backup.warnings,
-        total_items=len(written),
-        items_backed_up=len(written),
-        hooks_attempted=backup.hooks_attempted,
-        hooks_failed=backup.hooks_failed,
-        csi_snapshots_attempted=backup.snapshots_attempted,
-        csi_snapshots_completed=backup.snapshots_completed,
-        labels={SCHEDULE_NAME_LABEL: backup.schedule_name} if backup.schedule_name else None,
+    out.write_metadata(
+        velero_backup_json(
+            name,
+            BackupJsonSpec.from_spec(spec_of(backup), hooks=backup.hooks),
+            BackupJsonOptions(
+                storage_location=backup.storage_location.name if backup.storage_location else "default",
+                ttl=backup.ttl,
+                csi_snapshot_timeout=backup.csi_snapshot_timeout,
+                labels={SCHEDULE_NAME_LABEL: backup.schedule_name} if backup.schedule_name else None,
+            ),
+            BackupJsonStatus(
+                phase=phase,
+                start=backup.started,
+                completion=completed,
+                expiration=backup.expiration,
+                errors=backup.errors,
+                warnings=backup.warnings,
+                total_items=len(written),
+                items_backed_up=len(written),
+                hooks_attempted=backup.hooks_attempted,
+                hooks_failed=backup.hooks_failed,
+                csi_snapshots_attempted=backup.snapshots_attempted,
+                csi_snapshots_completed=backup.snapshots_completed,
+            ),
+        )
     )
-    with open(files["metadata"], "w", encoding="utf-8") as f:
-        json.dump(metadata, f, indent=2)
     # the point of no return: from here on a cancel is refused ("too late: uploading")
     if not Backup.objects.filter(pk=backup_id, phase=Phase.FINALIZING).update(upload_started=timezone.now()):
         cancel.finish(backup_id, by_job=job_id)
         return
     location = backup.storage_location
     try:
-        warnings = upload_backup(location.store(), name, files, prefix="")
+        warnings = upload_backup(location.store(), name, out.files, prefix="")
     except StorageError as error:
         staging.remove()
         return steps.fail(backup_id, f"upload to storage location {location.name} failed: {error}")

@@ -20,7 +20,7 @@ from django.db import DataError, IntegrityError, transaction
 from backups.engine.durations import GO_DURATION
 from backups.engine.planning.label_selectors import InvalidSelector, Selector
 from backups.engine.storage import ObjectNotFoundError, StorageError
-from backups.engine.velero_format.archive import RESOURCE_POLICY_ANNOTATION
+from backups.engine.velero_format.backup_json import RESOURCE_POLICY_ANNOTATION
 from backups.engine.velero_format.layout import metadata_key, tarball_key
 from backups.models import Backup, StorageLocation
 

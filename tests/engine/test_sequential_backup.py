@@ -46,6 +46,7 @@ def test_full_backup_of_the_sample_cluster_holds_every_planned_item_once(source,
         "full-logs.gz",
         "full-resource-list.json.gz",
         "full-results.gz",
+        "full-volumeinfo.json.gz",
         "full.tar.gz",
         "velero-backup.json",
     ]

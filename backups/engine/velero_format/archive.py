@@ -1,4 +1,4 @@
-"""The backup tarball and the other object-store files of a Velero backup (format 1.1.0, spec 2 (d), (e)).
+"""The backup tarball of a Velero backup (format 1.1.0, spec 2 (d), (e)).
 
 Parallel block workers never share a tar writer. Each ItemBlock writes its own gzip member holding
 tar entries (headers, bodies, padding; no end-of-archive blocks) with `BlockArchiveWriter`. A member
@@ -30,16 +30,13 @@ import tarfile
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import orjson
 
-from backups.engine.durations import go_duration, parse_duration
 from backups.engine.items import ItemKey
-from backups.engine.log import LogEntry
 
 from .layout import (
     BACKUP_FORMAT_VERSION,
@@ -56,17 +53,8 @@ __all__ = [
     "remove_partial_members",
     "member_is_complete",
     "read_archive_items",
-    "resource_list",
-    "results_file",
-    "velero_message",
-    "write_gzip_json",
-    "velero_backup_json",
-    "dump_backup_json",
-    "rfc3339",
 ]
 
-RESOURCE_POLICY_ANNOTATION = "veloweb.io/resource-policy"
-RESOURCE_POLICY_KIND = "configmap"  # Velero's resourcepolicies.ConfigmapRefType
 ENTRY_MODE = 0o755
 BLOCK = tarfile.BLOCKSIZE  # 512
 END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
@@ -355,249 +343,3 @@ def read_archive_items(path: str, *, each_object_once: bool = False) -> Iterator
                 continue
             f = tar.extractfile(member)
             yield member.name, json.load(f)
-
-
-# --- other object-store files ------------------------------------------------------------------------
-
-
-def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
-    """Write `data` as gzip JSON (compact + newline, like Go's json.Encoder), atomically. Returns size."""
-    body = (json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))) + "\n"
-    with _written_atomically(path) as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            gz.write(body.encode("utf-8"))
-    return os.path.getsize(path)
-
-
-def write_log_lines(path: str, entries: Iterable[LogEntry]) -> int:
-    """The backup log (`<name>-logs.gz`): gzip JSON lines, one per entry, written atomically."""
-    with _written_atomically(path) as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            for entry in entries:
-                gz.write(orjson.dumps(entry.as_dict()) + b"\n")
-    return os.path.getsize(path)
-
-
-def _api_version(key: ItemKey) -> str:
-    return f"{key.group}/{key.version}" if key.group else key.version
-
-
-def resource_list(items: Iterable[tuple[ItemKey, str]]) -> dict[str, list[str]]:
-    """Velero's `<name>-resource-list.json.gz` content from `(key, kind)` pairs of backed-up items.
-
-    `{"<apiVersion>/<Kind>": sorted(["ns/name" | "name", ...])}`, keys sorted, duplicates dropped
-    (Velero builds it from the BackedUpItems set). The kind comes from the object (`obj["kind"]`)
-    or from `ResourceInfo.kind`.
-    """
-    grouped: dict[str, set[str]] = {}
-    for key, kind in items:
-        entry = f"{key.namespace}/{key.name}" if key.namespace else key.name
-        grouped.setdefault(f"{_api_version(key)}/{kind}", set()).add(entry)
-    return {k: sorted(v) for k, v in sorted(grouped.items())}
-
-
-def velero_message(entry: LogEntry) -> str:
-    """Velero's results-file text for a log line (LogHook): `resource: /<gr> name: /<name> message: /<msg>`,
-    each part only when known."""
-    parts = []
-    if entry.resource:
-        parts.append(f"resource: /{entry.resource}")
-    if entry.name:
-        parts.append(f"name: /{entry.name}")
-    parts.append(f"message: /{entry.message}")
-    return " ".join(parts)
-
-
-def _empty_result() -> dict:
-    return {"velero": [], "cluster": [], "namespaces": {}}
-
-
-def results_file(entries: Iterable[LogEntry]) -> dict:
-    """`{"errors": R, "warnings": R}`, R = `{"velero": [...], "cluster": [...], "namespaces": {ns: [...]}}`.
-
-    Filing (Velero's LogHook + Result.Add): an entry with a namespace goes to `namespaces[ns]`; one that
-    names a resource but no namespace to `cluster`; anything else to `velero`. Info lines are not filed.
-    Messages keep log order; namespaces are sorted (as Go marshals maps). All three keys are always
-    present (Velero omits empty ones; its reader accepts both).
-    """
-    out = {"errors": _empty_result(), "warnings": _empty_result()}
-    for entry in entries:
-        level = entry.level.lower()
-        if level == "error":
-            result = out["errors"]
-        elif level in ("warning", "warn"):
-            result = out["warnings"]
-        else:
-            continue
-        text = velero_message(entry)
-        if entry.namespace:
-            result["namespaces"].setdefault(entry.namespace, []).append(text)
-        elif entry.resource:
-            result["cluster"].append(text)
-        else:
-            result["velero"].append(text)
-    for result in out.values():
-        result["namespaces"] = dict(sorted(result["namespaces"].items()))
-    return out
-
-
-# --- velero-backup.json ------------------------------------------------------------------------------
-
-
-def _as_datetime(value: datetime | float | int) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def rfc3339(value: datetime | float | int | str | None) -> str | None:
-    """`2026-05-20T10:00:00Z` (UTC, whole seconds, as metav1.Time). Naive datetimes are taken as UTC;
-    numbers are Unix timestamps; strings pass through."""
-    if value is None or isinstance(value, str):
-        return value
-    return _as_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def velero_backup_json(
-    name: str,
-    *,
-    namespace: str = "velero",
-    storage_location: str = "default",
-    included_namespaces: Iterable[str] = (),
-    excluded_namespaces: Iterable[str] = (),
-    included_resources: Iterable[str] = (),
-    excluded_resources: Iterable[str] = (),
-    include_cluster_resources: bool | None = None,
-    label_selector: dict | None = None,
-    or_label_selectors: Iterable[dict] = (),
-    included_cluster_scoped_resources: Iterable[str] = (),
-    excluded_cluster_scoped_resources: Iterable[str] = (),
-    included_namespace_scoped_resources: Iterable[str] = (),
-    excluded_namespace_scoped_resources: Iterable[str] = (),
-    resource_policy: str | None = None,
-    ordered_resources: dict[str, str] | None = None,
-    ttl: str | float | timedelta = "720h0m0s",
-    volume_snapshot_locations: Iterable[str] = (),
-    hooks: dict | None = None,
-    volume_group_snapshot_label_key: str = "velero.io/volume-group",
-    item_operation_timeout: str | float | timedelta = "4h0m0s",
-    csi_snapshot_timeout: str | float | timedelta = "10m0s",
-    default_volumes_to_fs_backup: bool = False,
-    snapshot_move_data: bool = False,
-    phase: str = "InProgress",
-    start: datetime | float | None = None,
-    completion: datetime | float | None = None,
-    expiration: datetime | float | None = None,
-    errors: int = 0,
-    warnings: int = 0,
-    total_items: int = 0,
-    items_backed_up: int = 0,
-    hooks_attempted: int = 0,
-    hooks_failed: int = 0,
-    csi_snapshots_attempted: int = 0,
-    csi_snapshots_completed: int = 0,
-    labels: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
-    uid: str | None = None,
-    creation: datetime | float | None = None,
-    failure_reason: str = "",
-) -> dict:
-    """The Backup CR (velero.io/v1) for `velero-backup.json`, from plain values.
-
-    Empty `included_namespaces` becomes `["*"]` (as Velero normalises it). The scoped resource lists
-    and `or_label_selectors` (LabelSelector objects) are omitted when empty, as Go's omitempty does. A
-    `resource_policy` (the YAML) becomes Velero's `spec.resourcePolicy`, a reference to a ConfigMap
-    named after the backup, and is kept whole in the `veloweb.io/resource-policy` annotation (Velero
-    ignores it; an import reads it back). `expiration` defaults to
-    `start + ttl` (computed at start, spec 2 (e)). Durations may be Go strings, seconds or timedeltas;
-    times may be datetimes (naive = UTC) or Unix timestamps. Unset optional pointers
-    (`include_cluster_resources`, `label_selector`, timestamps) are omitted, as Go's omitempty does.
-    """
-    ttl_text = go_duration(ttl)
-    if expiration is None and start is not None:
-        expiration = _as_datetime(start) + timedelta(seconds=parse_duration(ttl_text))
-    metadata: dict = {
-        "name": name,
-        "namespace": namespace,
-        "labels": {**(labels or {}), "velero.io/storage-location": storage_location},
-    }
-    annotations = dict(annotations or {})
-    if resource_policy:
-        annotations[RESOURCE_POLICY_ANNOTATION] = resource_policy
-    if annotations:
-        metadata["annotations"] = annotations
-    if uid:
-        metadata["uid"] = uid
-    if creation is not None or start is not None:
-        metadata["creationTimestamp"] = rfc3339(creation if creation is not None else start)
-    spec: dict = {
-        "metadata": {},
-        "includedNamespaces": list(included_namespaces) or ["*"],
-        "excludedNamespaces": list(excluded_namespaces),
-        "includedResources": list(included_resources),
-        "excludedResources": list(excluded_resources),
-    }
-    for key, values in (
-        ("includedClusterScopedResources", included_cluster_scoped_resources),
-        ("excludedClusterScopedResources", excluded_cluster_scoped_resources),
-        ("includedNamespaceScopedResources", included_namespace_scoped_resources),
-        ("excludedNamespaceScopedResources", excluded_namespace_scoped_resources),
-    ):
-        if values:
-            spec[key] = list(values)
-    if label_selector is not None:
-        spec["labelSelector"] = label_selector
-    if or_label_selectors:
-        spec["orLabelSelectors"] = list(or_label_selectors)
-    if ordered_resources:
-        spec["orderedResources"] = dict(ordered_resources)
-    spec["ttl"] = ttl_text
-    if include_cluster_resources is not None:
-        spec["includeClusterResources"] = include_cluster_resources
-    spec.update(
-        {
-            "hooks": hooks if hooks is not None else {},
-            "storageLocation": storage_location,
-            "volumeSnapshotLocations": list(volume_snapshot_locations),
-            "defaultVolumesToFsBackup": default_volumes_to_fs_backup,
-            "snapshotMoveData": snapshot_move_data,
-            "csiSnapshotTimeout": go_duration(csi_snapshot_timeout),
-            "itemOperationTimeout": go_duration(item_operation_timeout),
-            "volumeGroupSnapshotLabelKey": volume_group_snapshot_label_key,
-        }
-    )
-    if resource_policy:
-        spec["resourcePolicy"] = {"kind": RESOURCE_POLICY_KIND, "name": name}
-    status: dict = {"version": 1, "formatVersion": BACKUP_FORMAT_VERSION, "phase": phase}
-    if expiration is not None:
-        status["expiration"] = rfc3339(expiration)
-    if start is not None:
-        status["startTimestamp"] = rfc3339(start)
-    if completion is not None:
-        status["completionTimestamp"] = rfc3339(completion)
-    if failure_reason:
-        status["failureReason"] = failure_reason
-    if csi_snapshots_attempted:  # omitempty, like Go
-        status["csiVolumeSnapshotsAttempted"] = csi_snapshots_attempted
-    if csi_snapshots_completed:
-        status["csiVolumeSnapshotsCompleted"] = csi_snapshots_completed
-    status.update(
-        {
-            "errors": errors,
-            "warnings": warnings,
-            "progress": {"totalItems": total_items, "itemsBackedUp": items_backed_up},
-            "hookStatus": {"hooksAttempted": hooks_attempted, "hooksFailed": hooks_failed},
-        }
-    )
-    return {
-        "apiVersion": "velero.io/v1",
-        "kind": "Backup",
-        "metadata": metadata,
-        "spec": spec,
-        "status": status,
-    }
-
-
-def dump_backup_json(backup: dict) -> bytes:
-    """`velero-backup.json` bytes: pretty JSON, as Velero uploads it."""
-    return (json.dumps(backup, indent=2) + "\n").encode("utf-8")

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 
 from backups.engine.running.snapshots import SnapshotResult
 
-from .archive import rfc3339
+from .backup_json import rfc3339
 
 CSI_SNAPSHOT = "CSISnapshot"
 _SUFFIXES = {

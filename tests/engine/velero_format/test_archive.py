@@ -1,5 +1,4 @@
-"""The backup tarball as Velero writes it (spec 2 (d)), built from per-block gzip members, and the other
-object-store files (results, resource list, velero-backup.json)."""
+"""The backup tarball as Velero writes it (spec 2 (d)), built from per-block gzip members."""
 
 from __future__ import annotations
 
@@ -10,13 +9,10 @@ import shutil
 import subprocess
 import tarfile
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backups.engine.durations import go_duration, parse_duration
 from backups.engine.items import ItemKey
-from backups.engine.log import LogEntry
 from backups.engine.velero_format import layout
 from backups.engine.velero_format.archive import (
     BlockArchiveWriter,
@@ -26,10 +22,6 @@ from backups.engine.velero_format.archive import (
     member_is_complete,
     read_archive_items,
     remove_partial_members,
-    resource_list,
-    results_file,
-    velero_backup_json,
-    write_gzip_json,
 )
 from tests.engine.objects import configmap, namespace, pod, pv
 
@@ -55,94 +47,6 @@ def write_block(path, items):
         for key, obj in items:
             w.add_item(key, obj)
     return w.entries
-
-
-# --- paths -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "key, preferred, expected",
-    [
-        (
-            POD,
-            True,
-            [
-                "resources/pods/v1-preferredversion/namespaces/shop/web-1.json",
-                "resources/pods/namespaces/shop/web-1.json",
-            ],
-        ),
-        (
-            DEPLOY,
-            True,
-            [
-                "resources/deployments.apps/v1-preferredversion/namespaces/shop/web.json",
-                "resources/deployments.apps/namespaces/shop/web.json",
-            ],
-        ),
-        (
-            PV,
-            True,
-            [
-                "resources/persistentvolumes/v1-preferredversion/cluster/pv-1.json",
-                "resources/persistentvolumes/cluster/pv-1.json",
-            ],
-        ),
-        (
-            CRB,
-            True,
-            [
-                "resources/clusterrolebindings.rbac.authorization.k8s.io/v1-preferredversion/cluster/admin.json",
-                "resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/admin.json",
-            ],
-        ),
-        (
-            NS,
-            True,
-            [
-                "resources/namespaces/v1-preferredversion/cluster/shop.json",
-                "resources/namespaces/cluster/shop.json",
-            ],
-        ),
-        (HPA_OLD, False, ["resources/horizontalpodautoscalers.autoscaling/v2beta2/namespaces/shop/h.json"]),
-    ],
-)
-def test_entry_paths_follow_velero_versioned_item_file_path(key, preferred, expected):
-    assert layout.item_entry_names(key, preferred) == expected
-
-
-def test_a_namespace_object_is_cluster_scoped_even_if_its_key_names_itself_as_namespace():
-    key = ItemKey("", "v1", "namespaces", "shop", "shop")
-    assert layout.item_path(key) == "resources/namespaces/cluster/shop.json"
-
-
-@pytest.mark.parametrize("bad", ["", "a/b", "..", "."])
-def test_names_that_would_escape_the_layout_are_refused(bad):
-    with pytest.raises(ValueError):
-        layout.item_path(ItemKey("", "v1", "pods", "shop", bad))
-
-
-def test_parse_item_path_inverts_item_path():
-    for key in (POD, DEPLOY, PV, NS, HPA_OLD):
-        for name in layout.item_entry_names(key, key is not HPA_OLD):
-            parsed = layout.parse_item_path(name)
-            assert (parsed["group_resource"], parsed["namespace"], parsed["name"]) == (
-                key.group_resource,
-                key.namespace,
-                key.name,
-            )
-            assert parsed["preferred"] == name.split("/")[2].endswith("-preferredversion")
-    assert layout.parse_item_path("metadata/version") is None
-
-
-def test_object_store_keys():
-    assert layout.backup_dir("b1") == "backups/b1/"
-    assert layout.backup_dir("b1", prefix="/team-a/") == "team-a/backups/b1/"
-    assert layout.tarball_key("b1") == "backups/b1/b1.tar.gz"
-    assert layout.logs_key("b1", "p") == "p/backups/b1/b1-logs.gz"
-    assert layout.results_key("b1") == "backups/b1/b1-results.gz"
-    assert layout.resource_list_key("b1") == "backups/b1/b1-resource-list.json.gz"
-    assert layout.metadata_key("b1") == "backups/b1/velero-backup.json"
-    assert layout.volume_snapshots_key("b1") == "backups/b1/b1-volumesnapshots.json.gz"
 
 
 # --- members and assembly ----------------------------------------------------------------------------
@@ -375,198 +279,6 @@ def test_throughput_of_ten_thousand_small_objects(tmp_path, capsys):
             f"{size / 1e6:.2f} MB gz in {elapsed:.2f}s = {w.raw_bytes / 1e6 / elapsed:.1f} MB/s tar, "
             f"{10_000 / elapsed:.0f} objects/s"
         )
-
-
-# --- results file ------------------------------------------------------------------------------------
-
-
-def test_results_file_files_entries_per_namespace_cluster_and_velero():
-    entries = [
-        LogEntry("error", "pre hook failed", resource="pods", namespace="shop", name="web-1"),
-        LogEntry("warning", "related item not found", resource="persistentvolumes", name="pv-9"),
-        LogEntry("error", "progress patch failed"),
-        LogEntry("info", "backed up pod", resource="pods", namespace="shop", name="web-1"),
-        LogEntry("warning", "argocd namespace", namespace="argocd"),
-        LogEntry("error", "second", resource="pods", namespace="bank", name="p"),
-    ]
-    result = results_file(entries)
-    assert result == {
-        "errors": {
-            "velero": ["message: /progress patch failed"],
-            "cluster": [],
-            "namespaces": {
-                "bank": ["resource: /pods name: /p message: /second"],
-                "shop": ["resource: /pods name: /web-1 message: /pre hook failed"],
-            },
-        },
-        "warnings": {
-            "velero": [],
-            "cluster": ["resource: /persistentvolumes name: /pv-9 message: /related item not found"],
-            "namespaces": {"argocd": ["message: /argocd namespace"]},
-        },
-    }
-    assert list(result["errors"]["namespaces"]) == ["bank", "shop"]
-
-
-def test_results_file_round_trips_through_gzip(tmp_path):
-    path = str(tmp_path / "b1-results.gz")
-    data = results_file([LogEntry("error", "boom", resource="pods", namespace="shop", name="p")])
-    size = write_gzip_json(path, data)
-    assert size == os.path.getsize(path)
-    with gzip.open(path, "rt") as f:
-        assert json.load(f) == data
-    assert os.listdir(tmp_path) == ["b1-results.gz"]
-
-
-# --- resource list -----------------------------------------------------------------------------------
-
-
-def test_resource_list_groups_by_api_version_and_kind_sorted():
-    items = [
-        (ItemKey("", "v1", "pods", "shop", "web-2"), "Pod"),
-        (ItemKey("", "v1", "pods", "bank", "a"), "Pod"),
-        (ItemKey("", "v1", "pods", "shop", "web-1"), "Pod"),
-        (ItemKey("", "v1", "pods", "shop", "web-1"), "Pod"),  # backed-up items are a set
-        (ItemKey("apps", "v1", "deployments", "shop", "web"), "Deployment"),
-        (ItemKey("", "v1", "persistentvolumes", "", "pv-1"), "PersistentVolume"),
-        (ItemKey("", "v1", "namespaces", "", "shop"), "Namespace"),
-    ]
-    assert resource_list(items) == {
-        "apps/v1/Deployment": ["shop/web"],
-        "v1/Namespace": ["shop"],
-        "v1/PersistentVolume": ["pv-1"],
-        "v1/Pod": ["bank/a", "shop/web-1", "shop/web-2"],
-    }
-    assert list(resource_list(items)) == sorted(resource_list(items))
-
-
-# --- velero-backup.json ------------------------------------------------------------------------------
-
-
-def test_backup_json_shape():
-    start = datetime(2026, 5, 20, 10, 0, 0, tzinfo=UTC)
-    backup = velero_backup_json(
-        "b1",
-        storage_location="minio",
-        included_namespaces=["shop"],
-        excluded_resources=["events"],
-        include_cluster_resources=True,
-        label_selector={"matchLabels": {"app": "web"}},
-        ordered_resources={"pods": "shop/a,shop/b"},
-        ttl=timedelta(hours=24),
-        volume_snapshot_locations=["aws"],
-        phase="Completed",
-        start=start,
-        completion=start + timedelta(minutes=3, seconds=5),
-        errors=1,
-        warnings=2,
-        total_items=10,
-        items_backed_up=10,
-        hooks_attempted=3,
-        hooks_failed=1,
-    )
-    assert backup["apiVersion"] == "velero.io/v1" and backup["kind"] == "Backup"
-    assert backup["metadata"]["name"] == "b1"
-    assert backup["metadata"]["namespace"] == "velero"
-    assert backup["metadata"]["labels"] == {"velero.io/storage-location": "minio"}
-    spec = backup["spec"]
-    assert spec["includedNamespaces"] == ["shop"]
-    assert spec["excludedNamespaces"] == []
-    assert spec["includedResources"] == []
-    assert spec["excludedResources"] == ["events"]
-    assert spec["includeClusterResources"] is True
-    assert spec["labelSelector"] == {"matchLabels": {"app": "web"}}
-    assert spec["orderedResources"] == {"pods": "shop/a,shop/b"}
-    assert spec["ttl"] == "24h0m0s"
-    assert spec["storageLocation"] == "minio"
-    assert spec["volumeSnapshotLocations"] == ["aws"]
-    assert spec["hooks"] == {}
-    assert spec["volumeGroupSnapshotLabelKey"] == "velero.io/volume-group"
-    assert spec["itemOperationTimeout"] == "4h0m0s"
-    assert spec["csiSnapshotTimeout"] == "10m0s"
-    status = backup["status"]
-    assert status["version"] == 1
-    assert status["formatVersion"] == "1.1.0"
-    assert status["phase"] == "Completed"
-    assert status["startTimestamp"] == "2026-05-20T10:00:00Z"
-    assert status["completionTimestamp"] == "2026-05-20T10:03:05Z"
-    assert status["expiration"] == "2026-05-21T10:00:00Z"  # start + TTL, not completion + TTL
-    assert (status["errors"], status["warnings"]) == (1, 2)
-    assert status["progress"] == {"totalItems": 10, "itemsBackedUp": 10}
-    assert status["hookStatus"] == {"hooksAttempted": 3, "hooksFailed": 1}
-    json.dumps(backup)  # serialisable as is
-
-
-def test_backup_json_defaults():
-    backup = velero_backup_json("b2", start=1_700_000_000)
-    assert backup["spec"]["includedNamespaces"] == ["*"]
-    assert backup["spec"]["ttl"] == "720h0m0s"
-    assert "includeClusterResources" not in backup["spec"]
-    assert "labelSelector" not in backup["spec"]
-    assert "completionTimestamp" not in backup["status"]
-    assert backup["status"]["startTimestamp"] == "2023-11-14T22:13:20Z"
-    assert backup["status"]["expiration"] == "2023-12-14T22:13:20Z"
-    assert backup["status"]["phase"] == "InProgress"
-
-
-def test_backup_json_new_filters_or_selectors_and_resource_policy_use_veleros_field_names():
-    policy = "version: v1\nvolumePolicies: []\n"
-    backup = velero_backup_json(
-        "b3",
-        included_cluster_scoped_resources=["persistentvolumes"],
-        excluded_namespace_scoped_resources=["secrets"],
-        or_label_selectors=[{"matchLabels": {"app": "web"}}, {"matchLabels": {"tier": "db"}}],
-        resource_policy=policy,
-        annotations={"note": "kept"},
-    )
-    spec = backup["spec"]
-    assert spec["includedClusterScopedResources"] == ["persistentvolumes"]
-    assert spec["excludedNamespaceScopedResources"] == ["secrets"]
-    assert "excludedClusterScopedResources" not in spec and "includedNamespaceScopedResources" not in spec
-    assert spec["orLabelSelectors"] == [{"matchLabels": {"app": "web"}}, {"matchLabels": {"tier": "db"}}]
-    # Velero's TypedLocalObjectReference to the ConfigMap holding the policy, named after the backup
-    assert spec["resourcePolicy"] == {"kind": "configmap", "name": "b3"}
-    assert backup["metadata"]["annotations"] == {"note": "kept", "veloweb.io/resource-policy": policy}
-    plain = velero_backup_json("b4")
-    assert not {"orLabelSelectors", "resourcePolicy", "includedClusterScopedResources"} & set(plain["spec"])
-    assert "annotations" not in plain["metadata"]
-
-
-@pytest.mark.parametrize(
-    "value, text",
-    [(720 * 3600, "720h0m0s"), (600, "10m0s"), (30, "30s"), (0, "0s"), (3661, "1h1m1s"), (1.5, "1.5s")],
-)
-def test_go_durations(value, text):
-    assert go_duration(value) == text
-    assert parse_duration(text) == value
-
-
-@pytest.mark.parametrize("given, written", [("24h", "24h0m0s"), ("90m", "1h30m0s"), ("1h0m0s", "1h0m0s")])
-def test_duration_text_is_written_back_as_go_prints_it(given, written):
-    assert go_duration(given) == written
-
-
-def test_backup_json_carries_the_selector_and_csi_counts():
-    from backups.engine.planning.label_selectors import label_selector_object
-
-    selector = label_selector_object("app=web,tier in (a,b),!legacy")
-    backup = velero_backup_json(
-        "b3", label_selector=selector, csi_snapshots_attempted=2, csi_snapshots_completed=1
-    )
-    assert backup["spec"]["labelSelector"] == {
-        "matchLabels": {"app": "web"},
-        "matchExpressions": [  # sorted by key, as Kubernetes' parser does
-            {"key": "legacy", "operator": "DoesNotExist"},
-            {"key": "tier", "operator": "In", "values": ["a", "b"]},
-        ],
-    }
-    assert (
-        backup["status"]["csiVolumeSnapshotsAttempted"],
-        backup["status"]["csiVolumeSnapshotsCompleted"],
-    ) == (
-        2,
-        1,
-    )
 
 
 @pytest.mark.parametrize(
