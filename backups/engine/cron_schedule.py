@@ -38,7 +38,7 @@ DESCRIPTORS = {
 MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
 # name, minimum, maximum, names
-FIELDS = (
+FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

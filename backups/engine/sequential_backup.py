@@ -41,7 +41,7 @@ from backups.engine.velero_format.layout import backup_dir
 
 from .items import BlockPlan, ItemKey
 from .log import BackupLog
-from .source import Source
+from .source import LiveSource, Source
 
 COMPLETED, PARTIALLY_FAILED = "Completed", "PartiallyFailed"
 
@@ -82,7 +82,7 @@ def _hooks(spec_hooks: Iterable, source: Source) -> tuple[list[ResourceHook], di
 
 
 def run_local_backup(
-    source: Source,
+    source: LiveSource,
     spec: BackupSpec,
     name: str,
     out_dir: str,

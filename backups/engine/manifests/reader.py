@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import count, groupby
 from pathlib import Path
+from typing import Any
 
 import orjson
 import yaml
@@ -295,7 +296,10 @@ def _read_documents(path: Path) -> Iterator[tuple[int, object]]:
 _STRING_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
 
 
-class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when it is there
+
+
+class _YamlLoader(_SafeLoader):
     """Safe YAML read as Kubernetes reads it: timestamps stay strings, and a bare `=` is the string "="
     (YAML 1.1's value key, which PyYAML cannot construct and CRDs use in enums of operators)."""
 
@@ -601,7 +605,8 @@ class _Loader:
         self._objects.clear()
         namespaces = grouped.setdefault("namespaces", {})
         for gr, objects in grouped.items() if add_missing_namespaces else ():
-            if table.by_group_resource(gr).namespaced:
+            info = table.by_group_resource(gr)
+            if info is not None and info.namespaced:
                 for namespace, _ in objects:
                     namespaces.setdefault(("", namespace), _namespace(namespace))
         return table, {gr: _ResourceIndex(list(objects.values())) for gr, objects in grouped.items()}
@@ -613,7 +618,7 @@ def _objects(document: object, where: str, origin: str, warn: Warn) -> Iterator[
     fails is skipped with a warning naming the file and the object; a typed list's items get its
     apiVersion and kind (a PodList's: v1 Pod), which the API leaves out of them."""
     # (objects with their position, and the words around a position that say where one is)
-    stack: list[tuple[Iterator[tuple[object, int]], tuple[str, str]]] = [(iter([(document, 0)]), (where, ""))]
+    stack: list[tuple[Iterator[tuple[Any, int]], tuple[str, str]]] = [(iter([(document, 0)]), (where, ""))]
     while stack:
         objects, (before, after) = stack[-1]
         for obj, position in objects:
@@ -653,7 +658,8 @@ def _problem(obj: dict) -> str | None:
     `List`/`*List` to expand, or None. Checks the fields every object has and those the engine
     takes names from or walks in pods, claims, volumes, bindings and CRDs, so nothing after this
     breaks on a wrong type. Runs once per object of a 300,000-object dump: a few lookups each."""
-    api_version, kind, metadata = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    metadata: Any = obj.get("metadata")
     if type(api_version) is not str or type(kind) is not str or not api_version or not kind:
         return _type_problem(obj, api_version, kind)
     name = metadata.get("name") if type(metadata) is dict else None
@@ -812,7 +818,7 @@ _CHECKED_KINDS["Pod"] = ("", _pod_problem)
 _CHECKED_KINDS["CustomResourceDefinition"] = (CRD_GROUP, _crd_problem)
 
 
-def _wrong_field(value: object, shape: dict | list | type, path: str) -> str | None:
+def _wrong_field(value: Any, shape: Any, path: str) -> str | None:
     """The first field of `value` (a mapping when `shape` is one) not of its shape, else None."""
     for key, inner in shape.items():
         field = value.get(key)
@@ -836,7 +842,7 @@ def _wrong_field(value: object, shape: dict | list | type, path: str) -> str | N
     return None
 
 
-def _wrong_items(items: list, shape: dict | type, path: str) -> str | None:
+def _wrong_items(items: list, shape: Any, path: str) -> str | None:
     for number, item in enumerate(items):
         if type(shape) is dict:
             if type(item) is not dict:
@@ -867,7 +873,8 @@ def _shape(value: object) -> str:
 def _object_label(obj: dict, where: str = "") -> str:
     """`ConfigMap shop/settings` when the object says its kind and name, else where it is in the
     file, with its kind when it has one: `document 3 (ConfigMap)`."""
-    metadata, kind = obj.get("metadata"), obj.get("kind")
+    metadata: Any = obj.get("metadata")
+    kind = obj.get("kind")
     if type(kind) is not str or not kind:
         return where or "an object"
     name = metadata.get("name") if type(metadata) is dict else None

@@ -237,11 +237,11 @@ class Collector:
         to_list = namespaces.to_list()
         self._track_namespaces(result, all_namespaces, namespaces, selectors)
 
-        applicable = {}
+        applicable: dict[str, list[Relation]] = {}
         for relation in self.relations:
             for gr in relation.applies_to:
                 applicable.setdefault(gr, []).append(relation)
-        watched = {}
+        watched: dict[str, list[Relation]] = {}
         for relation in self.relations:
             for gr in relation.watches:
                 watched.setdefault(gr, []).append(relation)
@@ -384,7 +384,7 @@ class Collector:
                     facts[index] = applied
             if namespace:
                 tracked.add(namespace)
-            if check_hooks and has_hooks(obj, self.hooks):
+            if check_hooks and has_hooks(obj, self.hooks or []):
                 result.hooked_pods.add(keys[-1])
 
     def _apply_order(self, result: Collection, start: int, order: list[str], gr: str) -> None:
@@ -411,8 +411,8 @@ class Collector:
         result.keys[start:] = [old_keys[i] for i in permutation]
         if result.offsets:
             for column in (result.offsets, result.lengths):
-                old = column[start:]
-                column[start:] = array("q", (old[i] for i in permutation))
+                before = column[start:]
+                column[start:] = array("q", (before[i] for i in permutation))
         for new, old in enumerate(permutation):
             if old in old_blocked:
                 result.blocked[start + new] = old_blocked[old]

@@ -209,6 +209,7 @@ class BlockWalk:
             info.group, info.version, info.resource, ref.namespace if info.namespaced else "", ref.name
         )
         i = self.index.get(key)
+        location: int | tuple[int, int] | None  # a collected index, or where the spool holds it
         if i is not None:
             if self.claimed[i]:
                 return None

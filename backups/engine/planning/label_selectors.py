@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 _NAME_MAX = 63
 _PREFIX_MAX = 253
@@ -237,7 +238,8 @@ def _requirement(text: str, key, operator: str, values: Iterable) -> Requirement
 def _expression(text: str, expression) -> Requirement:
     if not isinstance(expression, Mapping):
         raise InvalidSelector(text, f"match expression {expression!r} must be an object")
-    operator = _LABEL_SELECTOR_OPERATORS.get(expression.get("operator"))
+    given = expression.get("operator")
+    operator = _LABEL_SELECTOR_OPERATORS.get(given) if isinstance(given, str) else None
     if operator is None:
         raise InvalidSelector(
             text,
@@ -270,7 +272,7 @@ class _Parser:
         self.tokens.append(("end", ""))
         self.pos = 0
 
-    def fail(self, problem: str):
+    def fail(self, problem: str) -> NoReturn:
         raise InvalidSelector(self.text, problem)
 
     def peek(self) -> tuple[str, str]:
@@ -299,11 +301,11 @@ class _Parser:
     def requirement(self) -> Requirement:
         token = self.take()
         if token == ("sym", "!"):
-            key = self.take()
-            if key[0] != "id":
-                self.fail(f"found {self.show(key)}, expected a label key after '!'")
+            key_token = self.take()
+            if key_token[0] != "id":
+                self.fail(f"found {self.show(key_token)}, expected a label key after '!'")
             self.expect_separator()
-            return _requirement(self.text, key[1], DOES_NOT_EXIST, [])
+            return _requirement(self.text, key_token[1], DOES_NOT_EXIST, [])
         if token[0] != "id" or token[1] in (IN, NOT_IN):
             self.fail(f"found {self.show(token)}, expected '!' or a label key")
         key = token[1]

@@ -274,7 +274,7 @@ def _volume_policy(node, path: str, warnings: list[str]) -> VolumePolicy:
         raise _error(
             where, f"{path}.action.type", f"invalid action type {kind!r}; expected {', '.join(ACTIONS)}"
         )
-    parameters = {}
+    parameters: dict = {}
     if "parameters" in action:
         parameters = yaml.load(yaml.serialize(action["parameters"]), Loader=yaml.SafeLoader) or {}
         if not isinstance(parameters, dict):

@@ -33,6 +33,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -182,9 +183,10 @@ def _fetch(
     result: BlockResult,
     already: set,
     read: Callable[[ItemKey, ResourceInfo], dict | bytes | None] | None = None,
-) -> list[tuple[ItemKey, dict, bool, str]]:
-    """(key, object, preferred, kind) for every item that still exists, in block order."""
-    fetched = []
+) -> list[tuple[ItemKey, Any, bool, str]]:
+    """(key, object, preferred, kind) for every item that still exists, in block order; the object
+    is a dict, or the raw JSON bytes from the spool for an item the block does not look inside."""
+    fetched: list[tuple[ItemKey, Any, bool, str]] = []
     for key in keys:
         if key in already:
             result.skipped.append((key, SKIP_ALREADY))
@@ -266,7 +268,7 @@ def run_block(
     owed: list[dict] = []
 
     def passed(pod: dict) -> None:
-        if not hooks_for_pod(pod, POST, list(spec_hooks))[0]:
+        if owe_post_hooks is None or not hooks_for_pod(pod, POST, list(spec_hooks))[0]:
             return
         owed.append(hook_view(pod))
         try:
@@ -309,10 +311,11 @@ def run_block(
                 phase("snapshots")
             for key, pvc, preferred, kind in after_snapshot:
                 body = prepare_claim(pvc, backup_name)
-                taken = snapshot(body)  # the snapshot copies the claim's labels as written
+                # the snapshot copies the claim's labels as written
+                taken = snapshot(body) if snapshot is not None else None
                 if taken is not None:
                     result.snapshots.append(taken)
-                if taken is not None and taken.ok:
+                if taken is not None and taken.ok and taken.volume_snapshot is not None:
                     body = mark_snapshot(body, taken.volume_snapshot["metadata"]["name"], backup_name)
                 _write_or_skip(writer, key, body, preferred, kind, already, result, log)
                 if taken is not None and taken.ok:

@@ -61,6 +61,8 @@ def backup_crds(
         log.error(f"CRDs of the backed-up custom resources not added: {error}", resource=CRD_RESOURCE)
         return []
     info = table.by_group_resource(CRD_RESOURCE)
+    if info is None:  # a cluster that serves no CRDs has no custom resources
+        return []
     present = {key.name for key in already if key.group_resource == CRD_RESOURCE}
     written: list[tuple[ItemKey, str]] = []
     for group_resource in sorted(set(resource_types)):

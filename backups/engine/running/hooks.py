@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Protocol
+from typing import Any
 
 from backups.engine.durations import HOOK_TIMEOUT
 from backups.engine.log import BackupLog
@@ -28,6 +28,7 @@ from backups.engine.planning.filters import NamespaceFilter, is_glob
 from backups.engine.planning.label_selectors import InvalidSelector, Selector
 from backups.engine.planning.resources import ResourceTable, UnknownResource
 from backups.engine.planning.spec import SpecError
+from backups.engine.source import ExecOutcome
 
 PRE, POST = "pre", "post"
 CONTINUE, FAIL, FAIL_BLOCK = "Continue", "Fail", "FailBlock"
@@ -107,17 +108,6 @@ class HookResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-class ExecOutcome(Protocol):
-    """What an executor returns; `backups.kube.execution.ExecResult` has this shape."""
-
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    error: str | None
-    timed_out: bool
-    duration: float
 
 
 Executor = Callable[[str, str, str | None, list[str], float], ExecOutcome]

@@ -16,12 +16,11 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from backups.engine.log import BackupLog
 from backups.engine.planning.resource_policies import CUSTOM, FS_BACKUP, SKIP, SNAPSHOT, ResourcePolicies
 from backups.engine.planning.resources import ResourceInfo, ResourceTable
-from backups.engine.source import SourceError
+from backups.engine.source import LiveSource, SourceError
 
 BACKUP_NAME_LABEL = "velero.io/backup-name"
 CLASS_LABEL = "velero.io/csi-volumesnapshot-class"
@@ -93,7 +92,7 @@ def choose_class(classes: Iterable[dict], driver: str) -> dict | None:
 def snapshot_claim(
     pvc: dict,
     *,
-    source: Any,
+    source: LiveSource,
     table: ResourceTable,
     backup_name: str,
     log: BackupLog,
@@ -241,13 +240,13 @@ def snapshot_claim(
 
 
 def _infos(table: ResourceTable) -> tuple[ResourceInfo, ResourceInfo, ResourceInfo, ResourceInfo] | None:
-    found = [
+    pv, vs, vsc, vsclass = (
         table.by_group_resource(gr)
         for gr in ("persistentvolumes", VS_RESOURCE, VSC_RESOURCE, VSCLASS_RESOURCE)
-    ]
-    if any(info is None for info in found):
+    )
+    if pv is None or vs is None or vsc is None or vsclass is None:
         return None
-    return found[0], found[1], found[2], found[3]
+    return pv, vs, vsc, vsclass
 
 
 def _error(status: dict) -> str:

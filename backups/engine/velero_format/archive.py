@@ -342,4 +342,5 @@ def read_archive_items(path: str, *, each_object_once: bool = False) -> Iterator
             if parsed is None or (each_object_once and parsed["preferred"]):
                 continue
             f = tar.extractfile(member)
-            yield member.name, json.load(f)
+            if f is not None:  # a regular file always has a body
+                yield member.name, json.load(f)

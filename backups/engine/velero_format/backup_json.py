@@ -43,7 +43,7 @@ class BackupJsonSpec:
     excluded_resources: Iterable[str] = ()
     include_cluster_resources: bool | None = None
     label_selector: dict | None = None  # a metav1.LabelSelector
-    or_label_selectors: Iterable[dict] = ()
+    or_label_selectors: Iterable[dict | None] = ()
     included_cluster_scoped_resources: Iterable[str] = ()
     excluded_cluster_scoped_resources: Iterable[str] = ()
     included_namespace_scoped_resources: Iterable[str] = ()

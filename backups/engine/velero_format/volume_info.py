@@ -24,7 +24,7 @@ from backups.engine.running.snapshots import SnapshotResult
 from .backup_json import rfc3339
 
 CSI_SNAPSHOT = "CSISnapshot"
-_SUFFIXES = {
+_SUFFIXES: dict[str, int | Decimal] = {
     "Ki": 2**10,
     "Mi": 2**20,
     "Gi": 2**30,
