@@ -1,5 +1,6 @@
-"""The backup page's WebSocket: joins the backup's group, sends the current state on connect,
-then coalesced updates (dirty block rows and the summary, at most every FLUSH_INTERVAL).
+"""A run's page WebSocket (one consumer for every kind of run, each with its renderer in
+`backups.live.render.RENDERERS`): joins the run's group, sends the current state on connect, then
+coalesced updates (dirty block rows and the summary, at most every FLUSH_INTERVAL).
 
 A socket outlives the checks its page passed, so the session and the role are checked again on
 every message, and every VELOWEB_WS_RECHECK_SECONDS while nothing happens: a user signed out (here
@@ -17,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from backups.live.progress import group_name
+from backups.live.progress import BACKUP, group_name
 from backups.permissions import can_view, session_user
 
 FLUSH_INTERVAL = 0.2
@@ -46,23 +47,27 @@ def _access(session_key: str | None):
     return user, None
 
 
-def _render(session_key: str | None, backup_id: int, page: int, **kwargs):
+def _render(session_key: str | None, kind: str, run_id: int, page: int, **kwargs):
     """(close code, None) when access is gone, else (None, the messages) for the user as of now."""
-    from backups.live.render import live_fragments
+    from backups.live.render import RENDERERS
 
     user, refused = _access(session_key)
     if refused:
         return refused, None
-    messages = live_fragments(backup_id, user, page, **kwargs)
+    messages = RENDERERS[kind](run_id, user, page, **kwargs)
     return (CLOSE_GONE, None) if messages is None else (None, messages)
 
 
-class BackupProgressConsumer(AsyncWebsocketConsumer):
+class RunProgressConsumer(AsyncWebsocketConsumer):
+    """Routed as `RunProgressConsumer.as_asgi(run_kind=...)` with the run's id as `run_id`."""
+
+    run_kind = BACKUP
+
     async def connect(self):
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
-        self.backup_id = int(self.scope["url_route"]["kwargs"]["backup_id"])
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
         self.page = _page(self.scope.get("query_string", b""))
-        self.group = group_name(self.backup_id)
+        self.group = group_name(self.run_id, self.run_kind)
         self.dirty: set[int] = set()
         self.details_dirty = False
         self.pending = False
@@ -76,7 +81,9 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
             await self._close(refused)
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
-        refused, snapshot = await database_sync_to_async(_render)(self.session_key, self.backup_id, self.page)
+        refused, snapshot = await database_sync_to_async(_render)(
+            self.session_key, self.run_kind, self.run_id, self.page
+        )
         if refused:
             await self._close(refused)
             return
@@ -105,7 +112,7 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
         self.dirty.update(event.get("indexes", ()))
         self._schedule()
 
-    async def backup_changed(self, event):
+    async def run_changed(self, event):
         self.details_dirty = True
         self._schedule()
 
@@ -133,7 +140,8 @@ class BackupProgressConsumer(AsyncWebsocketConsumer):
             details, self.details_dirty, self.pending = self.details_dirty, False, False
             refused, messages = await database_sync_to_async(_render)(
                 self.session_key,
-                self.backup_id,
+                self.run_kind,
+                self.run_id,
                 self.page,
                 indexes=indexes if self.has_rows else None,  # no rows yet: the plan may have appeared
                 details=details,

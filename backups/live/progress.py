@@ -1,8 +1,9 @@
-"""Progress notifications from the jobs to the dashboard's WebSocket consumers.
+"""Progress notifications from the jobs to the dashboard's WebSocket consumers, keyed by run
+(kind, id): a backup is the run ("backup", its id), and a restore will be another kind.
 
 Messages only say *what* changed; the consumer reads the current state from the database and
 renders it, so a lost message (the channel layer is lossy) is repaired by the next one, and
-nothing here can fail a backup.
+nothing here can fail a run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
+BACKUP = "backup"  # the run kind of backups
 SEND_TIMEOUT = 5.0  # seconds; a Redis that does not answer costs a job no more than this per message
 GATHER_SECONDS = 0.05  # after a send, changes noted within this long go out together
 
@@ -26,7 +28,7 @@ class _Sender:
     A batch job's lanes note several changes per block; they do not wait for Redis. A change
     noted while nothing is going out is sent at once; what is noted while it goes, and for
     GATHER_SECONDS after, goes out next as one `blocks.changed` (the union of the indexes) and one
-    `backup.changed` per backup, which the consumer reads the same. The kept loop also spares
+    `run.changed` per run, which the consumer reads the same. The kept loop also spares
     `async_to_sync`'s new loop and Redis connection per message (2.5 ms of CPU against 0.14 ms).
     A forked child (RQ's work horse) starts its own loop on first use, never touching its
     parent's; a job flushes before its work horse exits (`os._exit` skips atexit), any other
@@ -36,18 +38,18 @@ class _Sender:
     def __init__(self):
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._changes: dict[int, dict] = {}  # backup id -> {"indexes": set, "backup": bool}
+        self._changes: dict[tuple[str, int], dict] = {}  # (kind, id) -> {"indexes": set, "run": bool}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle = threading.Event()
 
-    def note(self, backup_id: int, indexes=(), backup: bool = False) -> None:
+    def note(self, run: tuple[str, int], indexes=(), changed: bool = False) -> None:
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
-            change = self._changes.setdefault(backup_id, {"indexes": set(), "backup": False})
+            change = self._changes.setdefault(run, {"indexes": set(), "run": False})
             change["indexes"].update(indexes)
-            change["backup"] = change["backup"] or backup
+            change["run"] = change["run"] or changed
             first = self._idle.is_set()
             self._idle.clear()
         if first:
@@ -73,22 +75,23 @@ class _Sender:
                     if not changes:
                         self._idle.set()
                         break
-                for backup_id, change in changes.items():
-                    await self._send(backup_id, change)
+                for run, change in changes.items():
+                    await self._send(run, change)
                 await asyncio.sleep(GATHER_SECONDS)
 
-    async def _send(self, backup_id: int, change: dict) -> None:
+    async def _send(self, run: tuple[str, int], change: dict) -> None:
+        kind, run_id = run
         messages = []
         if change["indexes"]:
             messages.append({"type": "blocks.changed", "indexes": sorted(int(i) for i in change["indexes"])})
-        if change["backup"]:
-            messages.append({"type": "backup.changed"})
+        if change["run"]:
+            messages.append({"type": "run.changed"})
         try:
             layer = get_channel_layer()
             for message in messages if layer is not None else ():
-                await asyncio.wait_for(layer.group_send(group_name(backup_id), message), SEND_TIMEOUT)
+                await asyncio.wait_for(layer.group_send(group_name(run_id, kind), message), SEND_TIMEOUT)
         except Exception:
-            logger.warning("progress of backup %s not sent", backup_id, exc_info=True)
+            logger.warning("progress of %s %s not sent", kind, run_id, exc_info=True)
 
     def flush(self, timeout: float) -> None:
         if self._pid == os.getpid():
@@ -98,8 +101,9 @@ class _Sender:
 _sender = _Sender()
 
 
-def group_name(backup_id: int) -> str:
-    return f"backup_{int(backup_id)}"
+def group_name(run_id: int, kind: str = BACKUP) -> str:
+    """The channel group of a run's page: `backup_12`."""
+    return f"{kind}_{int(run_id)}"
 
 
 def flush() -> None:
@@ -108,11 +112,16 @@ def flush() -> None:
     _sender.flush(SEND_TIMEOUT + GATHER_SECONDS)
 
 
-def blocks_changed(backup_id: int, indexes: list[int]) -> None:
-    """BlockRun rows `indexes` of the backup changed in the database."""
-    _sender.note(backup_id, indexes=indexes)
+def blocks_changed(run_id: int, indexes: list[int], kind: str = BACKUP) -> None:
+    """BlockRun rows `indexes` of the run changed in the database."""
+    _sender.note((kind, run_id), indexes=indexes)
+
+
+def run_changed(run_id: int, kind: str = BACKUP) -> None:
+    """The run's row (phase, counters) changed; new hook runs or log entries may exist."""
+    _sender.note((kind, run_id), changed=True)
 
 
 def backup_changed(backup_id: int) -> None:
-    """The Backup row (phase, counters) changed; new hook runs or log entries may exist."""
-    _sender.note(backup_id, backup=True)
+    """The Backup row changed (`run_changed` of a backup)."""
+    run_changed(backup_id, BACKUP)

@@ -3,9 +3,12 @@ WebSocket. Over the socket every top-level element carries `hx-swap-oob` and rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.template.loader import render_to_string
 
 from backups import queries
+from backups.live.progress import BACKUP
 from backups.models import Backup
 from backups.permissions import can_download, can_operate
 
@@ -56,3 +59,8 @@ def live_fragments(backup_id: int, user, page: int, indexes=None, details: bool 
             body = "".join(render_to_string("backups/partials/block_row.html", {"block": b}) for b in rows)
             messages.append(f'<tbody id="blocks-body" hx-swap-oob="true">{body}</tbody>')
     return messages
+
+
+# One renderer per run kind: (run id, user, blocks page, indexes=, details=) -> the WebSocket
+# messages, or None when the run no longer exists. A restore adds its own here.
+RENDERERS: dict[str, Callable[..., list[str] | None]] = {BACKUP: live_fragments}
