@@ -344,7 +344,24 @@ class Backup(VeleroSpec):
         return self.phase in started or (self.phase == self.Phase.FINALIZING and not self.upload_started)
 
 
-class BlockBatch(models.Model):
+class RunRow(models.Model):
+    """A row of the run machinery (batches, block runs, hook runs, owed post-hooks), keyed by its
+    run: `run_kind` and `run_id` (`backups.runs.kinds`), so that every kind of run shares the
+    machinery. A backup's rows also point at their Backup, which deletes them with it."""
+
+    run_kind = models.CharField(max_length=16, default="backup")
+    run_id = models.PositiveBigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.run_id is None and getattr(self, "backup_id", None) is not None:
+            self.run_id = self.backup_id  # a backup's row (saved or bulk-created): the run is the backup
+
+
+class BlockBatch(RunRow):
     """Consecutive blocks run by one RQ job, so tiny blocks don't cost one job each.
 
     The database, not Redis, is the truth: a batch whose worker died (lease expired) or whose
@@ -357,7 +374,9 @@ class BlockBatch(models.Model):
         RUNNING = "running"
         DONE = "done"
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="batches")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="batches", null=True, blank=True
+    )
     number = models.PositiveIntegerField()
     first_block = models.PositiveIntegerField()
     block_count = models.PositiveIntegerField()
@@ -369,15 +388,17 @@ class BlockBatch(models.Model):
     worker = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["backup", "number"]
-        constraints = [models.UniqueConstraint(fields=["backup", "number"], name="unique_batch_number")]
-        indexes = [models.Index(fields=["backup", "state"])]
+        ordering = ["run_kind", "run_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_kind", "run_id", "number"], name="unique_run_batch_number")
+        ]
+        indexes = [models.Index(fields=["run_kind", "run_id", "state"], name="backups_batch_run_state")]
 
     def __str__(self):
-        return f"{self.backup_id} batch {self.number}"
+        return f"{self.run_kind} {self.run_id} batch {self.number}"
 
 
-class BlockRun(models.Model):
+class BlockRun(RunRow):
     """One ItemBlock of a backup and how its run went."""
 
     class State(models.TextChoices):
@@ -390,7 +411,9 @@ class BlockRun(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
+    )
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -406,17 +429,21 @@ class BlockRun(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["backup", "index"]
-        constraints = [models.UniqueConstraint(fields=["backup", "index"], name="unique_block_index")]
+        ordering = ["run_kind", "run_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_kind", "run_id", "index"], name="unique_run_block_index")
+        ]
 
     def __str__(self):
-        return f"{self.backup_id} block {self.index}"
+        return f"{self.run_kind} {self.run_id} block {self.index}"
 
 
-class HookRun(models.Model):
+class HookRun(RunRow):
     """One hook execution (or skip) in a block, as Velero's hook tracker counts it."""
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="hook_runs")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="hook_runs", null=True, blank=True
+    )
     block_index = models.PositiveIntegerField()
     phase = models.CharField(max_length=4)
     namespace = models.CharField(max_length=253)
@@ -436,19 +463,21 @@ class HookRun(models.Model):
     duration = models.FloatField(null=True, blank=True)
 
     class Meta:
-        ordering = ["backup", "started", "id"]
+        ordering = ["run_kind", "run_id", "started", "id"]
 
     def __str__(self):
         return f"{self.phase} hook {self.namespace}/{self.pod}"
 
 
-class OwedPostHooks(models.Model):
+class OwedPostHooks(RunRow):
     """Post-hooks a running block owes its pods: written as each pod's pre-hooks pass (before the
     block's items), deleted once its post-hooks ran. A row whose job died is run by the watchdog
     or by the worker that takes the batch over, before the block is redone, so a pod frozen by a
     pre-hook is thawed within seconds of the death instead of after the batch lease."""
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="owed_post_hooks")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="owed_post_hooks", null=True, blank=True
+    )
     block_index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     job_id = models.CharField(max_length=64)
@@ -458,10 +487,14 @@ class OwedPostHooks(models.Model):
     claimed = models.DateTimeField(null=True, blank=True, help_text="When a rescuer took it on.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["backup", "block_index"], name="unique_owed_block")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_kind", "run_id", "block_index"], name="unique_run_owed_block"
+            )
+        ]
 
     def __str__(self):
-        return f"{self.backup_id} block {self.block_index} owes post-hooks"
+        return f"{self.run_kind} {self.run_id} block {self.block_index} owes post-hooks"
 
 
 class BackupLogEntry(models.Model):

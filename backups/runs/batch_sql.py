@@ -1,4 +1,5 @@
 """The statements a batch job runs per batch, in plain SQL, and the live step of running blocks.
+Rows are keyed by run (kind, id, `backups.runs.kinds`); a run's counters are on its kind's model.
 
 A backup of a 300,000-object cluster has 300,000 BlockRun rows, and 16 lanes finishing
 latency-bound blocks at once on two cores leave each little CPU: the ORM spends more building
@@ -19,7 +20,8 @@ from datetime import UTC, datetime
 from django.db import connection
 
 from backups.live import progress
-from backups.models import Backup, BlockBatch, BlockRun, HookRun
+from backups.models import BlockBatch, BlockRun, HookRun
+from backups.runs.kinds import RunKind
 
 logger = logging.getLogger(__name__)
 write_turn = threading.RLock()
@@ -40,9 +42,18 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def insert_block_runs(rows: list[tuple]) -> None:
-    """One row per block: (backup_id, index, batch, item_count, first_item, pods)."""
-    columns = ("backup_id", "index", "batch", "item_count", "first_item", "pods")
+def _run_columns(kind: RunKind) -> tuple[str, ...]:
+    return ("run_kind", "run_id", f"{kind.row_fk}_id") if kind.row_fk else ("run_kind", "run_id")
+
+
+def _run_values(kind: RunKind, run_id: int) -> tuple:
+    return (kind.name, run_id, run_id) if kind.row_fk else (kind.name, run_id)
+
+
+def insert_block_runs(kind: RunKind, run_id: int, rows: list[tuple]) -> None:
+    """One row per block of the run: (index, batch, item_count, first_item, pods)."""
+    columns = (*_run_columns(kind), "index", "batch", "item_count", "first_item", "pods")
+    run = _run_values(kind, run_id)
     defaults = {
         "state": BlockRun.State.QUEUED,
         "attempts": 0,
@@ -53,15 +64,17 @@ def insert_block_runs(rows: list[tuple]) -> None:
     }
     extra = tuple(defaults.values())
     for start in range(0, len(rows), 5000):
-        insert_rows(BlockRun, (*columns, *defaults), [row + extra for row in rows[start : start + 5000]])
+        insert_rows(
+            BlockRun, (*columns, *defaults), [run + row + extra for row in rows[start : start + 5000]]
+        )
 
 
-def insert_hook_runs(backup_id: int, hooks: list[tuple[int, object]]) -> None:
-    """A HookRun row for each (block index, HookResult)."""
+def insert_hook_runs(kind: RunKind, run_id: int, hooks: list[tuple[int, object]]) -> None:
+    """A HookRun row for each (block index, HookResult) of the run."""
     command = HookRun._meta.get_field("command")
     rows = [
         (
-            backup_id,
+            *_run_values(kind, run_id),
             index,
             h.phase,
             h.namespace,
@@ -82,11 +95,10 @@ def insert_hook_runs(backup_id: int, hooks: list[tuple[int, object]]) -> None:
         )
         for index, h in hooks
     ]
-    insert_rows(HookRun, _HOOK_COLUMNS, rows)
+    insert_rows(HookRun, (*_run_columns(kind), *_HOOK_COLUMNS), rows)
 
 
 _HOOK_COLUMNS = (
-    "backup_id",
     "block_index",
     "phase",
     "namespace",
@@ -120,15 +132,17 @@ def _insert_sql(vendor: str, table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {_quote(table)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
 
 
-def update_block_runs(backup_id: int, columns: tuple[str, ...], rows: list[tuple], unfinished=False) -> None:
-    """Set `columns` of the backup's BlockRun rows; each row is the values, then the block index.
+def update_block_runs(
+    kind: RunKind, run_id: int, columns: tuple[str, ...], rows: list[tuple], unfinished=False
+) -> None:
+    """Set `columns` of the run's BlockRun rows; each row is the values, then the block index.
     With `unfinished`, rows already done or failed are left as they are."""
     if not rows:
         return
     tail = _FINAL if unfinished else ()
     with connection.cursor() as cursor:
         sql = _update_sql(connection.vendor, columns, unfinished)
-        cursor.executemany(sql, [(*row[:-1], backup_id, row[-1], *tail) for row in rows])
+        cursor.executemany(sql, [(*row[:-1], kind.name, run_id, row[-1], *tail) for row in rows])
 
 
 @functools.cache
@@ -137,7 +151,7 @@ def _update_sql(vendor: str, columns: tuple[str, ...], unfinished: bool) -> str:
     assignments = ", ".join(f"{_quote(c)} = %s" for c in columns)
     sql = (
         f"UPDATE {_quote(BlockRun._meta.db_table)} SET {assignments} "
-        f"WHERE {_quote('backup_id')} = %s AND {_quote('index')} = %s"
+        f"WHERE {_quote('run_kind')} = %s AND {_quote('run_id')} = %s AND {_quote('index')} = %s"
     )
     if unfinished:
         sql += f" AND {_quote('state')} NOT IN ({', '.join(['%s'] * len(_FINAL))})"
@@ -163,30 +177,34 @@ def _finish_sql(vendor: str) -> str:
     )
 
 
-def add_to_backup(backup_id: int, **counts: int) -> None:
-    """Add to the Backup row's counters in one statement (concurrent batches add, never overwrite)."""
+def add_to_run(kind: RunKind, run_id: int, **counts: int) -> None:
+    """Add to the run's counters in one statement (concurrent batches add, never overwrite)."""
     columns = tuple(sorted(counts))
     with connection.cursor() as cursor:
-        cursor.execute(_add_sql(connection.vendor, columns), [counts[c] for c in columns] + [backup_id])
+        cursor.execute(
+            _add_sql(connection.vendor, kind.table, columns), [counts[c] for c in columns] + [run_id]
+        )
 
 
 @functools.cache
-def _add_sql(vendor: str, columns: tuple[str, ...]) -> str:
+def _add_sql(vendor: str, table: str, columns: tuple[str, ...]) -> str:
     additions = ", ".join(f"{_quote(c)} = {_quote(c)} + %s" for c in columns)
-    return f"UPDATE {_quote(Backup._meta.db_table)} SET {additions} WHERE {_quote('id')} = %s"
+    return f"UPDATE {_quote(table)} SET {additions} WHERE {_quote('id')} = %s"
 
 
-def claim_pending_batch(backup_id: int, worker: str, job_id: str, lease_until: datetime) -> BlockBatch | None:
-    """Take the first pending batch of a backup in progress for `worker`, or None when none is
+def claim_pending_batch(
+    kind: RunKind, run_id: int, worker: str, job_id: str, lease_until: datetime
+) -> BlockBatch | None:
+    """Take the first pending batch of a run in progress for `worker`, or None when none is
     left. Lanes race for the same rows: a lost race looks again, and every lost race means
     another lane took a batch, so the loop ends. The row read to choose the batch is returned as
     the update left it, so the lane needs no second read."""
     lease = connection.ops.adapt_datetimefield_value(lease_until)
-    select_sql, claim_sql = _claim_sql(connection.vendor)
+    select_sql, claim_sql = _claim_sql(connection.vendor, kind.table)
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
-                select_sql, (backup_id, BlockBatch.State.PENDING, backup_id, Backup.Phase.IN_PROGRESS)
+                select_sql, (kind.name, run_id, BlockBatch.State.PENDING, run_id, kind.in_progress)
             )
             candidates = cursor.fetchall()
             if not candidates:
@@ -198,7 +216,9 @@ def claim_pending_batch(backup_id: int, worker: str, job_id: str, lease_until: d
                 if cursor.rowcount == 1:
                     return BlockBatch(
                         pk=pk,
-                        backup_id=backup_id,
+                        run_kind=kind.name,
+                        run_id=run_id,
+                        **({f"{kind.row_fk}_id": run_id} if kind.row_fk else {}),
                         number=number,
                         first_block=first_block,
                         block_count=block_count,
@@ -212,12 +232,13 @@ def claim_pending_batch(backup_id: int, worker: str, job_id: str, lease_until: d
 
 
 @functools.cache
-def _claim_sql(vendor: str) -> tuple[str, str]:
+def _claim_sql(vendor: str, runs_table: str) -> tuple[str, str]:
     table, q = _quote(BlockBatch._meta.db_table), _quote
     select = (
         f"SELECT {q('id')}, {q('number')}, {q('first_block')}, {q('block_count')}, {q('item_count')}, "
-        f"{q('attempts')} FROM {table} WHERE {q('backup_id')} = %s AND {q('state')} = %s "
-        f"AND EXISTS (SELECT 1 FROM {q(Backup._meta.db_table)} WHERE {q('id')} = %s AND {q('phase')} = %s) "
+        f"{q('attempts')} FROM {table} WHERE {q('run_kind')} = %s AND {q('run_id')} = %s "
+        f"AND {q('state')} = %s "
+        f"AND EXISTS (SELECT 1 FROM {q(runs_table)} WHERE {q('id')} = %s AND {q('phase')} = %s) "
         f"ORDER BY {q('number')} LIMIT 8"
     )
     claim = (
@@ -243,14 +264,14 @@ class LiveSteps:
     def __init__(self):
         self._pid: int | None = None
         self._changed = threading.Condition()
-        self._steps: dict[tuple[int, int], str] = {}
+        self._steps: dict[tuple[RunKind, int, int], str] = {}
 
-    def note(self, backup_id: int, index: int, step: str) -> None:
+    def note(self, kind: RunKind, run_id: int, index: int, step: str) -> None:
         with self._changed:
             if self._pid != os.getpid():  # first use, or a forked child: its own writer
                 self._pid, self._steps = os.getpid(), {}
                 threading.Thread(target=self._run, name="block-steps", daemon=True).start()
-            self._steps[(backup_id, index)] = step
+            self._steps[(kind, run_id, index)] = step
             self._changed.notify()
 
     def _run(self) -> None:
@@ -259,18 +280,18 @@ class LiveSteps:
                 while not self._steps:
                     self._changed.wait()
                 steps, self._steps = self._steps, {}
-            by_backup: dict[int, list[tuple]] = {}
-            for (backup_id, index), step in steps.items():
-                by_backup.setdefault(backup_id, []).append((step, index))
-            for backup_id, rows in by_backup.items():
+            by_run: dict[tuple[RunKind, int], list[tuple]] = {}
+            for (kind, run_id, index), step in steps.items():
+                by_run.setdefault((kind, run_id), []).append((step, index))
+            for (kind, run_id), rows in by_run.items():
                 try:
                     with write_turn:
-                        update_block_runs(backup_id, ("state",), rows, unfinished=True)
+                        update_block_runs(kind, run_id, ("state",), rows, unfinished=True)
                 except Exception:  # noqa: BLE001 - the dashboard shows the block's outcome anyway
-                    logger.warning("steps of backup %s not recorded", backup_id, exc_info=True)
+                    logger.warning("steps of %s %s not recorded", kind.name, run_id, exc_info=True)
                     connection.close()
                     continue
-                progress.blocks_changed(backup_id, [index for _, index in rows])
+                progress.blocks_changed(run_id, [index for _, index in rows], kind=kind.name)
 
 
 live_steps = LiveSteps()

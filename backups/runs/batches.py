@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import django_rq
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from backups.engine.log import BackupLog
@@ -21,7 +21,7 @@ from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
 from backups.runs import cancel, leases, queues, steps
 from backups.runs.batch_sql import (
     RESULT_COLUMNS,
-    add_to_backup,
+    add_to_run,
     claim_pending_batch,
     db_time,
     finish_batch,
@@ -29,18 +29,19 @@ from backups.runs.batch_sql import (
     update_block_runs,
     write_turn,
 )
+from backups.runs.kinds import BACKUP, RunKind
 from backups.runs.staging import Staging
 
 Phase = Backup.Phase
 logger = logging.getLogger(__name__)
 MAX_BATCH_ATTEMPTS = 3
 
-def enqueue_next_batches(backup_id: int, jobs: list[int]) -> int:
+def enqueue_next_batches(backup_id: int, jobs: list[int], kind: RunKind = BACKUP) -> int:
     """Hand the next pending batches to RQ, one job per entry of `jobs` (its lanes), in one
-    pipeline; returns how many jobs. Callers pass the places that came free, so a backup never
+    pipeline; returns how many jobs. Callers pass the places that came free, so a run never
     has more than `workers` batches in flight."""
     handed: list[tuple[int, str, int]] = []
-    pending = BlockBatch.objects.filter(backup_id=backup_id, state=BlockBatch.State.PENDING)
+    pending = BlockBatch.objects.filter(run_kind=kind.name, run_id=backup_id, state=BlockBatch.State.PENDING)
     for pk, number, attempts in pending.values_list("pk", "number", "attempts")[: len(jobs) + 4]:
         job_id = queues.batch_job_id(backup_id, number, attempts)
         if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
@@ -51,15 +52,17 @@ def enqueue_next_batches(backup_id: int, jobs: list[int]) -> int:
                 break
     if handed:
         queue = django_rq.get_queue(queues.BLOCKS_QUEUE)
-        queue.enqueue_many([queues.batch_job(queue, backup_id, *job) for job in handed])
+        queue.enqueue_many([queues.batch_job(queue, backup_id, *job, kind=kind) for job in handed])
     return len(handed)
 
 
-def claim(backup_id: int, number: int, worker: str, job_id: str = "") -> bool:
+def claim(backup_id: int, number: int, worker: str, job_id: str = "", kind: RunKind = BACKUP) -> bool:
     """Take batch `number` for `worker` of job `job_id`: enqueued or pending, or running with a
-    lapsed lease. The job is recorded: the watchdog hands out again the batches of a dead job."""
+    lapsed lease, while the run is in progress. The job is recorded: the watchdog hands out
+    again the batches of a dead job."""
     now = timezone.now()
-    claimable = BlockBatch.objects.filter(backup_id=backup_id, number=number, backup__phase=Phase.IN_PROGRESS)
+    in_progress = Exists(kind.model.objects.filter(pk=OuterRef("run_id"), phase=kind.in_progress))
+    claimable = BlockBatch.objects.filter(in_progress, run_kind=kind.name, run_id=backup_id, number=number)
     taken = dict(attempts=F("attempts") + 1, lease_until=leases.lease_until(), worker=worker, job_id=job_id)
     return bool(
         claimable.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.PENDING)).update(
@@ -120,7 +123,8 @@ def complete(
             first = min(r.started for i, r, _ in outcomes)
             last = max(r.finished for i, r, _ in outcomes)
             for chunk in range(0, len(plain), 500):
-                BlockRun.objects.filter(backup=backup, index__in=plain[chunk : chunk + 500]).update(
+                run_blocks = BlockRun.objects.filter(run_kind=BACKUP.name, run_id=backup.pk)
+                run_blocks.filter(index__in=plain[chunk : chunk + 500]).update(
                     state=BlockRun.State.DONE,
                     items_written=F("item_count"),
                     items_skipped=0,
@@ -131,6 +135,7 @@ def complete(
                     finished=datetime.fromtimestamp(last, tz=UTC),
                 )
         update_block_runs(
+            BACKUP,
             backup.pk,
             RESULT_COLUMNS,
             [
@@ -148,9 +153,10 @@ def complete(
                 for index, result, block_log in eventful
             ],
         )
-        insert_hook_runs(backup.pk, hook_rows)
+        insert_hook_runs(BACKUP, backup.pk, hook_rows)
         BackupLogEntry.objects.bulk_create(log_rows, batch_size=500)
-        add_to_backup(
+        add_to_run(
+            BACKUP,
             backup.pk,
             items_backed_up=len(written),
             blocks_done=len(outcomes),
@@ -175,10 +181,10 @@ def _block_state_of(result, block_log: BackupLog) -> str:
     return BlockRun.State.FAILED if result.failed_block or block_log.errors else BlockRun.State.DONE
 
 
-def claim_next(backup_id: int, worker: str, job_id: str) -> BlockBatch | None:
-    """Take the next pending batch of the backup for this worker (RUNNING, leased), or None."""
+def claim_next(backup_id: int, worker: str, job_id: str, kind: RunKind = BACKUP) -> BlockBatch | None:
+    """Take the next pending batch of the run for this worker (RUNNING, leased), or None."""
     with write_turn:
-        return claim_pending_batch(backup_id, worker, job_id, leases.lease_until())
+        return claim_pending_batch(kind, backup_id, worker, job_id, leases.lease_until())
 
 
 def give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
@@ -198,7 +204,7 @@ def give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
             pk=batch.pk, state__in=(BlockBatch.State.RUNNING, BlockBatch.State.ENQUEUED)
         ).update(state=BlockBatch.State.DONE, lease_until=None):
             return
-        BlockRun.objects.filter(backup=backup, batch=batch.number).update(
+        BlockRun.objects.filter(run_kind=BACKUP.name, run_id=backup.pk, batch=batch.number).update(
             state=BlockRun.State.FAILED, errors=1, attempts=batch.attempts
         )
         BackupLogEntry.objects.bulk_create(steps.log_rows(backup, log.entries))
@@ -216,7 +222,8 @@ def maybe_finalize(backup_id: int) -> None:
     the last lane of a cancelled backup to stop makes it Cancelled."""
     if cancel.finish(backup_id):
         return
-    if BlockBatch.objects.filter(backup_id=backup_id).exclude(state=BlockBatch.State.DONE).exists():
+    batches = BlockBatch.objects.filter(run_kind=BACKUP.name, run_id=backup_id)
+    if batches.exclude(state=BlockBatch.State.DONE).exists():
         return
     if queues.start_step(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize"):
         progress.backup_changed(backup_id)

@@ -28,6 +28,7 @@ from backups.runs import batches, cancel, leases, liveness, owed_hooks, planning
 from backups.runs.batch_sql import (
     live_steps,
 )
+from backups.runs.kinds import BACKUP
 from backups.runs.staging import Staging
 
 Phase = Backup.Phase
@@ -75,7 +76,9 @@ def run_job(backup_id: int, number: int, lanes: int, job_id: str) -> None:
 def _run_lanes(backup_id: int, number: int, names: list[str], job_id: str) -> None:
     """Run the job's lanes: the first on this thread from batch `number`, the others on threads
     of their own from the next pending batches, each going on until none is left."""
-    first = BlockBatch.objects.select_related("backup__cluster").get(backup_id=backup_id, number=number)
+    first = BlockBatch.objects.select_related("backup__cluster").get(
+        run_kind=BACKUP.name, run_id=backup_id, number=number
+    )
     staging = Staging.of(first.backup)
     try:
         session = BatchSession(first.backup, staging)
@@ -192,7 +195,7 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: Batc
 
 def _block_state(backup_id: int, index: int, state: str) -> None:
     """A block with hooks or claims shows each step live; plain blocks only their outcome."""
-    live_steps.note(backup_id, index, state)
+    live_steps.note(BACKUP, backup_id, index, state)
 
 
 def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | None):

@@ -16,6 +16,7 @@ from backups.runs import liveness
 from backups.runs.batch_sql import (
     write_turn,
 )
+from backups.runs.kinds import BACKUP, RunKind
 
 Phase = Backup.Phase
 logger = logging.getLogger(__name__)
@@ -31,12 +32,12 @@ class LeaseHeartbeat:
     batches are handed out again. A second thread tells Redis every second that the job lives
     (`backups.runs.liveness`), so a dead job's owed post-hooks run within seconds, not after a lease."""
 
-    def __init__(self, backup_id: int, workers: list[str], job_id: str = ""):
-        self.backup_id, self.workers, self.job_id = backup_id, workers, job_id
+    def __init__(self, run_id: int, workers: list[str], job_id: str = "", kind: RunKind = BACKUP):
+        self.kind, self.run_id, self.workers, self.job_id = kind, run_id, workers, job_id
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{backup_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"lease-{run_id}", daemon=True)
         self._thread.start()
-        self._beats = threading.Thread(target=self._beat, name=f"alive-{backup_id}", daemon=True)
+        self._beats = threading.Thread(target=self._beat, name=f"alive-{run_id}", daemon=True)
         self._beats.start()
 
     def _beat(self) -> None:
@@ -50,7 +51,10 @@ class LeaseHeartbeat:
     def _run(self) -> None:
         interval = max(0.2, settings.VELOWEB_BATCH_LEASE_SECONDS / 3)
         running = BlockBatch.objects.filter(
-            backup_id=self.backup_id, state=BlockBatch.State.RUNNING, worker__in=self.workers
+            run_kind=self.kind.name,
+            run_id=self.run_id,
+            state=BlockBatch.State.RUNNING,
+            worker__in=self.workers,
         )
         try:
             while not self._stop.wait(interval):
@@ -58,7 +62,9 @@ class LeaseHeartbeat:
                     with write_turn:
                         running.update(lease_until=lease_until())
                 except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease has slack
-                    logger.warning("could not renew leases of backup %s", self.backup_id, exc_info=True)
+                    logger.warning(
+                        "could not renew leases of %s %s", self.kind.name, self.run_id, exc_info=True
+                    )
         finally:
             connection.close()
 
@@ -66,4 +72,3 @@ class LeaseHeartbeat:
         self._stop.set()
         self._thread.join()
         self._beats.join()
-

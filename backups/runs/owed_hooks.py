@@ -24,7 +24,8 @@ from backups.engine.log import BackupLog
 from backups.engine.running.hooks import POST, parse_resource_hooks, run_block_hooks
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, OwedPostHooks
-from backups.runs.batch_sql import add_to_backup, insert_hook_runs, write_turn
+from backups.runs.batch_sql import add_to_run, insert_hook_runs, write_turn
+from backups.runs.kinds import BACKUP
 from backups.runs.staging import Staging
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,11 @@ def owe(backup_id: int, block_index: int, batch: int, job_id: str, worker: str, 
         try:
             with transaction.atomic():
                 OwedPostHooks.objects.create(
-                    backup_id=backup_id, block_index=block_index, created=timezone.now(), **fields
+                    backup_id=backup_id,
+                    run_id=backup_id,
+                    block_index=block_index,
+                    created=timezone.now(),
+                    **fields,
                 )
         except IntegrityError:  # a second pod of the block, or a record left by a dead attempt
             OwedPostHooks.objects.filter(backup_id=backup_id, block_index=block_index).update(**fields)
@@ -87,7 +92,7 @@ def rescue(row: OwedPostHooks, by: str) -> bool:
     entries = [e for e in log.entries if e.level in ("warning", "error")]
     with write_turn, transaction.atomic():
         OwedPostHooks.objects.filter(pk=row.pk).delete()
-        insert_hook_runs(backup.pk, [(row.block_index, hook) for hook in outcome.results])
+        insert_hook_runs(BACKUP, backup.pk, [(row.block_index, hook) for hook in outcome.results])
         BackupLogEntry.objects.bulk_create(
             BackupLogEntry(
                 backup=backup,
@@ -101,7 +106,8 @@ def rescue(row: OwedPostHooks, by: str) -> bool:
             )
             for e in entries
         )
-        add_to_backup(
+        add_to_run(
+            BACKUP,
             backup.pk,
             hooks_attempted=outcome.attempted,
             hooks_failed=outcome.failed,

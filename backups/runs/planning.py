@@ -24,6 +24,7 @@ from backups.runs import batches, cancel, queues, steps
 from backups.runs.batch_sql import (
     insert_block_runs,
 )
+from backups.runs.kinds import BACKUP
 from backups.runs.staging import Staging
 from backups.validation import spec_of
 
@@ -207,11 +208,12 @@ def write_plan(
         rows = []
         for offset, block in enumerate(current):
             pods = sum(1 for i in block.items if i.key.is_pod)
-            rows.append((backup.pk, first + offset, number, len(block), str(block.items[0].key)[:400], pods))
-        insert_block_runs(rows)
+            rows.append((first + offset, number, len(block), str(block.items[0].key)[:400], pods))
+        insert_block_runs(BACKUP, backup.pk, rows)
         batch_rows.append(
             BlockBatch(
                 backup=backup,
+                run_id=backup.pk,
                 number=number,
                 first_block=first,
                 block_count=len(current),

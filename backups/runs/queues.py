@@ -1,7 +1,8 @@
 """Queue names, job timeouts and job ids of the run machinery, and how its jobs are enqueued.
 
-Jobs are enqueued by the dotted path of their entry point in `backups.runs.tasks`, so that the
-modules that enqueue never import the entry points (which import them)."""
+Jobs are enqueued by the dotted path of their entry point (`RunKind`'s tasks, in
+`backups.runs.tasks` for backups), so that the modules that enqueue never import the entry
+points (which import them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db.models import F
 from rq.worker import Worker as RQWorker
 
 from backups.models import Backup
+from backups.runs.kinds import BACKUP, RunKind
 
 Phase = Backup.Phase
 logger = logging.getLogger(__name__)
@@ -21,11 +23,7 @@ DEFAULT_QUEUE = "default"  # dispatch and finalize steps, periodic jobs, preview
 BLOCKS_QUEUE = "blocks"  # batches of blocks
 STEP_JOB_TIMEOUT = 6 * 3600  # RQ's hard limit for a dispatch or finalize job
 BATCH_JOB_TIMEOUT = 4 * 3600  # RQ's hard limit for one job: a batch may wait long for hooks and snapshots
-STEP_TASKS = {
-    "dispatch": "backups.runs.tasks.dispatch_backup",
-    "finalize": "backups.runs.tasks.finalize_backup",
-}
-BATCH_TASK = "backups.runs.tasks.run_batch"
+
 
 def step_job_id(step: str, backup_id: int) -> str:
     """`dispatch-12-<random>`: the watchdog tells a dispatcher from a finalizer by the prefix."""
@@ -60,7 +58,7 @@ def start_step(
     changes[counter] = F(counter) + 1
     if not rows.update(**changes):
         return False
-    func = STEP_TASKS[job]
+    func = {"dispatch": BACKUP.dispatch_task, "finalize": BACKUP.finalize_task}[job]
     transaction.on_commit(
         lambda: django_rq.get_queue(DEFAULT_QUEUE).enqueue(
             func, backup_id, job_id=job_id, job_timeout=STEP_JOB_TIMEOUT
@@ -83,14 +81,15 @@ def block_worker_processes() -> int:
     return RQWorker.count(connection=queue.connection, queue=queue)
 
 
-def enqueue_batch_job(backup_id: int, number: int, job_id: str) -> None:
+def enqueue_batch_job(backup_id: int, number: int, job_id: str, kind: RunKind = BACKUP) -> None:
     queue = django_rq.get_queue(BLOCKS_QUEUE)
-    queue.enqueue_many([batch_job(queue, backup_id, number, job_id)])
+    queue.enqueue_many([batch_job(queue, backup_id, number, job_id, kind=kind)])
 
 
-def batch_job(queue, backup_id: int, number: int, job_id: str, lanes: int = 1):
-    args = (backup_id, number, lanes)
-    return queue.prepare_data(BATCH_TASK, args, job_id=job_id, timeout=BATCH_JOB_TIMEOUT)
+def batch_job(queue, run_id: int, number: int, job_id: str, lanes: int = 1, kind: RunKind = BACKUP):
+    """The RQ job data of a batch job: its kind's batch task (`RunKind.batch_task`)."""
+    args = (run_id, number, lanes)
+    return queue.prepare_data(kind.batch_task, args, job_id=job_id, timeout=BATCH_JOB_TIMEOUT)
 
 
 def current_job_id() -> str | None:
@@ -98,4 +97,3 @@ def current_job_id() -> str | None:
 
     job = get_current_job()
     return job.id if job else None
-

@@ -15,9 +15,10 @@ from backups.live import progress
 from backups.models import Backup, BackupLogEntry
 from backups.runs import admission, cancel
 from backups.runs.batch_sql import (
-    add_to_backup,
+    add_to_run,
     write_turn,
 )
+from backups.runs.kinds import BACKUP
 
 Phase = Backup.Phase
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def fail_unexpected(backup_id: int, error: BaseException, step: str) -> None:
     logger.error("backup %s: %s", backup_id, reason, exc_info=error)
     with write_turn, transaction.atomic():
         BackupLogEntry.objects.create(backup_id=backup_id, level="error", message=reason, time=time.time())
-        add_to_backup(backup_id, errors=1)
+        add_to_run(BACKUP, backup_id, errors=1)
     fail(backup_id, reason)
 
 
