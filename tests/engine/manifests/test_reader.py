@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backups.engine.manifests.reader import MAX_DEPTH, ManifestError, ManifestSource, load_manifests
+from backups.engine.manifests.documents import MAX_DEPTH
+from backups.engine.manifests.reader import ManifestError, ManifestSource, load_manifests
 from backups.engine.source import SourceError
 from emulator import manifests as emulator_manifests
 from tests.engine.objects import configmap, pod, pv, pvc
