@@ -16,7 +16,7 @@ from typing import Any
 
 from backups.engine.durations import CSI_SNAPSHOT_TIMEOUT, TTL
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
-from backups.engine.running.hooks import parse_resource_hooks
+from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.models import BackupDefinition
 
 BACKUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -16,7 +16,7 @@ from backups.engine.log import BackupLog
 from backups.engine.planning.itemblocks import stream_item_blocks
 from backups.engine.planning.resource_policies import ResourcePolicies, parse_resource_policies
 from backups.engine.planning.spool import Spool
-from backups.engine.running.hooks import parse_resource_hooks
+from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun

@@ -30,7 +30,7 @@ from django.utils import timezone
 from backups.engine.log import BackupLog
 from backups.engine.planning.itemblocks import plan_item_blocks
 from backups.engine.planning.spool import Spool, SpoolReader
-from backups.engine.running.hooks import POST, PRE, hooks_for_pod, parse_resource_hooks
+from backups.engine.running.hook_spec import POST, PRE, hooks_for_pod, parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.models import Backup, Cluster
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog
-from backups.engine.running.hooks import ResourceHook, has_hooks
+from backups.engine.running.hook_spec import ResourceHook, has_hooks
 from backups.engine.source import Source, SourceError
 
 from .filters import NAMESPACES, GlobalResourceFilter, NamespaceFilter, ResourceFilter, ScopedResourceFilter

@@ -16,7 +16,7 @@ from typing import Any
 
 from backups.engine.items import BlockItem, BlockPlan, ItemBlock, ItemKey
 from backups.engine.log import BackupLog
-from backups.engine.running.hooks import ResourceHook
+from backups.engine.running.hook_spec import ResourceHook
 from backups.engine.source import Source, SourceError
 
 from .collect import Collection, Collector, WatchCache, object_exclusion, relation_applies

@@ -44,7 +44,7 @@ from backups.engine.source import Source, SourceError
 from backups.engine.velero_format.archive import BlockArchiveWriter
 from backups.engine.velero_format.layout import InvalidItemPath
 
-from .hooks import (
+from .hook_spec import (
     POST,
     PRE,
     BlockHookOutcome,

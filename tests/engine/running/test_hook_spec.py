@@ -7,7 +7,7 @@ import pytest
 from backups.engine.durations import GO_DURATION, parse_duration
 from backups.engine.log import BackupLog
 from backups.engine.planning.resources import ResourceInfo, ResourceTable
-from backups.engine.running.hooks import (
+from backups.engine.running.hook_spec import (
     DEFAULT_TIMEOUT,
     FROM_ANNOTATION,
     OUTPUT_LIMIT,
