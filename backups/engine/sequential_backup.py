@@ -28,7 +28,8 @@ from backups.engine.planning.relations import Relation
 from backups.engine.planning.spec import BackupSpec
 from backups.engine.running.blocks import BlockResult, run_block
 from backups.engine.running.crds import backup_crds
-from backups.engine.running.hook_spec import Executor, ResourceHook, parse_resource_hooks
+from backups.engine.running.hook_runner import Executor
+from backups.engine.running.hook_spec import ResourceHook, parse_resource_hooks
 from backups.engine.velero_format.archive import BlockArchiveWriter, block_member_path, closed_members
 from backups.engine.velero_format.backup_files import BackupFilesWriter
 from backups.engine.velero_format.backup_json import (

@@ -21,7 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backups.engine.log import BackupLog
-from backups.engine.running.hook_spec import POST, parse_resource_hooks, run_block_hooks
+from backups.engine.running.hook_runner import run_block_hooks
+from backups.engine.running.hook_spec import POST, parse_resource_hooks
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, OwedPostHooks
 from backups.runs.batch_sql import add_to_run, insert_hook_runs, write_turn

@@ -44,18 +44,8 @@ from backups.engine.source import Source, SourceError
 from backups.engine.velero_format.archive import BlockArchiveWriter
 from backups.engine.velero_format.layout import InvalidItemPath
 
-from .hook_spec import (
-    POST,
-    PRE,
-    BlockHookOutcome,
-    Executor,
-    HookResult,
-    ResourceHook,
-    has_hooks,
-    hook_view,
-    hooks_for_pod,
-    run_block_hooks,
-)
+from .hook_runner import BlockHookOutcome, Executor, HookResult, run_block_hooks
+from .hook_spec import POST, PRE, ResourceHook, has_hooks, hook_view, hooks_for_pod
 from .item_actions import mark_snapshot, prepare_claim
 from .snapshots import SnapshotResult
 
