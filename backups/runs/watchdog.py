@@ -50,6 +50,18 @@ def _retry(backup: Backup, phase_from: str, phase_to: str, step: str, attempts: 
 
 
 def tick() -> None:
+    """One look at every running backup:
+
+    1. admit queued backups the running cap and the namespace rule allow;
+    2. a ready backup whose dispatch job died is dispatched again;
+    3. an in-progress (or cancelling) backup: the post-hooks a dead batch job owed run and its
+       batches are handed out again; a cancelling one ends once nothing of it runs; one whose
+       dispatcher died while planning is planned again; lapsed leases and lost batch jobs are
+       recovered, and the last batch done starts finalize;
+    4. a finalizing backup whose finalize job died is finalized again.
+
+    Each step is bounded (MAX_STEP_ATTEMPTS, MAX_BATCH_ATTEMPTS), then the backup fails saying why.
+    """
     admission.admit()
     for backup in Backup.objects.filter(phase=Phase.READY):
         if _dead(backup.job_id):
