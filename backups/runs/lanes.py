@@ -17,8 +17,8 @@ from backups.engine.log import BackupLog
 from backups.engine.planning.resource_policies import ResourcePolicies
 from backups.engine.planning.spool import SpoolReader
 from backups.engine.running.blocks import run_block
+from backups.engine.running.csi_snapshots import snapshot_claim
 from backups.engine.running.hook_spec import parse_resource_hooks
-from backups.engine.running.snapshots import snapshot_claim
 from backups.engine.source import SourceError
 from backups.engine.velero_format.archive import (
     BlockArchiveWriter,

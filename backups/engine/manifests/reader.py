@@ -25,7 +25,7 @@ from backups.engine.planning.label_selectors import InvalidSelector, Selector, p
 from backups.engine.planning.resources import ResourceInfo, ResourceTable
 from backups.engine.source import SourceError
 
-from .discovery import builtin_resource_table, builtin_served_kinds
+from .builtin_discovery import builtin_resource_table, builtin_served_kinds
 from .documents import ManifestError, manifest_files, read_documents
 from .object_checks import (
     CRD_GROUP,

@@ -17,8 +17,8 @@ from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import Protocol
 
-from .errors import SpecError
 from .resources import ResourceTable, UnknownResource
+from .spec_error import SpecError
 
 _GLOB = re.compile(r"[*?\[]")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from .errors import SpecError
+from .spec_error import SpecError
 
 DEFAULT_VOLUME_GROUP_LABEL_KEY = "velero.io/volume-group"
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"

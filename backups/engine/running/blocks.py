@@ -44,10 +44,10 @@ from backups.engine.source import Source, SourceError
 from backups.engine.velero_format.archive import BlockArchiveWriter
 from backups.engine.velero_format.layout import InvalidItemPath
 
+from .csi_snapshots import SnapshotResult
 from .hook_runner import BlockHookOutcome, Executor, HookResult, run_block_hooks
 from .hook_spec import POST, PRE, ResourceHook, has_hooks, hook_view, hooks_for_pod
 from .item_actions import mark_snapshot, prepare_claim
-from .snapshots import SnapshotResult
 
 SKIP_GONE = "not found: deleted since the backup was planned"
 SKIP_ALREADY = "already backed up"

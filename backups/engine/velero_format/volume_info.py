@@ -19,7 +19,7 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
-from backups.engine.running.snapshots import SnapshotResult
+from backups.engine.running.csi_snapshots import SnapshotResult
 
 from .backup_json import rfc3339
 

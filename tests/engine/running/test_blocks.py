@@ -15,8 +15,8 @@ from backups.engine.running.blocks import (
     SKIP_UNWRITABLE,
     run_block,
 )
+from backups.engine.running.csi_snapshots import snapshot_claim
 from backups.engine.running.hook_spec import parse_resource_hooks
-from backups.engine.running.snapshots import snapshot_claim
 from backups.engine.velero_format.archive import BlockArchiveWriter, assemble_tarball, read_archive_items
 from backups.engine.velero_format.layout import item_entry_names
 

@@ -6,7 +6,7 @@ import pytest
 
 from backups.engine.log import BackupLog
 from backups.engine.planning.resource_policies import parse_resource_policies
-from backups.engine.running.snapshots import SKIPPED_REASONS, snapshot_claim
+from backups.engine.running.csi_snapshots import SKIPPED_REASONS, snapshot_claim
 from backups.engine.velero_format.volume_info import skipped_summary, volume_info
 from backups.kube import connect
 from emulator import SAMPLE_CLUSTER, KubeEmulator

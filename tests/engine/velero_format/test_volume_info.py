@@ -3,7 +3,7 @@
 import pytest
 
 from backups.engine.log import BackupLog
-from backups.engine.running.snapshots import SnapshotResult, snapshot_claim
+from backups.engine.running.csi_snapshots import SnapshotResult, snapshot_claim
 from backups.engine.velero_format.volume_info import csi_volume_info, quantity_value
 
 

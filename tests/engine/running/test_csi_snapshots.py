@@ -4,7 +4,7 @@ import pytest
 
 from backups.engine.log import BackupLog
 from backups.engine.planning.resources import ResourceTable
-from backups.engine.running.snapshots import SnapshotResult, choose_class, label_value, snapshot_claim
+from backups.engine.running.csi_snapshots import SnapshotResult, choose_class, label_value, snapshot_claim
 from backups.kube import connect
 from emulator import SAMPLE_CLUSTER, KubeEmulator
 

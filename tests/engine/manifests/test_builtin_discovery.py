@@ -2,7 +2,7 @@
 
 import pytest
 
-from backups.engine.manifests.discovery import builtin_resource_table
+from backups.engine.manifests.builtin_discovery import builtin_resource_table
 
 
 @pytest.fixture(scope="module")
