@@ -11,9 +11,8 @@ from django.conf import settings
 from redis import Redis
 from rq.cron import CronScheduler
 
+from backups.runs.queues import DEFAULT_QUEUE as QUEUE
 from backups.services import expiry, previews, schedules
-
-QUEUE = "default"
 
 
 def build_scheduler(connection: Redis) -> CronScheduler:

@@ -33,6 +33,7 @@ from backups.engine.planning.spool import Spool, SpoolReader
 from backups.engine.running.hook_spec import POST, PRE, hooks_for_pod, parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.models import Backup, Cluster
+from backups.runs.queues import DEFAULT_QUEUE
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 PREVIEW_STALE_FACTOR = 7  # a queued or running preview is kept 7 x the TTL: a week by default
@@ -90,7 +91,7 @@ def create_request(cluster: Cluster, fields: dict, prefix: str, user: str = "") 
 
 def start_preview(cluster: Cluster, fields: dict, prefix: str, user: str = "") -> str:
     token = create_request(cluster, fields, prefix, user)
-    django_rq.get_queue("default").enqueue(run_preview, token, job_timeout=3600, result_ttl=0)
+    django_rq.get_queue(DEFAULT_QUEUE).enqueue(run_preview, token, job_timeout=3600, result_ttl=0)
     return token
 
 
