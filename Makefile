@@ -1,4 +1,4 @@
-# Veloweb: `make run` starts the dashboard, `make test` runs ruff and the test suite.
+# Veloweb: `make run` starts the dashboard, `make test` runs ruff, mypy and the test suite.
 # Both create .venv and install requirements.txt first (again only when requirements.txt changes).
 
 PYTHON ?= python3
@@ -6,12 +6,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint pytest venv chromium assets clean
+.PHONY: run test lint typecheck pytest venv chromium assets clean
 
 run: venv assets
 	$(VPY) manage.py run_dashboard
 
-test: venv assets chromium lint pytest
+test: venv assets chromium lint typecheck pytest
 
 venv: $(STAMP)
 
@@ -35,6 +35,10 @@ $(VENDOR)/.installed: package.json package-lock.json
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# The plain-Python layers (backups/engine, backups/kube) are type-checked; see [tool.mypy] in pyproject.toml.
+typecheck: venv
+	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects no test: not a failure for us.
 pytest: venv

@@ -12,8 +12,8 @@ class BackupsConfig(AppConfig):
         # needs, is a lazy 0.45 s import).
         from kubernetes.client import CoreV1Api  # noqa: F401
 
-        from backups import jobs  # noqa: F401
         from backups.kube import connect  # noqa: F401 - each batch job connects to its cluster
+        from backups.runs import tasks  # noqa: F401
 
         _import_channel_layer_backend()
 

@@ -10,10 +10,9 @@ import uuid
 from django import forms
 from django.utils import timezone
 
-from backups import schedules, services
-from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
-from backups.engine.spec import SpecError, parse_or_selectors, parse_ordered_resources
-from backups.models import Backup, BackupDefinition, Cluster, Credentials, StorageLocation
+from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
+from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
+from backups.models import Backup, Cluster, Credentials, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 from veloweb.crypto import Unreadable
@@ -189,7 +188,7 @@ class BackupForm(forms.Form):
         return prefix
 
     def clean_schedule(self):
-        from backups.engine.cron import ScheduleError, parse_schedule
+        from backups.engine.cron_schedule import ScheduleError, parse_schedule
 
         expression = self.cleaned_data["schedule"].strip()
         if expression:
@@ -266,7 +265,7 @@ class BackupForm(forms.Form):
     def find_warnings(self) -> dict[str, list[str]]:
         """What the chosen cluster says of the options (`clusters.option_warnings`): patterns that
         match no namespace, resources it does not serve. Kept in `self.warnings` for the template."""
-        from backups.clusters import option_warnings
+        from backups.services.clusters import option_warnings
 
         self.warnings: dict[str, list[str]] = {}
         cleaned = getattr(self, "cleaned_data", {})
@@ -276,40 +275,6 @@ class BackupForm(forms.Form):
         for problem in option_warnings(cleaned["cluster"], fields):
             self.warnings.setdefault(problem.field, []).append(problem.message)
         return self.warnings
-
-    def save_definition(self, user, definition: BackupDefinition | None = None) -> BackupDefinition | None:
-        """Save definition: create one (or update `definition`) named after the prefix; None, with
-        the error on the name field, when another definition has that name."""
-        name = self.cleaned_data["name_prefix"]
-        others = (
-            BackupDefinition.objects.exclude(pk=definition.pk) if definition else BackupDefinition.objects
-        )
-        if others.filter(name=name).exists():
-            self.add_error("name_prefix", f"A definition named {name} already exists.")
-            return None
-        definition = definition or BackupDefinition(created_by=user if user.is_authenticated else None)
-        definition.name = name
-        definition.cluster = self.cleaned_data["cluster"]
-        for field, value in self.backup_fields().items():
-            setattr(definition, field, value)
-        schedules.apply_settings(
-            definition,
-            self.cleaned_data.get("schedule", ""),
-            self.cleaned_data.get("paused", False),
-            self.cleaned_data.get("skip_immediately", False),
-        )
-        definition.save()
-        return definition
-
-    def create(self) -> Backup:
-        """Back up now: queued, or FailedValidation with the reasons (checked again by the service);
-        the same form posted twice gives the same backup."""
-        return services.create_backup_now(
-            self.cleaned_data["name_prefix"],
-            self.cleaned_data["cluster"],
-            request_token=self.cleaned_data.get("request_token") or "",
-            **self.backup_fields(),
-        )
 
 
 class CheckedOnSave(forms.ModelForm):
@@ -345,7 +310,7 @@ class ClusterForm(CheckedOnSave):
         fields = ["name", "kubeconfig_path", "context", "in_cluster"]
 
     def problem_of(self, cluster: Cluster) -> str:
-        from backups.clusters import cluster_problem
+        from backups.services.clusters import cluster_problem
 
         return cluster_problem(cluster)
 
@@ -398,7 +363,7 @@ class StorageLocationForm(CheckedOnSave):
         ]
 
     def __init__(self, *args, **kwargs):
-        from backups.locations import masked
+        from backups.services.locations import masked
 
         super().__init__(*args, **kwargs)
         self.initial["access_key_id"] = self.initial["secret_access_key"] = ""  # never rendered back
@@ -457,9 +422,7 @@ class StorageLocationForm(CheckedOnSave):
         return cleaned
 
     def problem_of(self, location: StorageLocation) -> str:
-        from backups.locations import access_problem
-
-        return access_problem(location, create=True)  # saving the form makes a missing folder
+        return location.access_problem(create=True)  # saving the form makes a missing folder
 
     def _field_of(self, problem: str) -> str | None:
         if self.instance.provider == StorageLocation.Provider.LOCAL:
@@ -475,16 +438,6 @@ class StorageLocationForm(CheckedOnSave):
                 return field
         return None
 
-    def save(self, commit=True):
-        from django.db import transaction
-
-        from backups.locations import set_default
-
-        with transaction.atomic():
-            location = super().save(commit=commit)
-            if commit and location.default:
-                set_default(location)
-        return location
 
 
 class UserRoleForm(forms.Form):

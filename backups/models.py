@@ -1,3 +1,4 @@
+import logging
 from typing import NamedTuple
 
 from django.conf import settings
@@ -6,6 +7,7 @@ from django.db import models
 
 from veloweb.crypto import SealedField, Unreadable, reveal
 
+log = logging.getLogger(__name__)
 DNS_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "Lower-case letters, digits and '-', starting and ending with one."
 )
@@ -67,9 +69,11 @@ class Cluster(Checked):
 
     def server_url(self) -> str:
         """The API server URL from the kubeconfig, read without contacting the cluster; "" if unknown."""
-        from backups.clusters import server_url
+        from backups.kube.connection import kubeconfig_server
 
-        return server_url(self)
+        if self.in_cluster or not self.kubeconfig_path:
+            return ""
+        return kubeconfig_server(self.kubeconfig_path, self.context)
 
 
 class Credentials(NamedTuple):
@@ -130,6 +134,29 @@ class StorageLocation(Checked):
                 "read_only": self.read_only,
             }
         )
+
+    def access_problem(self, create: bool = False) -> str:
+        """Why the location cannot be read (or, unless read-only, written); "" when it can. `create`
+        makes a missing local folder (saving the form), never done by checks after that."""
+        from backups.engine.storage import StorageError
+
+        try:
+            self.store().check(create=create)
+        except (StorageError, ValueError) as error:
+            return str(error)
+        return ""
+
+    def check_access(self, now=None) -> str:
+        """Check the location now and record the result on it (available, last checked, last
+        error): Velero's BSL availability, asked by the access check, the expiry job and a backup
+        that starts."""
+        problem = self.access_problem()
+        self.record_check(problem, now)
+        if problem:
+            log.warning("storage location %s is unavailable: %s", self.name, problem)
+        else:
+            log.info("storage location %s is available", self.name)
+        return problem
 
 
 class VeleroSpec(models.Model):
@@ -317,12 +344,29 @@ class Backup(VeleroSpec):
 
     @property
     def cancellable(self) -> bool:
-        """Not started, running, or finalizing before the upload began (see backups.cancel)."""
+        """Not started, running, or finalizing before the upload began (see backups.runs.cancel)."""
         started = (self.Phase.NEW, self.Phase.QUEUED, self.Phase.READY, self.Phase.IN_PROGRESS)
         return self.phase in started or (self.phase == self.Phase.FINALIZING and not self.upload_started)
 
 
-class BlockBatch(models.Model):
+class RunRow(models.Model):
+    """A row of the run machinery (batches, block runs, hook runs, owed post-hooks), keyed by its
+    run: `run_kind` and `run_id` (`backups.runs.kinds`), so that every kind of run shares the
+    machinery. A backup's rows also point at their Backup, which deletes them with it."""
+
+    run_kind = models.CharField(max_length=16, default="backup")
+    run_id = models.PositiveBigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.run_id is None and getattr(self, "backup_id", None) is not None:
+            self.run_id = self.backup_id  # a backup's row (saved or bulk-created): the run is the backup
+
+
+class BlockBatch(RunRow):
     """Consecutive blocks run by one RQ job, so tiny blocks don't cost one job each.
 
     The database, not Redis, is the truth: a batch whose worker died (lease expired) or whose
@@ -335,7 +379,9 @@ class BlockBatch(models.Model):
         RUNNING = "running"
         DONE = "done"
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="batches")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="batches", null=True, blank=True
+    )
     number = models.PositiveIntegerField()
     first_block = models.PositiveIntegerField()
     block_count = models.PositiveIntegerField()
@@ -347,15 +393,17 @@ class BlockBatch(models.Model):
     worker = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["backup", "number"]
-        constraints = [models.UniqueConstraint(fields=["backup", "number"], name="unique_batch_number")]
-        indexes = [models.Index(fields=["backup", "state"])]
+        ordering = ["run_kind", "run_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_kind", "run_id", "number"], name="unique_run_batch_number")
+        ]
+        indexes = [models.Index(fields=["run_kind", "run_id", "state"], name="backups_batch_run_state")]
 
     def __str__(self):
-        return f"{self.backup_id} batch {self.number}"
+        return f"{self.run_kind} {self.run_id} batch {self.number}"
 
 
-class BlockRun(models.Model):
+class BlockRun(RunRow):
     """One ItemBlock of a backup and how its run went."""
 
     class State(models.TextChoices):
@@ -368,7 +416,9 @@ class BlockRun(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
+    )
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -384,17 +434,21 @@ class BlockRun(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["backup", "index"]
-        constraints = [models.UniqueConstraint(fields=["backup", "index"], name="unique_block_index")]
+        ordering = ["run_kind", "run_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run_kind", "run_id", "index"], name="unique_run_block_index")
+        ]
 
     def __str__(self):
-        return f"{self.backup_id} block {self.index}"
+        return f"{self.run_kind} {self.run_id} block {self.index}"
 
 
-class HookRun(models.Model):
+class HookRun(RunRow):
     """One hook execution (or skip) in a block, as Velero's hook tracker counts it."""
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="hook_runs")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="hook_runs", null=True, blank=True
+    )
     block_index = models.PositiveIntegerField()
     phase = models.CharField(max_length=4)
     namespace = models.CharField(max_length=253)
@@ -414,19 +468,21 @@ class HookRun(models.Model):
     duration = models.FloatField(null=True, blank=True)
 
     class Meta:
-        ordering = ["backup", "started", "id"]
+        ordering = ["run_kind", "run_id", "started", "id"]
 
     def __str__(self):
         return f"{self.phase} hook {self.namespace}/{self.pod}"
 
 
-class OwedPostHooks(models.Model):
+class OwedPostHooks(RunRow):
     """Post-hooks a running block owes its pods: written as each pod's pre-hooks pass (before the
     block's items), deleted once its post-hooks ran. A row whose job died is run by the watchdog
     or by the worker that takes the batch over, before the block is redone, so a pod frozen by a
     pre-hook is thawed within seconds of the death instead of after the batch lease."""
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="owed_post_hooks")
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="owed_post_hooks", null=True, blank=True
+    )
     block_index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     job_id = models.CharField(max_length=64)
@@ -436,10 +492,14 @@ class OwedPostHooks(models.Model):
     claimed = models.DateTimeField(null=True, blank=True, help_text="When a rescuer took it on.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["backup", "block_index"], name="unique_owed_block")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_kind", "run_id", "block_index"], name="unique_run_owed_block"
+            )
+        ]
 
     def __str__(self):
-        return f"{self.backup_id} block {self.block_index} owes post-hooks"
+        return f"{self.run_kind} {self.run_id} block {self.block_index} owes post-hooks"
 
 
 class BackupLogEntry(models.Model):

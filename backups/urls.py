@@ -1,8 +1,8 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definitions, detail, history, previews
-from backups.views import locations as location_views
+from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages
+from backups.views import location_pages as location_views
 
 app_name = "backups"
 
@@ -15,16 +15,16 @@ urlpatterns = [
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),
     path("backups/<id:pk>/cancel/", detail.backup_cancel, name="cancel"),
-    path("definitions/", definitions.definition_list, name="definitions"),
-    path("definitions/<id:pk>/edit/", definitions.definition_edit, name="definition_edit"),
-    path("definitions/<id:pk>/backup/", definitions.definition_backup_now, name="definition_backup_now"),
-    path("definitions/<id:pk>/preview/", definitions.definition_preview, name="definition_preview"),
-    path("definitions/<id:pk>/pause/", definitions.definition_pause, name="definition_pause"),
-    path("definitions/<id:pk>/resume/", definitions.definition_resume, name="definition_resume"),
-    path("definitions/<id:pk>/delete/", definitions.definition_delete, name="definition_delete"),
-    path("previews/<str:token>/", previews.preview_page, name="preview"),
-    path("previews/<str:token>/blocks/<id:index>/", previews.preview_block, name="preview_block"),
-    path("previews/<str:token>/backup/", previews.preview_backup_now, name="preview_backup_now"),
+    path("definitions/", definition_pages.definition_list, name="definitions"),
+    path("definitions/<id:pk>/edit/", definition_pages.definition_edit, name="definition_edit"),
+    path("definitions/<id:pk>/backup/", definition_pages.definition_backup_now, name="definition_backup_now"),
+    path("definitions/<id:pk>/preview/", definition_pages.definition_preview, name="definition_preview"),
+    path("definitions/<id:pk>/pause/", definition_pages.definition_pause, name="definition_pause"),
+    path("definitions/<id:pk>/resume/", definition_pages.definition_resume, name="definition_resume"),
+    path("definitions/<id:pk>/delete/", definition_pages.definition_delete, name="definition_delete"),
+    path("previews/<str:token>/", preview_pages.preview_page, name="preview"),
+    path("previews/<str:token>/blocks/<id:index>/", preview_pages.preview_block, name="preview_block"),
+    path("previews/<str:token>/backup/", preview_pages.preview_backup_now, name="preview_backup_now"),
     path("settings/", admin_pages.settings_page, name="settings"),
     path("settings/clusters/new/", admin_pages.cluster_edit, name="cluster_new"),
     path("settings/clusters/<id:pk>/", admin_pages.cluster_edit, name="cluster_edit"),

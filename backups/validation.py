@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from backups.engine.durations import CSI_SNAPSHOT_TIMEOUT, TTL
-from backups.engine.hooks import parse_resource_hooks
-from backups.engine.selectors import label_key_problem
-from backups.engine.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
+from backups.engine.planning.label_selectors import label_key_problem
+from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
+from backups.engine.running.hook_spec import parse_resource_hooks
+from backups.models import BackupDefinition
 
 BACKUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BACKUP_NAME_MAX = 63  # a Kubernetes object name label, and Velero's Backup name
@@ -201,3 +202,14 @@ def _duration(fields: Mapping, field: str, limit, default: str, problems: list[P
         limit.check(text)
     except ValueError as error:
         problems.append(Problem(field, f"invalid {limit.what} {text[:40]!r}: {error}"))
+
+
+def spec_of(backup) -> BackupSpec:
+    """The engine's view of a backup's (or a definition's) options."""
+    return backup_spec(spec_fields(backup))
+
+
+def spec_fields(backup) -> dict:
+    """The options of a backup or definition as `validation.backup_problems` reads them."""
+    names = (name for name in BackupDefinition.SPEC_FIELDS if name != "storage_location_id")
+    return {**{name: getattr(backup, name) for name in names}, "storage_location": backup.storage_location}

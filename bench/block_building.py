@@ -18,10 +18,10 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from backups.engine.itemblocks import plan_item_blocks  # noqa: E402
 from backups.engine.log import BackupLog  # noqa: E402
-from backups.engine.manifests import ManifestSource  # noqa: E402
-from backups.engine.spec import BackupSpec  # noqa: E402
+from backups.engine.manifests.reader import ManifestSource  # noqa: E402
+from backups.engine.planning.itemblocks import plan_item_blocks  # noqa: E402
+from backups.engine.planning.spec import BackupSpec  # noqa: E402
 from emulator.generate import generate_cluster  # noqa: E402
 
 

@@ -107,7 +107,7 @@ def measure(url: str, backup_id: int, args) -> None:
     django.setup()
     from playwright.sync_api import sync_playwright
 
-    from backups import progress
+    from backups.live import progress
     from backups.models import BlockRun
 
     with sync_playwright() as playwright:

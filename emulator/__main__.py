@@ -5,7 +5,7 @@ import signal
 import sys
 import threading
 
-from . import SAMPLE_CLUSTER, KubeEmulator
+from emulator import SAMPLE_CLUSTER, KubeEmulator
 
 
 def main(argv=None):

@@ -1,4 +1,4 @@
-"""Field selectors with the Kubernetes syntax (label selectors: `backups.engine.selectors`)."""
+"""Field selectors with the Kubernetes syntax (label selectors: `backups.engine.planning.label_selectors`)."""
 
 import re
 

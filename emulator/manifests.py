@@ -1,6 +1,6 @@
 """Load Kubernetes objects from YAML/JSON manifest files and folders (the engine reads them)."""
 
-from backups.engine.manifests import ManifestError, read_objects, served_objects
+from backups.engine.manifests.reader import ManifestError, read_objects, served_objects
 
 __all__ = ["ManifestError", "load_manifests"]
 
@@ -11,5 +11,5 @@ def load_manifests(paths, warn=None):
     Multi-document YAML and `List`/`*List` documents are expanded; bad input raises ManifestError
     (a ValueError) naming the file. An object the API server would refuse, or whose apiVersion and
     kind nothing serves, is skipped with a call to `warn` (default: logged). See
-    `backups.engine.manifests.read_objects`."""
+    `backups.engine.manifests.reader.read_objects`."""
     return served_objects(read_objects(paths, warn=warn), warn)

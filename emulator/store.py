@@ -10,7 +10,7 @@ import re
 import threading
 import uuid
 
-from backups.engine.builtin_resources import BUILTIN_RESOURCES, BUILTIN_SUBRESOURCES
+from backups.engine.manifests.discovery_table import BUILTIN_RESOURCES, BUILTIN_SUBRESOURCES
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _SKIP_TYPE_KEYS = ("apiVersion", "kind")

@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from backups.routing import websocket_urlpatterns  # noqa: E402
+from backups.live.routing import websocket_urlpatterns  # noqa: E402
 
 # uvicorn serves no /static/ of its own: Django's handler serves them from the app finders.
 application = ProtocolTypeRouter(

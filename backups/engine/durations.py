@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _DURATION_UNITS = {
     "ns": 1e-9,
@@ -114,3 +114,16 @@ SCHEDULE_EVERY = DurationLimit("schedule interval", low=60.0, high=10 * 365 * DA
 # Anything Go can hold (an int64 of nanoseconds, about 292 years): what a Backup that Velero wrote
 # can say, checked before such a value is added to a date (imports, beyond Veloweb's own limits).
 GO_DURATION = DurationLimit("duration", high=(2**63 - 1) / 1e9)
+
+
+DEFAULT_BACKUP_TTL_SECONDS = 720 * 3600  # Velero's --default-backup-ttl
+
+
+def expiration_at(ttl: str, now: datetime) -> datetime:
+    """Velero's expiration, computed before validation: now + TTL, or + 720h when the TTL is zero
+    or itself invalid (so even a refused backup expires and is collected)."""
+    try:
+        seconds = TTL.check(ttl or "")
+    except ValueError:
+        seconds = 0
+    return now + timedelta(seconds=seconds if seconds > 0 else DEFAULT_BACKUP_TTL_SECONDS)

@@ -19,6 +19,16 @@ class ItemKey(NamedTuple):
     def group_resource(self) -> str:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
+    @property
+    def is_pod(self) -> bool:
+        """A core pod (hooks run in it), not a custom `pods` resource of some other group."""
+        return self.resource == "pods" and not self.group
+
+    @property
+    def is_claim(self) -> bool:
+        """A core PersistentVolumeClaim (CSI snapshots are taken of it)."""
+        return self.resource == "persistentvolumeclaims" and not self.group
+
     def as_dict(self) -> dict:
         return self._asdict()
 

@@ -10,6 +10,7 @@ import copy
 import os
 import threading
 import time
+from pathlib import Path
 
 import urllib3
 import yaml
@@ -150,3 +151,33 @@ class RateLimiter:
             wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
         if wait > 0:
             time.sleep(wait)
+
+
+def kubeconfig_server(kubeconfig_path: str, context: str = "") -> str:
+    """The API server URL of `context` (else the current one) in a kubeconfig, read without
+    contacting the cluster; "" when it cannot be told (no file, not YAML, not a kubeconfig,
+    unknown context)."""
+    try:
+        config = yaml.safe_load(Path(kubeconfig_path).expanduser().read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return ""
+    if not isinstance(config, dict):
+        return ""
+    contexts, clusters = _named(config, "contexts", "context"), _named(config, "clusters", "cluster")
+    entry = contexts.get(context or config.get("current-context"), {})
+    server = clusters.get(entry.get("cluster"), {}).get("server", "")
+    return server if isinstance(server, str) else ""
+
+
+def _named(config: dict, key: str, body: str) -> dict:
+    """A kubeconfig list (`contexts`, `clusters`) as {name: body}, skipping malformed entries."""
+    entries = config.get(key)
+    if not isinstance(entries, list):
+        return {}
+    named = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get(body), dict):
+            name = entry.get("name")
+            if isinstance(name, str):
+                named[name] = entry[body]
+    return named

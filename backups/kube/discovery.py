@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from backups.engine.resources import ResourceInfo, ResourceTable
+from backups.engine.planning.resources import ResourceInfo, ResourceTable
 from backups.engine.source import SourceError
 
 # fetch(path) -> parsed JSON document; raises SourceError.

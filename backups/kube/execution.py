@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import yaml
@@ -117,7 +118,7 @@ class ExecClients:
         self._all: list[k8s_client.ApiClient] = []
         self._lock = threading.Lock()
 
-    def run(self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float):
+    def run(self, namespace: str, pod: str, container: str | None, command: Sequence[str], timeout: float):
         api_client = getattr(self._local, "client", None)
         if api_client is None:
             api_client = k8s_client.ApiClient(configuration=self.configuration)
@@ -141,7 +142,7 @@ def run_exec(
     namespace: str,
     pod: str,
     container: str | None,
-    command: list[str],
+    command: Sequence[str],
     timeout: float,
 ) -> tuple[ExecResult, bool]:
     """Run `command` in a container; stop waiting (and close the stream) after `timeout` seconds.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -13,7 +13,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 
-from backups.engine.resources import ResourceInfo, ResourceTable
+from backups.engine.planning.resources import ResourceInfo, ResourceTable
 from backups.engine.source import SourceError
 
 from .connection import RateLimiter, load_in_cluster, load_kubeconfig
@@ -79,7 +79,7 @@ class KubeSource:
         header_params = {"Accept": "application/json"}
         if body is not None:
             header_params["Content-Type"] = "application/json"
-        method, url, headers, body, _post = self.api_client.param_serialize(
+        method, url, headers, payload, _post = self.api_client.param_serialize(
             method,
             path,
             query_params=query or None,
@@ -96,7 +96,7 @@ class KubeSource:
                     method,
                     url,
                     header_params=dict(headers),
-                    body=body,
+                    body=payload,
                     _request_timeout=self.request_timeout,
                 ).response
             except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -320,7 +320,7 @@ class KubeSource:
     # ------------------------------------------------------------------ exec
 
     def exec(
-        self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float
+        self, namespace: str, pod: str, container: str | None, command: Sequence[str], timeout: float
     ) -> ExecResult:
         """Run a command in a container (hooks). Never raises for remote failures: see ExecResult.error."""
         return self._exec.run(namespace, pod, container, command, timeout)

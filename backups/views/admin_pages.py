@@ -4,11 +4,11 @@ from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from backups import clusters
 from backups.forms import ClusterForm, UserRoleForm
-from backups.locations import credentials_shown
 from backups.models import Cluster, StorageLocation
 from backups.permissions import DOWNLOADER, ROLES, VIEWER, admin_required, can_download, role_of
+from backups.services import clusters
+from backups.services.locations import credentials_shown
 
 
 @admin_required

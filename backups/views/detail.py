@@ -3,19 +3,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
-from backups import cancel, services
+from backups import queries
 from backups.engine import storage
+from backups.engine.velero_format.layout import backup_file_key, backup_file_name
+from backups.live.render import summary_context
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
-from backups.views import selectors
-from backups.views.live import summary_context
+from backups.runs import cancel
+from backups.services import backups as backup_services
 
-DOWNLOADS = {
-    "tarball": (storage.tarball_key, ".tar.gz"),
-    "logs": (storage.logs_key, "-logs.gz"),
-    "results": (storage.results_key, "-results.gz"),
-    "resource-list": (storage.resource_list_key, "-resource-list.json.gz"),
-}
+DOWNLOADS = {"tarball": "tarball", "logs": "log", "results": "results", "resource-list": "resource-list"}
 CONTENTS = {"tarball"}  # downloads that hold the backed-up objects themselves
 
 
@@ -26,7 +23,7 @@ def _backup(pk) -> Backup:
 @viewer_required
 def backup_detail(request, pk):
     backup = _backup(pk)
-    blocks = selectors.blocks_page(backup, request.GET.get("page"))
+    blocks = queries.blocks_page(backup, request.GET.get("page"))
     context = {**summary_context(backup, request.user), "blocks": blocks}
     return render(request, "backups/detail.html", context)
 
@@ -38,12 +35,12 @@ def backup_resources(request, pk):
     if not finished or backup.storage_location is None:
         raise Http404("this backup has no resource list")
     try:
-        listing = selectors.resource_list(backup)
+        listing = queries.resource_list(backup)
     except (storage.StorageError, OSError) as error:
         raise Http404(f"resource list not readable: {error}") from error
     namespace, resource = request.GET.get("namespace", ""), request.GET.get("resource", "")
-    namespaces, resources, entries = selectors.browse_resources(listing, namespace, resource)
-    page = selectors.page_of(entries, request.GET.get("page"), 200)
+    namespaces, resources, entries = queries.browse_resources(listing, namespace, resource)
+    page = queries.page_of(entries, request.GET.get("page"), 200)
     context = {
         "backup": backup,
         "namespaces": namespaces,
@@ -65,12 +62,12 @@ def backup_download(request, pk, kind):
         raise Http404("no such file")
     if kind in CONTENTS and not can_download(request.user):
         raise PermissionDenied("operators can download the tarball (or a viewer an admin allowed to)")
-    key_of, suffix = DOWNLOADS[kind]
+    file_kind = DOWNLOADS[kind]
     try:
-        stream = backup.storage_location.store().open(key_of(backup.name))
+        stream = backup.storage_location.store().open(backup_file_key(file_kind, backup.name))
     except (storage.StorageError, OSError) as error:
         raise Http404(f"{kind} not found in {backup.storage_location.name}") from error
-    return FileResponse(stream, as_attachment=True, filename=f"{backup.name}{suffix}")
+    return FileResponse(stream, as_attachment=True, filename=backup_file_name(file_kind, backup.name))
 
 
 @operator_required
@@ -80,7 +77,7 @@ def backup_delete(request, pk):
     backup = _backup(pk)
     if request.method == "POST":
         try:
-            deferred = services.delete_backup(backup, by=request.user.get_username())
+            deferred = backup_services.delete_backup(backup, by=request.user.get_username())
         except (ValueError, storage.StorageError) as error:
             messages.error(request, str(error))
             return redirect("backups:detail", pk=pk)

@@ -1,9 +1,9 @@
 from django.shortcuts import render
 
+from backups import queries
 from backups.forms import HistoryFilterForm
 from backups.models import Cluster
 from backups.permissions import viewer_required
-from backups.views import selectors
 
 
 @viewer_required
@@ -11,8 +11,8 @@ def home(request):
     """The backups history, newest first, with filters; the registered clusters below."""
     form = HistoryFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    backups = selectors.backup_history(**filters)
-    page = selectors.page_of(backups, request.GET.get("page"), selectors.BACKUPS_PER_PAGE)
+    backups = queries.backup_history(**filters)
+    page = queries.page_of(backups, request.GET.get("page"), queries.BACKUPS_PER_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode(), "clusters": Cluster.objects.all()}

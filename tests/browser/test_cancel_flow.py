@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.browser.conftest import backup_state, manage, screenshot
-from tests.jobs.test_faults import wait_for_exec
+from tests.runs.test_faults import wait_for_exec
 
 pytestmark = pytest.mark.usefixtures("rq_workers", "sample_cluster")
 

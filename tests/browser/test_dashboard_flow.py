@@ -12,8 +12,8 @@ from tests.browser.conftest import REPO, backup_state, screenshot, shell
 
 pytestmark = pytest.mark.usefixtures("rq_workers", "sample_cluster")
 
-# Until backups/jobs.py calls backups.progress, the page shows job progress on reload only.
-JOBS_NOTIFY = "progress" in (REPO / "backups" / "jobs.py").read_text()
+# Until the run machinery calls backups.live.progress, the page shows job progress on reload only.
+JOBS_NOTIFY = "progress" in (REPO / "backups" / "runs" / "batches.py").read_text()
 
 
 def wait_socket_open(page):
@@ -104,7 +104,7 @@ def test_an_idle_socket_still_receives_updates(page, stack_env, live_server_url)
         page.wait_for_timeout(12_000)
         shell(
             stack_env,
-            "from backups import progress\nfrom backups.models import Backup, BlockRun\n"
+            "from backups.live import progress\nfrom backups.models import Backup, BlockRun\n"
             "b = Backup.objects.get(name='idle-1')\n"
             "BlockRun.objects.filter(backup=b, index=1).update(state='done')\n"
             "Backup.objects.filter(pk=b.pk).update(blocks_done=1)\n"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from backups.engine.archive import dump_backup_json, velero_backup_json
+from backups.engine.velero_format.backup_json import BackupJsonStatus, dump_backup_json, velero_backup_json
 from tests.browser.conftest import screenshot, shell
 from tests.moto_s3 import start_s3_server, stop_s3_server
 
@@ -47,7 +47,8 @@ def keep_default(stack_env):
 
 def test_an_admin_adds_checks_defaults_browses_and_imports(admin_page, s3, keep_default):
     page, secret = admin_page, s3.secret_access_key
-    cr = velero_backup_json(FOUND, phase="Completed", start=1_735_787_045, completion=1_735_787_100, errors=0)
+    status = BackupJsonStatus(phase="Completed", start=1_735_787_045, completion=1_735_787_100, errors=0)
+    cr = velero_backup_json(FOUND, status=status)
     client = s3.client()
     client.put_object(
         Bucket=s3.bucket, Key=f"e2e/backups/{FOUND}/velero-backup.json", Body=dump_backup_json(cr)

@@ -74,7 +74,7 @@ def test_the_live_page_stops_and_says_why_when_the_role_is_removed(viewer_page, 
     try:
         shell(
             stack_env,
-            "from django.contrib.auth.models import User\nfrom backups import progress\n"
+            "from django.contrib.auth.models import User\nfrom backups.live import progress\n"
             f"User.objects.get(username={VIEWER!r}).groups.clear()\n"
             f"progress.backup_changed({backups['running']})",  # the next message re-checks the role
         )

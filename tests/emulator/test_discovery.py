@@ -1,6 +1,6 @@
 from kubernetes import client, config, dynamic
 
-from backups.engine.builtin_resources import BUILTIN_RESOURCES
+from backups.engine.manifests.discovery_table import BUILTIN_RESOURCES
 
 
 def test_load_kube_config_and_version(emu, kubeconfig):

@@ -3,7 +3,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backups.engine.selectors import parse_selector
+from backups.engine.planning.label_selectors import parse_selector
 from emulator import KubeEmulator
 from emulator.store import Store, decode_continue, encode_continue
 

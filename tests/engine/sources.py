@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from backups.engine.itemblocks import plan_item_blocks
 from backups.engine.log import BackupLog
-from backups.engine.manifests import ManifestSource
+from backups.engine.manifests.reader import ManifestSource
+from backups.engine.planning.itemblocks import plan_item_blocks
+from backups.engine.planning.spec import BackupSpec
 from backups.engine.source import SourceError
-from backups.engine.spec import BackupSpec
 
 
 class RecordingSource:

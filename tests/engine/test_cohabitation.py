@@ -7,8 +7,8 @@ import gzip
 import json
 import tarfile
 
-from backups.engine.local_backup import run_local_backup
-from backups.engine.spec import BackupSpec
+from backups.engine.planning.spec import BackupSpec
+from backups.engine.sequential_backup import run_local_backup
 from backups.kube import connect
 from emulator import SAMPLE_CLUSTER, KubeEmulator
 

@@ -6,10 +6,10 @@ through the official client against the emulator must give exactly the same plan
 
 import pytest
 
-from backups.engine.itemblocks import plan_item_blocks
 from backups.engine.log import BackupLog
-from backups.engine.manifests import load_manifests
-from backups.engine.spec import BackupSpec
+from backups.engine.manifests.reader import load_manifests
+from backups.engine.planning.itemblocks import plan_item_blocks
+from backups.engine.planning.spec import BackupSpec
 from backups.kube import connect
 from emulator import SAMPLE_CLUSTER, KubeEmulator
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from backups.engine.local_backup import run_local_backup
-from backups.engine.relations import PVCS, PVS, Related, Relation, default_relations
-from backups.engine.spec import BackupSpec, SpecError
+from backups.engine.planning.relations import PVCS, PVS, Related, Relation, default_relations
+from backups.engine.planning.spec import BackupSpec, SpecError
+from backups.engine.sequential_backup import run_local_backup
 from backups.kube import connect
 from emulator import KubeEmulator
 

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import yaml
 
-from backups.engine.resources import ResourceInfo
+from backups.engine.planning.resources import ResourceInfo
 from backups.engine.source import SourceError
 from backups.kube import ExecResult, KubeConfigError, KubeSource, connect
 from backups.kube.discovery import discover

@@ -1,20 +1,21 @@
 """Cancel from the backup's page and what the Cancelled phase means to everything that lists
 phases: each phase a cancel can meet (no worker here: the running steps are rows in the states
 the jobs leave them), delete of a running backup, the history filter, schedules, expiry, imports
-and the live page. The real runs are in tests/jobs/test_cancel.py and tests/browser/."""
+and the live page. The real runs are in tests/runs/test_cancel.py and tests/browser/."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from backups import cancel, services
-from backups.expiry import collect_expired
-from backups.imports import backup_fields
+from backups.live.render import live_fragments
 from backups.models import Backup, BackupDefinition, BlockBatch, BlockRun, OwedPostHooks
-from backups.schedules import fire_due, state_of
-from backups.staging import Staging
-from backups.views.live import live_fragments
+from backups.runs import cancel
+from backups.runs.staging import Staging
+from backups.services import backups as backup_services
+from backups.services.expiry import collect_expired
+from backups.services.imports import backup_fields
+from backups.services.schedules import fire_due, state_of
 
 Phase = Backup.Phase
 
@@ -167,7 +168,7 @@ def test_the_history_filters_and_badges_cancelled_backups(client_as, make_backup
 
 
 def test_a_cancelled_backup_expires_like_a_failed_one(make_backup):
-    location = services.default_storage_location()
+    location = backup_services.default_storage_location()
     past = timezone.now() - timedelta(hours=1)
     make_backup("gone-1", phase=Phase.CANCELLED, expiration=past, storage_location=location)
     make_backup("stopping-1", phase=Phase.CANCELLING, expiration=past, storage_location=location)

@@ -8,7 +8,6 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from backups import locations
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
 from tests.moto_s3 import start_s3_server, stop_s3_server
@@ -67,7 +66,7 @@ def test_saved_credentials_are_sealed_in_the_database_and_work_against_s3(client
         assert stored.startswith("fernet1:") and plain not in stored
     assert location.credentials() == (s3.access_key_id, s3.secret_access_key)
     location.store().check()  # a real signed request: moto refuses wrong credentials
-    assert locations.check_access(location) == ""
+    assert location.check_access() == ""
 
 
 def test_every_way_of_writing_seals(db):
@@ -95,7 +94,7 @@ def test_credentials_sealed_under_another_secret_key_say_so_and_can_be_entered_a
         response = admin.get(url)
         assert response.status_code == 200, url
         assert "credentials cannot be decrypted: SECRET_KEY changed?" in response.content.decode(), url
-    assert locations.check_access(location) == f"storage location s3loc: {UNREADABLE}"
+    assert location.check_access() == f"storage location s3loc: {UNREADABLE}"
     with pytest.raises(StorageError, match="SECRET_KEY changed"):
         location.store()
     # saving without new credentials is refused, saying why; entering them again fixes it

@@ -58,7 +58,7 @@ def test_inline_errors_name_the_problem(operator, cluster, fields, field, text):
 
 
 def test_back_up_now_creates_a_named_queued_backup(operator, cluster):
-    with mock.patch("backups.services.admit"):
+    with mock.patch("backups.services.backups.admit"):
         response = post(
             operator,
             cluster,
@@ -121,7 +121,7 @@ def test_the_inline_check_puts_errors_and_cluster_warnings_under_their_fields(op
 
 
 def test_warnings_do_not_refuse_the_backup_and_are_shown_after_it(operator, live_cluster):
-    with mock.patch("backups.services.admit"):
+    with mock.patch("backups.services.backups.admit"):
         response = post(operator, live_cluster, included_namespaces="ghost", follow=True)
     backup = Backup.objects.get()
     assert backup.phase == Backup.Phase.QUEUED
@@ -136,7 +136,7 @@ volumePolicies:
 
 
 def test_velero_s_newer_filters_are_on_the_form(operator, cluster):
-    with mock.patch("backups.services.admit"):
+    with mock.patch("backups.services.backups.admit"):
         post(
             operator,
             cluster,

@@ -68,7 +68,7 @@ def test_edit_fills_the_form_in_and_saves_the_changes(operator, cluster, definit
 
 
 def test_back_up_now_creates_a_linked_queued_backup(operator, definition):
-    with mock.patch("backups.services.admit"):
+    with mock.patch("backups.services.backups.admit"):
         response = operator.post(f"/definitions/{definition.pk}/backup/")
     backup = Backup.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/backups/{backup.pk}/"
@@ -81,7 +81,7 @@ def test_back_up_now_creates_a_linked_queued_backup(operator, definition):
 
 
 def test_preview_plans_the_definitions_spec(operator, definition):
-    with mock.patch("backups.preview.start_preview", return_value="0" * 32) as start:
+    with mock.patch("backups.services.previews.start_preview", return_value="0" * 32) as start:
         response = operator.post(f"/definitions/{definition.pk}/preview/")
     assert response.status_code == 302 and response["Location"] == f"/previews/{'0' * 32}/"
     cluster, fields, prefix = start.call_args.args
@@ -114,12 +114,12 @@ def test_delete_asks_for_confirmation_and_keeps_the_backups(operator, definition
 
 
 def test_back_up_now_from_a_definitions_preview_links_the_backup(operator, definition, settings, tmp_path):
-    from backups import preview
+    from backups.services import previews
 
     settings.DATA_DIR = tmp_path
     fields = {**definition.spec_fields(), "definition_id": definition.pk}
-    token = preview.create_request(definition.cluster, fields, definition.name)
-    with mock.patch("backups.services.admit"):
+    token = previews.create_request(definition.cluster, fields, definition.name)
+    with mock.patch("backups.services.backups.admit"):
         response = operator.post(f"/previews/{token}/backup/")
     backup = Backup.objects.get()
     assert response.status_code == 302 and backup.definition == definition

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backups import services
-from backups.expiry import collect_expired
 from backups.models import Backup, StorageLocation
+from backups.services import backups as backup_services
+from backups.services.expiry import collect_expired
 
 Phase = Backup.Phase
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -187,8 +187,10 @@ def test_once_the_location_answers_again_the_next_run_deletes_it(tmp_path, store
 def test_a_refused_backup_expires_after_its_ttl_or_720h_and_is_collected(cluster, settings, tmp_path):
     settings.VELOWEB_DEFAULT_STORAGE_DIR = tmp_path / "default"
     created = datetime(2026, 2, 1, tzinfo=UTC)
-    bad_selector = services.create_backup("bad-selector", cluster, now=created, ttl="1h", label_selector="(")
-    bad_ttl = services.create_backup("bad-ttl", cluster, now=created, ttl="30")
+    bad_selector = backup_services.create_backup(
+        "bad-selector", cluster, now=created, ttl="1h", label_selector="("
+    )
+    bad_ttl = backup_services.create_backup("bad-ttl", cluster, now=created, ttl="30")
     assert bad_selector.phase == bad_ttl.phase == Phase.FAILED_VALIDATION
     assert bad_selector.expiration == created + timedelta(hours=1)
     assert bad_ttl.expiration == created + timedelta(hours=720)

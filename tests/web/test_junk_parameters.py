@@ -11,8 +11,8 @@ import struct
 
 import pytest
 
-from backups import preview
 from backups.models import BackupDefinition, StorageLocation
+from backups.services import previews
 
 JUNK = ["abc", "-1", "0", "1e30", "99999999999999999999", "", "ünïcode", "٣", "１２", "nul\x00byte"]
 HUGE = "99999999999999999999"
@@ -95,7 +95,7 @@ def test_a_definitions_pages(admin, cluster, junk):
 def done_preview(cluster, settings, tmp_path):
     """A finished preview of two one-item blocks, written as the preview job writes it."""
     settings.DATA_DIR = tmp_path
-    token = preview.create_request(cluster, {"included_namespaces": []}, "nightly")
+    token = previews.create_request(cluster, {"included_namespaces": []}, "nightly")
     folder = tmp_path / "previews" / token
     lines = [json.dumps({"items": [[f"pods shop/web-{n}", "", None]], "hooks": []}).encode() + b"\n"
              for n in range(2)]

@@ -13,8 +13,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 
-from backups import progress
-from backups.consumers import BackupProgressConsumer
+from backups.live import progress
+from backups.live.consumer import RunProgressConsumer
 from backups.models import Backup, BlockRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,9 +89,9 @@ def signed_in(user) -> SessionStore:
 
 
 def communicator(backup, session, page=1):
-    app = BackupProgressConsumer.as_asgi()
+    app = RunProgressConsumer.as_asgi(run_kind="backup")
     path = f"/ws/backups/{backup.pk}/?page={page}"
-    return WebsocketCommunicator(app, path, session, {"backup_id": backup.pk})
+    return WebsocketCommunicator(app, path, session, {"run_id": backup.pk})
 
 
 def test_anonymous_and_roleless_users_are_refused(running, make_user):
@@ -162,7 +162,7 @@ def test_progress_never_raises_when_the_layer_is_broken(settings, running):
 
 def test_changes_noted_in_quick_succession_go_out_together(running):
     """A batch job's lanes note several changes per block: the first goes out at once, the ones
-    noted meanwhile as one blocks.changed (the union of their indexes) and one backup.changed."""
+    noted meanwhile as one blocks.changed (the union of their indexes) and one run.changed."""
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(progress.group_name(running.pk), channel)
@@ -182,7 +182,7 @@ def test_changes_noted_in_quick_succession_go_out_together(running):
     blocks = [m for m in messages if m["type"] == "blocks.changed"]
     assert 1 <= len(blocks) <= 2 and 1 <= len(messages) - len(blocks) <= 2
     assert sorted(i for m in blocks for i in m["indexes"]) == list(range(200))
-    assert messages[-1] == {"type": "backup.changed"}
+    assert messages[-1] == {"type": "run.changed"}
 
 
 @pytest.mark.parametrize("trigger", ["progress", "client message"])

@@ -9,8 +9,14 @@ import uuid
 
 import pytest
 
-from backups.engine.archive import dump_backup_json, velero_backup_json
 from backups.engine.storage import LocalStore, StorageError
+from backups.engine.velero_format.backup_json import (
+    BackupJsonOptions,
+    BackupJsonSpec,
+    BackupJsonStatus,
+    dump_backup_json,
+    velero_backup_json,
+)
 from backups.models import Backup, StorageLocation
 from tests.moto_s3 import start_s3_server, stop_s3_server
 
@@ -44,9 +50,10 @@ def s3_form(s3, **fields) -> dict:
     return {"name": "s3loc", **values, **fields}
 
 
-def write_backup(store, name, phase="Completed", **fields):
+def write_backup(store, name, phase="Completed", spec=None, options=None, **status):
     """A backup as Velero leaves it in a bucket: velero-backup.json, tarball, logs."""
-    cr = velero_backup_json(name, phase=phase, start=1_700_000_000, completion=1_700_000_060, **fields)
+    times = {"start": 1_700_000_000, "completion": 1_700_000_060}
+    cr = velero_backup_json(name, spec, options, BackupJsonStatus(phase=phase, **times, **status))
     store.put_bytes(f"backups/{name}/velero-backup.json", dump_backup_json(cr))
     store.put_bytes(f"backups/{name}/{name}.tar.gz", b"tarball of " + name.encode())
     store.put_bytes(f"backups/{name}/{name}-logs.gz", b"logs")
@@ -230,7 +237,8 @@ def tree(root) -> dict:
 
 def test_a_read_only_location_is_browsed_and_imported_from_but_never_written(admin, tmp_path, make_backup):
     writer = LocalStore(str(tmp_path))
-    write_backup(writer, "velero-a", included_namespaces=["shop"], ttl="24h0m0s")
+    shop, day = BackupJsonSpec(included_namespaces=["shop"]), BackupJsonOptions(ttl="24h0m0s")
+    write_backup(writer, "velero-a", spec=shop, options=day)
     write_backup(writer, "velero-b", phase="PartiallyFailed", errors=2)
     writer.put_bytes("backups/broken/velero-backup.json", b"{not json")
     make_backup("velero-b", phase=Backup.Phase.COMPLETED)  # same name, run here: a conflict

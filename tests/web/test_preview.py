@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backups import preview
 from backups.models import Cluster
+from backups.services import previews
 
 HOOKS = {
     "resources": [
@@ -26,47 +26,47 @@ FIELDS = {"included_namespaces": [], "hooks": HOOKS}
 def planned(db, emulator, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     cluster = Cluster.objects.create(name="sample", kubeconfig_path=emulator.kubeconfig)
-    token = preview.create_request(cluster, FIELDS, "nightly")
-    preview.run_preview(token)
+    token = previews.create_request(cluster, FIELDS, "nightly")
+    previews.run_preview(token)
     return token
 
 
 def test_the_job_writes_summary_blocks_and_hooks(planned):
-    assert preview.read_status(planned) == {"state": "done"}
-    summary = preview.read_summary(planned)
+    assert previews.read_status(planned) == {"state": "done"}
+    summary = previews.read_summary(planned)
     assert summary["blocks"] > 10 and summary["items"] >= summary["blocks"]
     db_block = summary["largest"][0]
     assert db_block["first"] == "pods shop/db-0"
-    block = preview.read_block(planned, db_block["index"])
+    block = previews.read_block(planned, db_block["index"])
     reasons = {reason for _, reason, _ in block["items"]}
     assert {"mounted volume", "bound volume", "volume group", "mounted by"} <= reasons
     assert {h["pod"] for h in block["hooks"]} >= {"shop/db-0"}
     assert all(h["command"] and h["container"] for h in block["hooks"])  # annotation hooks win over spec
-    graph = preview.block_graph(block)
+    graph = previews.block_graph(block)
     assert len(graph["nodes"]) == len(block["items"])
     assert {e["data"]["label"] for e in graph["edges"]} == reasons - {""}
 
 
 def test_pages_and_search(planned):
-    summary = preview.read_summary(planned)
-    blocks = preview.read_blocks(planned, 0, 5)
+    summary = previews.read_summary(planned)
+    blocks = previews.read_blocks(planned, 0, 5)
     assert [b["index"] for b in blocks] == [0, 1, 2, 3, 4]
-    assert len(preview.read_blocks(planned, summary["blocks"] - 2, 5)) == 2
-    found = preview.find_items(planned, "pvc-db-1")
+    assert len(previews.read_blocks(planned, summary["blocks"] - 2, 5)) == 2
+    found = previews.find_items(planned, "pvc-db-1")
     assert found and found[0]["block"] == summary["largest"][0]["index"]
     assert found[0]["reason"] == "bound volume"
 
 
 def test_a_bad_token_is_not_found(db):
-    with pytest.raises(preview.PreviewNotFound):
-        preview.read_status("../../etc")
+    with pytest.raises(previews.PreviewNotFound):
+        previews.read_status("../../etc")
 
 
 def test_the_preview_pages(planned, client_as):
     client = client_as("operator")
     html = client.get(f"/previews/{planned}/").content.decode()
     assert "Largest blocks" in html and "pods shop/db-0" in html
-    index = preview.read_summary(planned)["largest"][0]["index"]
+    index = previews.read_summary(planned)["largest"][0]["index"]
     found = client.get(f"/previews/{planned}/", {"q": "pvc-db-2"}).content.decode()
     assert f"/previews/{planned}/blocks/{index}/" in found
     page = client.get(f"/previews/{planned}/blocks/{index}/").content.decode()
@@ -77,9 +77,9 @@ def test_the_preview_pages(planned, client_as):
 def test_a_failed_preview_shows_the_error(db, settings, tmp_path, client_as):
     settings.DATA_DIR = tmp_path
     cluster = Cluster.objects.create(name="gone", kubeconfig_path=str(tmp_path / "missing"))
-    token = preview.create_request(cluster, {}, "x")
-    preview.run_preview(token)
-    assert preview.read_status(token)["state"] == "failed"
+    token = previews.create_request(cluster, {}, "x")
+    previews.run_preview(token)
+    assert previews.read_status(token)["state"] == "failed"
     assert "The preview failed" in client_as("operator").get(f"/previews/{token}/").content.decode()
 
 
@@ -90,8 +90,8 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 def aged(cluster, hours: float, state: str = "done") -> str:
     """A preview asked for `hours` before NOW, in `state`."""
-    token = preview.create_request(cluster, {}, "aged")
-    folder = preview.folder(token)
+    token = previews.create_request(cluster, {}, "aged")
+    folder = previews.folder(token)
     request = json.loads((folder / "request.json").read_text())
     request["created"] = (NOW - timedelta(hours=hours)).isoformat()
     (folder / "request.json").write_text(json.dumps(request))
@@ -112,13 +112,13 @@ def test_previews_older_than_the_ttl_are_removed_and_running_ones_only_when_long
     queued_two_days = aged(cluster, 48, "queued")
     running_long_dead = aged(cluster, 24 * 7 + 1, "running")
     unreadable = aged(cluster, 1)
-    (preview.folder(unreadable) / "request.json").write_text("{not json")
+    (previews.folder(unreadable) / "request.json").write_text("{not json")
     stamp = (NOW - timedelta(days=2)).timestamp()
-    os.utime(preview.folder(unreadable), (stamp, stamp))  # its folder's time stands in for `created`
+    os.utime(previews.folder(unreadable), (stamp, stamp))  # its folder's time stands in for `created`
     stranger = tmp_path / "previews" / "not-a-preview"
     stranger.mkdir()
 
-    result = preview.expire_previews(now=NOW)
+    result = previews.expire_previews(now=NOW)
 
     assert sorted(result["removed"]) == sorted([old_done, old_failed, running_long_dead, unreadable])
     assert result["kept"] == 3
@@ -129,11 +129,11 @@ def test_previews_older_than_the_ttl_are_removed_and_running_ones_only_when_long
 def test_preview_expiry_is_one_of_the_periodic_jobs_of_run_cron(settings):
     import django_rq
 
-    from backups.cron import build_scheduler
+    from backups.periodic_jobs import build_scheduler
 
     settings.VELOWEB_GC_INTERVAL = 1800
     jobs = {job.name: job for job in build_scheduler(django_rq.get_connection("default"))._cron_jobs}
-    assert jobs["veloweb-preview-expiry"].func is preview.expire_previews
+    assert jobs["veloweb-preview-expiry"].func is previews.expire_previews
     assert jobs["veloweb-preview-expiry"].interval == 1800
 
 
@@ -142,7 +142,7 @@ def test_an_expired_preview_says_so_on_its_pages(db, settings, tmp_path, client_
     settings.VELOWEB_PREVIEW_TTL = 24 * 3600
     cluster = Cluster.objects.create(name="c", kubeconfig_path="/nonexistent")
     token = aged(cluster, 25)
-    assert preview.expire_previews(now=NOW)["removed"] == [token]
+    assert previews.expire_previews(now=NOW)["removed"] == [token]
     client = client_as("operator")
     for response in (
         client.get(f"/previews/{token}/"),
@@ -175,7 +175,7 @@ def test_a_block_page_lists_its_items_why_they_joined_and_its_hooks(planned, cli
     """The database block: its three pods, their claims and volumes, each with the relation that
     brought it in, and the hooks that will run in its pods (once shown empty: the view and the
     template disagreed on a name)."""
-    index = preview.read_summary(planned)["largest"][0]["index"]
+    index = previews.read_summary(planned)["largest"][0]["index"]
     page = client_as("operator").get(f"/previews/{planned}/blocks/{index}/").content.decode()
     assert f"<h1>Block {index} <small>10 items</small></h1>" in page
     items = page.split('<ol class="items"')[1].split("</ol>")[0]

@@ -1,14 +1,15 @@
 """Schedules, driven by an explicit clock: when a definition's cron fires, with which name, what a
 busy or paused schedule does, resume with and without skip_immediately, two schedulers at once,
-the form's errors and the definitions page's schedule row (the cron syntax: tests/engine/test_cron.py)."""
+the form's errors and the definitions page's schedule row (the cron syntax:
+tests/engine/test_cron_schedule.py)."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backups import schedules
 from backups.models import Backup, BackupDefinition
-from backups.schedules import fire_due, state_of
+from backups.services import schedules
+from backups.services.schedules import fire_due, state_of
 
 Phase = Backup.Phase
 DAY1 = datetime(2026, 1, 1, tzinfo=UTC)

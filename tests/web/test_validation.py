@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from backups import services
-from backups.locations import ReadOnlyDefault, set_default
 from backups.models import Backup, StorageLocation
-from backups.staging import Staging, UnsafePath, child_of
+from backups.runs.staging import Staging, UnsafePath, child_of
+from backups.services import backups as backup_services
+from backups.services.locations import ReadOnlyDefault, set_default
 from backups.validation import InvalidName, UnstorableValue, backup_problems
 
 NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def test_defaults_have_no_problem():
 @pytest.mark.parametrize("name", ["../x", "a/b", "..", "", "Bad", "x" * 64, "-x", "x-", "a b", "é"])
 def test_a_refused_name_saves_nothing(cluster, name):
     with pytest.raises(InvalidName):
-        services.create_backup(name, cluster)
+        backup_services.create_backup(name, cluster)
     assert not Backup.objects.exists()
 
 
@@ -73,7 +73,7 @@ def test_the_cli_refuses_a_bad_name_before_anything_is_saved(cluster):
 
 def test_refused_options_give_a_failed_validation_backup_with_every_reason(cluster, settings, tmp_path):
     settings.VELOWEB_DEFAULT_STORAGE_DIR = tmp_path / "default"
-    backup = services.create_backup("odd", cluster, ttl="99999999h", workers=99, label_selector="(")
+    backup = backup_services.create_backup("odd", cluster, ttl="99999999h", workers=99, label_selector="(")
     assert backup.phase == Backup.Phase.FAILED_VALIDATION
     assert len(backup.validation_errors) == 3
     assert backup.expiration is not None  # expires (720h) like any refused backup
@@ -81,9 +81,9 @@ def test_refused_options_give_a_failed_validation_backup_with_every_reason(clust
 
 def test_run_names_stay_valid_when_a_second_is_crowded():
     prefix = "p" * 48  # the longest definition name: `-YYYYmmddHHMMSS` leaves no room for `-2`
-    names = list(services.run_names(prefix, NOW, seconds=3))
+    names = list(backup_services.run_names(prefix, NOW, seconds=3))
     assert names == [f"{prefix}-20261205120000", f"{prefix}-20261205120001", f"{prefix}-20261205120002"]
-    short = list(services.run_names("db", NOW, seconds=1))
+    short = list(backup_services.run_names("db", NOW, seconds=1))
     assert short[:3] == ["db-20261205120000", "db-20261205120000-2", "db-20261205120000-3"]
     assert all(len(n) <= 63 for n in names + short)
 
@@ -91,15 +91,15 @@ def test_run_names_stay_valid_when_a_second_is_crowded():
 def test_back_up_now_takes_the_next_free_name(cluster, settings, tmp_path):
     settings.VELOWEB_DEFAULT_STORAGE_DIR = tmp_path / "default"
     settings.VELOWEB_MAX_RUNNING_BACKUPS = 0
-    names = [services.create_backup_now("db", cluster, now=NOW).name for _ in range(3)]
+    names = [backup_services.create_backup_now("db", cluster, now=NOW).name for _ in range(3)]
     assert names == ["db-20261205120000", "db-20261205120000-2", "db-20261205120000-3"]
 
 
 def test_the_same_request_twice_creates_one_backup(cluster, settings, tmp_path):
     settings.VELOWEB_DEFAULT_STORAGE_DIR = tmp_path / "default"
     settings.VELOWEB_MAX_RUNNING_BACKUPS = 0
-    first = services.create_backup_now("db", cluster, now=NOW, request_token="t" * 32)
-    again = services.create_backup_now("db", cluster, now=NOW, request_token="t" * 32)
+    first = backup_services.create_backup_now("db", cluster, now=NOW, request_token="t" * 32)
+    again = backup_services.create_backup_now("db", cluster, now=NOW, request_token="t" * 32)
     assert again.pk == first.pk
     assert Backup.objects.count() == 1
 
@@ -157,7 +157,7 @@ def test_deleting_an_old_row_with_an_unsafe_name_removes_only_the_row(cluster, s
     outside.mkdir()
     row = Backup.objects.create(name="../x", cluster=cluster, phase=Backup.Phase.FAILED_VALIDATION)
     assert Path(settings.VELOWEB_STAGING_DIR, f"../x-{row.pk}").resolve().parent == tmp_path
-    services.delete_backup(row)
+    backup_services.delete_backup(row)
     assert not Backup.objects.exists()
     assert outside.exists()
 
@@ -194,5 +194,5 @@ def test_a_value_no_database_can_store_is_refused_and_nothing_saved(cluster, fie
     problems = backup_problems(fields)
     assert any("contains a NUL character" in p.message for p in problems), problems
     with pytest.raises(UnstorableValue):
-        services.create_backup("nul", cluster, **fields)
+        backup_services.create_backup("nul", cluster, **fields)
     assert not Backup.objects.exists()

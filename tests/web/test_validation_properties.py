@@ -2,7 +2,7 @@
 refusal (one line, under the field it concerns) or a saved backup in Queued or FailedValidation,
 never an exception; and what the validation layer refuses, both refuse.
 
-(`tests/jobs/test_no_wedge.py` runs accepted values through real workers to a terminal phase.)
+(`tests/runs/test_no_wedge.py` runs accepted values through real workers to a terminal phase.)
 """
 
 import json
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from backups.forms import BackupForm
 from backups.models import Backup
+from backups.services import backups as backup_services
 from backups.validation import backup_problems
 
 UNITS = ["ns", "us", "ms", "s", "m", "h", "", "d", "µs"]
@@ -105,7 +106,9 @@ def test_random_options_end_in_a_clear_refusal_or_a_queued_backup(cluster, quiet
     Backup.objects.all().delete()
     form = BackupForm({**values, "cluster": cluster.pk, "backup": "1"})
     if form.is_valid():
-        backup = form.create()
+        backup = backup_services.create_backup_now(
+            form.cleaned_data["name_prefix"], form.cleaned_data["cluster"], **form.backup_fields()
+        )
         assert backup.phase in (Backup.Phase.QUEUED, Backup.Phase.FAILED_VALIDATION)
         assert all(clear(m) for m in backup.validation_errors)
         form_refused = set()

@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from backups.live.render import live_fragments
 from backups.models import Backup, HookRun, StorageLocation
 from backups.permissions import DOWNLOADER
-from backups.views.live import live_fragments
 
 HOOK_OUTPUT = "pg_dump: TOKEN=s3cr3t"
 HOOK_ERRORS = "warning: password in argv"

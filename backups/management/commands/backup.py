@@ -7,13 +7,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups import cancel, services
-from backups.engine.resource_policies import parse_resource_policies
-from backups.engine.spec import parse_bool, parse_or_selectors, parse_ordered_resources
-from backups.jobs import wait_for
+from backups.engine.planning.resource_policies import parse_resource_policies
+from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
+from backups.engine.velero_format.layout import backup_file_key
 from backups.models import Backup, Cluster, StorageLocation
+from backups.runs import cancel
+from backups.runs.steps import wait_for
+from backups.runs.watchdog import tick
+from backups.services import backups as backup_services
 from backups.validation import name_problem
-from backups.watchdog import tick
 
 
 def _who() -> str:
@@ -157,7 +159,7 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         try:
-            backup = services.create_backup(name, target, **fields)
+            backup = backup_services.create_backup(name, target, **fields)
         except ValueError as error:  # InvalidName, BackupExists: nothing was saved
             raise CommandError(str(error)) from None
         if backup.phase == Backup.Phase.FAILED_VALIDATION:
@@ -204,7 +206,7 @@ class Command(BaseCommand):
         """Volumes the resource policy kept from a snapshot, from the backup's volume info file."""
         if not b.resource_policy or b.phase not in (Backup.Phase.COMPLETED, Backup.Phase.PARTIALLY_FAILED):
             return []
-        key = f"backups/{b.name}/{b.name}-volumeinfo.json.gz"
+        key = backup_file_key("volume-info", b.name)
         try:
             with b.storage_location.store().open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
                 infos = json.load(f)
@@ -242,7 +244,7 @@ class Command(BaseCommand):
         b = self._backup(name)
         if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
             store = b.storage_location.store()
-            key = f"backups/{b.name}/{b.name}-logs.gz"
+            key = backup_file_key("log", b.name)
             try:
                 with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                     for line in lines:
@@ -261,7 +263,7 @@ class Command(BaseCommand):
     def _delete(self, name, **_):
         b = self._backup(name)
         try:
-            deferred = services.delete_backup(b, by=_who())
+            deferred = backup_services.delete_backup(b, by=_who())
         except Exception as error:  # noqa: BLE001 - storage or state errors, reported in one line
             raise CommandError(f"cannot delete backup {name}: {error}") from None
         self.stdout.write(deferred or f"Backup {name} deleted.")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from backups.watchdog import run_forever
+from backups.runs.watchdog import run_forever
 
 
 class Command(BaseCommand):

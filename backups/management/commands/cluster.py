@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups.clusters import check_cluster, cluster_problem
 from backups.models import Cluster
+from backups.services.clusters import check_cluster, cluster_problem
 
 
 class Command(BaseCommand):

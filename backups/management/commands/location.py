@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups import imports, locations
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
+from backups.services import imports
 
 
 def _when(moment) -> str:
@@ -51,7 +51,7 @@ class Command(BaseCommand):
 
     def _check(self, name, **_):
         location = self._location(name)
-        problem = locations.check_access(location)
+        problem = location.check_access()
         if problem:
             raise CommandError(f"storage location {name} is unavailable: {problem}")
         self.stdout.write(f"Storage location {name} is available.")

@@ -6,17 +6,17 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backups.engine.itemblocks import plan_item_blocks
 from backups.engine.log import BackupLog
-from backups.engine.manifests import load_manifests
-from backups.engine.selectors import parse_selector
-from backups.engine.source import SourceError
-from backups.engine.spec import (
+from backups.engine.manifests.reader import load_manifests
+from backups.engine.planning.itemblocks import plan_item_blocks
+from backups.engine.planning.label_selectors import parse_selector
+from backups.engine.planning.spec import (
     DEFAULT_VOLUME_GROUP_LABEL_KEY,
     BackupSpec,
     parse_bool,
     parse_ordered_resources,
 )
+from backups.engine.source import SourceError
 
 
 def _csv(text: str | None) -> list[str]:

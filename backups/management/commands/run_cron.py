@@ -1,7 +1,7 @@
 import django_rq
 from django.core.management.base import BaseCommand
 
-from backups.cron import build_scheduler
+from backups.periodic_jobs import build_scheduler
 
 
 class Command(BaseCommand):

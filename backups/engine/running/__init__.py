@@ -1,0 +1,1 @@
+"""Running a block: hooks, items and their actions, CSI snapshots, CRDs."""

@@ -1,0 +1,1 @@
+"""Velero's backup format: the archive, the object-store layout, volume info."""

@@ -1,0 +1,165 @@
+"""A run's page WebSocket (one consumer for every kind of run, each with its renderer in
+`backups.live.render.RENDERERS`): joins the run's group, sends the current state on connect, then
+coalesced updates (dirty block rows and the summary, at most every FLUSH_INTERVAL).
+
+A socket outlives the checks its page passed, so the session and the role are checked again on
+every message, and every VELOWEB_WS_RECHECK_SECONDS while nothing happens: a user signed out (here
+or in another tab), deactivated or no longer a viewer gets the socket closed with CLOSE_SIGNED_OUT
+or CLOSE_FORBIDDEN (the page says why; htmx does not reconnect on these codes). Each render uses
+the user read afresh, so a right taken away (hook output) is gone from the next message."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from backups.live.progress import BACKUP, group_name
+from backups.permissions import can_view, session_user
+
+FLUSH_INTERVAL = 0.2
+CLOSE_SIGNED_OUT = 4401  # no session, or it ended (logged out, expired)
+CLOSE_FORBIDDEN = 4403  # signed in, but no longer a viewer
+CLOSE_GONE = 4404  # the backup was deleted, or the path is no socket's
+
+
+def _page(query_string: bytes) -> int:
+    """The blocks page asked for (`?page=`), within the pages block indexes can have; 1 for junk."""
+    from backups.queries import LAST_BLOCKS_PAGE
+
+    text = parse_qs(query_string.decode("latin-1")).get("page", ["1"])[0]
+    if not text.isascii() or not text.isdigit():
+        return 1
+    return min(max(1, int(text)), LAST_BLOCKS_PAGE)
+
+
+def _access(session_key: str | None):
+    """(user, None) while the session's user may watch backups, else (None, close code)."""
+    user = session_user(session_key)
+    if not user.is_authenticated:
+        return None, CLOSE_SIGNED_OUT
+    if not can_view(user):
+        return None, CLOSE_FORBIDDEN
+    return user, None
+
+
+def _render(session_key: str | None, kind: str, run_id: int, page: int, **kwargs):
+    """(close code, None) when access is gone, else (None, the messages) for the user as of now."""
+    from backups.live.render import RENDERERS
+
+    user, refused = _access(session_key)
+    if refused:
+        return refused, None
+    messages = RENDERERS[kind](run_id, user, page, **kwargs)
+    return (CLOSE_GONE, None) if messages is None else (None, messages)
+
+
+class RunProgressConsumer(AsyncWebsocketConsumer):
+    """Routed as `RunProgressConsumer.as_asgi(run_kind=...)` with the run's id as `run_id`."""
+
+    run_kind = BACKUP
+
+    async def connect(self):
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        self.page = _page(self.scope.get("query_string", b""))
+        self.group = group_name(self.run_id, self.run_kind)
+        self.dirty: set[int] = set()
+        self.details_dirty = False
+        self.pending = False
+        self.closed = False
+        self.last_flush = 0.0
+        self.flusher: asyncio.Task | None = None
+        self.watcher: asyncio.Task | None = None
+        user, refused = await database_sync_to_async(_access)(self.session_key)
+        await self.accept()  # then close: the page sees the close code (a refused handshake is 1006)
+        if refused:
+            await self._close(refused)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        refused, snapshot = await database_sync_to_async(_render)(
+            self.session_key, self.run_kind, self.run_id, self.page
+        )
+        if refused:
+            await self._close(refused)
+            return
+        for message in snapshot:
+            await self.send(text_data=message)
+        self.has_rows = len(snapshot) > 1
+        self.last_flush = time.monotonic()
+        self.watcher = asyncio.create_task(self._watch_access())
+
+    async def disconnect(self, code):
+        self.closed = True
+        for task in (self.flusher, self.watcher):
+            if task:
+                task.cancel()
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """The page sends nothing we act on (htmx's ws-send is not used); still, a message from a
+        client whose access is gone closes the socket."""
+        user, refused = await database_sync_to_async(_access)(self.session_key)
+        if refused:
+            await self._close(refused)
+
+    async def blocks_changed(self, event):
+        self.dirty.update(event.get("indexes", ()))
+        self._schedule()
+
+    async def run_changed(self, event):
+        self.details_dirty = True
+        self._schedule()
+
+    async def _close(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
+
+    async def _watch_access(self):
+        while not self.closed:
+            await asyncio.sleep(settings.VELOWEB_WS_RECHECK_SECONDS)
+            user, refused = await database_sync_to_async(_access)(self.session_key)
+            if refused:
+                await self._close(refused)
+
+    def _schedule(self):
+        self.pending = True
+        if not self.closed and (self.flusher is None or self.flusher.done()):
+            self.flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self):
+        while self.pending and not self.closed:
+            await asyncio.sleep(max(0.0, self.last_flush + FLUSH_INTERVAL - time.monotonic()))
+            indexes, self.dirty = self.dirty, set()
+            details, self.details_dirty, self.pending = self.details_dirty, False, False
+            refused, messages = await database_sync_to_async(_render)(
+                self.session_key,
+                self.run_kind,
+                self.run_id,
+                self.page,
+                indexes=indexes if self.has_rows else None,  # no rows yet: the plan may have appeared
+                details=details,
+            )
+            self.last_flush = time.monotonic()
+            if refused:
+                await self._close(refused)
+                return
+            if len(messages) > 1:
+                self.has_rows = True
+            for message in messages:
+                await self.send(text_data=message)
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """Any other WebSocket path: accepted, then closed with CLOSE_GONE (the socket's "not found"),
+    so the client learns why and nothing is logged as an error."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_GONE)

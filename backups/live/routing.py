@@ -1,0 +1,13 @@
+"""WebSocket routes, mounted by veloweb/asgi.py. A path no route serves is closed with 4404, not
+left to Channels' URLRouter, which raises (uvicorn then logs an error and answers 500)."""
+
+from django.urls import path, re_path
+
+from backups import converters  # noqa: F401 - registers <id:...>
+from backups.live.consumer import RunProgressConsumer, UnknownPathConsumer
+from backups.live.progress import BACKUP
+
+websocket_urlpatterns = [
+    path("ws/backups/<id:run_id>/", RunProgressConsumer.as_asgi(run_kind=BACKUP)),
+    re_path(r"", UnknownPathConsumer.as_asgi()),
+]

@@ -1,0 +1,24 @@
+"""Removing an ended backup: its own files in storage, its staging folder, its rows. Shared by the
+delete an operator asks for and by a run that ends with a delete asked while it ran."""
+
+from __future__ import annotations
+
+import logging
+
+from backups.models import Backup
+from backups.runs.staging import Staging, UnsafePath
+
+log = logging.getLogger(__name__)
+Phase = Backup.Phase
+
+
+def remove_ended(backup: Backup, store=None) -> None:
+    """Delete an ended backup's stored files (only its own `backups/<name>/`, through `store` when
+    the caller has the location's store), its staging folder and its row; StorageError keeps the row."""
+    if backup.storage_location and backup.phase in (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED):
+        (store or backup.storage_location.store()).delete_backup(backup.name)
+    try:
+        Staging.of(backup).remove()
+    except UnsafePath as error:  # a row saved before names were checked: its files are not ours
+        log.warning("backup %s: staging folder not removed: %s", backup.pk, error)
+    backup.delete()

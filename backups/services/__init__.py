@@ -1,0 +1,1 @@
+"""Services by sub-domain: what views, forms and commands call to change things."""
