@@ -1,7 +1,8 @@
 """What a cluster's controllers do to objects created through the API, for restores to meet:
 a kubelet that starts pods, the apiextensions server that establishes CRDs.
 
-- Pods created through the API get, after `pod_delay` seconds, `status.phase: Running`, every init
+- Pods created through the API get, after `pod_delay` seconds, a node when they have none (the
+  scheduler), `status.phase: Running`, every init
   container terminated (exit 0) and every container running and ready (`never_ready` leaves them
   waiting, so hooks that wait for a container time out). Seeded pods are left as they are.
 - A CRD created through the API is stored at once but served (its resources in discovery, its
@@ -18,6 +19,7 @@ import threading
 DEFAULT_POD_DELAY = 0.1
 DEFAULT_CRD_DELAY = 0.3
 CRD_GROUP = "apiextensions.k8s.io"
+SCHEDULED_NODE = "emulator-node-1"
 
 
 def _now() -> str:
@@ -110,7 +112,9 @@ class WorkloadControllers:
             }
             if inits:
                 status["initContainerStatuses"] = inits
-            self.store.add(dict(pod, status=status))
+            if ready and not spec.get("nodeName"):  # the scheduler's part: a restored pod has none
+                spec = {**spec, "nodeName": SCHEDULED_NODE}
+            self.store.add(dict(pod, spec=spec, status=status))
 
     def establish(self, name, uid) -> None:
         info = self.store.resources.get((CRD_GROUP, "customresourcedefinitions"))

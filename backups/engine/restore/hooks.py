@@ -387,7 +387,7 @@ def run_post_restore_hooks(
             if not _container_up(current, group.container, group.hooks):
                 continue
             pending.remove(group)
-            for hook in group.hooks:
+            for position, hook in enumerate(group.hooks):
                 run = HookRun(where, hook, ok=False, started=clock(), executed=True)
                 runs.append(run)
                 if hook.wait_timeout and clock() - start > hook.wait_timeout:
@@ -396,6 +396,7 @@ def run_post_restore_hooks(
                     _log_failure(log, run, namespace, name)
                     if hook.on_error == "Fail":
                         failed_hard = True
+                        pending.insert(0, _Pending(group.container, group.hooks[position + 1 :]))
                         break
                     continue
                 outcome = target.exec(
@@ -422,6 +423,7 @@ def run_post_restore_hooks(
                 _log_failure(log, run, namespace, name)
                 if hook.on_error == "Fail":
                     failed_hard = True
+                    pending.insert(0, _Pending(group.container, group.hooks[position + 1 :]))
                     break
             if failed_hard:
                 break

@@ -92,3 +92,64 @@ def restore(sample_backup, tmp_path):
 
 def key_of(obj):
     return _key(obj)
+
+
+def make_backup(objects, folder, name="custom", **backup_options):
+    """Back up a cluster of `objects` (an emulator started for it) into `folder`; returns a
+    SampleBackup whose originals are the objects as the cluster held them."""
+    with KubeEmulator(objects=objects) as emulator:
+        client = connect(kubeconfig=emulator.write_kubeconfig(os.path.join(str(folder), "src-kc")))
+        try:
+            result = run_local_backup(
+                client, BackupSpec(), name, os.path.join(str(folder), "out"), **backup_options
+            )
+        finally:
+            client.close()
+        originals = {_key(o): json.loads(json.dumps(o)) for o in emulator.objects()}
+    return SampleBackup(result, originals)
+
+
+def restore_from(backup, target_client, folder, name="r1", **fields):
+    fields.setdefault("backup_name", backup.name)
+    return run_local_restore(
+        backup.tarball,
+        RestoreSpec(**fields),
+        target_client,
+        name,
+        os.path.join(str(folder), f"work-{name}"),
+        backup=backup.backup_json,
+        volume_infos=backup.volume_infos,
+        crd_timeout=fields.pop("crd_timeout", 10) if "crd_timeout" in fields else 10,
+        hook_wait=5,
+    )
+
+
+def namespace(name, labels=None):
+    meta = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def pod(ns, name, containers=("app",), labels=None, annotations=None, **spec):
+    meta = {"name": name, "namespace": ns, "labels": labels or {"app": name}}
+    if annotations:
+        meta["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {
+            "nodeName": "node-1",
+            "containers": [{"name": c, "image": "busybox"} for c in containers],
+            **spec,
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+def configmap(ns, name, data=None, labels=None):
+    meta = {"name": name, "namespace": ns}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data or {"k": name}}
