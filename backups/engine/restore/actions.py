@@ -310,6 +310,8 @@ def reset_binding_info(obj: dict) -> dict:
     if isinstance(annotations, dict):
         for key in _BINDING_ANNOTATIONS:
             annotations.pop(key, None)
+        if not annotations:  # an empty map is not serialized by the API server
+            del out["metadata"]["annotations"]
     return out
 
 

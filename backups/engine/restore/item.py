@@ -59,6 +59,7 @@ class Prepared:
     has_status: bool = False
     resource: ResourceInfo | None = None
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def velero_skip_reason(item: PlannedItem, obj: dict, ctx: RestoreContext) -> str:
@@ -105,8 +106,12 @@ def prepare_item(item: PlannedItem, obj: dict, ctx: RestoreContext) -> Prepared:
     if reason:
         return Prepared(None, reason)
     resource = ctx.resource_for(item.group, item.resource, item.version)
-    if resource is None:
-        return Prepared(None, errors=[f"the target cluster does not serve {gr}"])
+    if resource is None:  # Velero: a warning, "error getting updated resource client"
+        message = (
+            f"error getting updated resource client for namespace {item.namespace!r}, resource {gr!r}: "
+            "the target cluster does not serve it"
+        ).replace("'", '"')
+        return Prepared(None, warnings=[message])
     backed_up = obj
     status = obj.get("status")
     has_status = "status" in obj
@@ -214,10 +219,13 @@ def _restore_item(item: PlannedItem, ctx: RestoreContext) -> ItemOutcome:
     for message in prepared.errors:
         ctx.results.error(item.namespace, message)
         ctx.log.error(message, **where)
+    for message in prepared.warnings:
+        ctx.results.warn(item.namespace, message)
+        ctx.log.warning(message, **where)
     if prepared.obj is None:
-        if prepared.errors:
+        if prepared.errors or prepared.warnings:
             ctx.results.item(item.api_version, item.kind, item.namespace, item.name, FAILED)
-            return ItemOutcome(item, FAILED, prepared.errors[0])
+            return ItemOutcome(item, FAILED, (prepared.errors + prepared.warnings)[0])
         ctx.log.info(f"not restored: {prepared.skip_reason}", **where)
         recorded = not prepared.skip_reason.startswith("completed")
         if recorded:

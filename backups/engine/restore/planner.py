@@ -296,8 +296,9 @@ def _decide(item: PlannedItem, existing: dict | None, ctx: RestoreContext) -> Pl
     obj = ctx.contents.read_at(item.offset, item.length)
     prepared = prepare_item(item, obj, ctx)
     if prepared.obj is None:
-        if prepared.errors:
-            return item._replace(action=EXCLUDED, reason=f"cannot be restored: {prepared.errors[0]}")
+        if prepared.errors or prepared.warnings:
+            problem = (prepared.errors + prepared.warnings)[0]
+            return item._replace(action=EXCLUDED, reason=f"cannot be restored: {problem}")
         return item._replace(action=EXCLUDED, reason=prepared.skip_reason)
     if existing is None:
         return item._replace(action=CREATE, reason="")

@@ -109,7 +109,7 @@ def make_backup(objects, folder, name="custom", **backup_options):
     return SampleBackup(result, originals)
 
 
-def restore_from(backup, target_client, folder, name="r1", **fields):
+def restore_from(backup, target_client, folder, name="r1", crd_timeout=10, **fields):
     fields.setdefault("backup_name", backup.name)
     return run_local_restore(
         backup.tarball,
@@ -119,7 +119,7 @@ def restore_from(backup, target_client, folder, name="r1", **fields):
         os.path.join(str(folder), f"work-{name}"),
         backup=backup.backup_json,
         volume_infos=backup.volume_infos,
-        crd_timeout=fields.pop("crd_timeout", 10) if "crd_timeout" in fields else 10,
+        crd_timeout=crd_timeout,
         hook_wait=5,
     )
 
