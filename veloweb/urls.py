@@ -24,3 +24,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("backups.urls")),
 ]
+
+handler403 = "backups.views.errors.permission_denied"
+handler404 = "backups.views.errors.page_not_found"
