@@ -54,6 +54,12 @@ class HistoryFilterForm(forms.Form):
     namespace = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "namespace"}))
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)  # queries.HISTORY_SORTS
+
+    def clean_sort(self):
+        from backups.queries import history_sort
+
+        return history_sort(self.cleaned_data["sort"])
 
 
 class BackupForm(forms.Form):

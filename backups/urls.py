@@ -10,6 +10,7 @@ urlpatterns = [
     path("", history.home, name="home"),
     path("backups/new/", define.new_backup, name="new"),
     path("backups/new/check/", define.define_check, name="define_check"),
+    path("backups/delete/", history.bulk_delete, name="bulk_delete"),
     path("backups/<id:pk>/", detail.backup_detail, name="detail"),
     path("backups/<id:pk>/resources/", detail.backup_resources, name="resources"),
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),

@@ -9,7 +9,7 @@ from backups.engine.velero_format.layout import backup_file_key, backup_file_nam
 from backups.live.render import summary_context
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
-from backups.runs import cancel
+from backups.runs import cancel, removal
 from backups.services import backups as backup_services
 
 DOWNLOADS = {"tarball": "tarball", "logs": "log", "results": "results", "resource-list": "resource-list"}
@@ -84,9 +84,13 @@ def backup_delete(request, pk):
         if deferred:
             messages.info(request, deferred)
             return redirect("backups:detail", pk=pk)
-        messages.success(request, f"Backup {backup.name} deleted.")
+        if removal.keeps_files(backup):
+            messages.success(request, f"Backup {backup.name} removed from the history; its files stay.")
+        else:
+            messages.success(request, f"Backup {backup.name} deleted.")
         return redirect("backups:home")
-    return render(request, "backups/confirm_delete.html", {"backup": backup})
+    context = {"backup": backup, "keeps_files": removal.keeps_files(backup)}
+    return render(request, "backups/confirm_delete.html", context)
 
 
 @operator_required
