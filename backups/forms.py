@@ -447,7 +447,29 @@ class StorageLocationForm(CheckedOnSave):
         return None
 
 
+class UserCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=[("", "no access yet"), *((r, r) for r in ROLES)], required=False)
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty for a one-time password, shown once, to be changed at the first sign-in.",
+    )
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        label="New password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty for a one-time password, shown once, to be changed at the next sign-in.",
+    )
+
+
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("", "no access"), *((r, r) for r in ROLES)], required=False)
     # A viewer allowed to download tarballs and read hook output (operators and admins are).
     downloader = forms.BooleanField(required=False)
+    confirm = forms.BooleanField(required=False)  # a role change is confirmed on a page of its own
