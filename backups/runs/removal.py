@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from backups.live import progress
 from backups.models import Backup
 from backups.runs.staging import Staging, UnsafePath
 
@@ -30,4 +31,6 @@ def remove_ended(backup: Backup, store=None) -> None:
         Staging.of(backup).remove()
     except UnsafePath as error:  # a row saved before names were checked: its files are not ours
         log.warning("backup %s: staging folder not removed: %s", backup.pk, error)
+    backup_id = backup.pk
     backup.delete()
+    progress.backup_changed(backup_id)  # the history pages drop its row

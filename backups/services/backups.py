@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backups.engine.durations import expiration_at
 from backups.engine.storage import StorageError
+from backups.live import progress
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.runs import removal
 from backups.runs.admission import admit
@@ -129,6 +130,7 @@ def _create(names: Iterable[str], cluster, now, request_token: str, fields: dict
             if request_token and (winner := Backup.objects.filter(request_token=request_token).first()):
                 return winner  # the same request, a moment earlier
             continue  # the name was taken meanwhile
+        progress.backup_changed(backup.pk)  # the history pages show it
         if backup.phase == Phase.QUEUED:
             admit()
         return backup

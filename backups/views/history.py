@@ -25,22 +25,39 @@ COLUMNS = [
 ]
 
 
+def _page(params):
+    """(the filter form, its sort, the page of backups) of a history query string."""
+    form = HistoryFilterForm(params or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    backups = queries.backup_history(**filters)
+    return (
+        form,
+        filters.get("sort", ""),
+        queries.page_of(backups, params.get("page"), queries.BACKUPS_PER_PAGE),
+    )
+
+
+def history_rows(params, user) -> tuple[list, bool]:
+    """The backups the history page of `params` shows now, and whether `user` may select them:
+    what the live updates re-render."""
+    form, sort, page = _page(params)
+    return list(page), can_operate(user)
+
+
 def history_context(request) -> dict:
     """The history table's context from the request's filters, sort and page (the page, htmx and
-    the WebSocket render the same)."""
-    form = HistoryFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    sort = filters.get("sort", "")
-    page = queries.page_of(
-        queries.backup_history(**filters), request.GET.get("page"), queries.BACKUPS_PER_PAGE
-    )
+    the WebSocket render the same partials)."""
+    form, sort, page = _page(request.GET)
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("sort", None)
     filters_only = query.urlencode()
     if sort:
         query["sort"] = sort
+    live = query.copy()
+    live["page"] = str(page.number)
     return {
+        "live_query": live.urlencode(),
         "form": form,
         "page": page,
         "query": query.urlencode(),
