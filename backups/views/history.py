@@ -3,6 +3,7 @@ from urllib.parse import parse_qsl, urlencode
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from backups import queries
 from backups.forms import HistoryFilterForm
@@ -93,8 +94,14 @@ def home(request):
     the Back button restores them); the registered clusters below."""
     context = history_context(request)
     if request.htmx and not request.htmx.history_restore_request:
-        return render(request, "backups/partials/history_table.html", context)
-    return render(request, "backups/history.html", {**context, "clusters": Cluster.objects.all()})
+        # the fragment shares the page's address (htmx pushes it): never kept, so that Back
+        # loads the whole page, not this table alone from the browser's cache
+        response = render(request, "backups/partials/history_table.html", context)
+        add_never_cache_headers(response)
+    else:
+        response = render(request, "backups/history.html", {**context, "clusters": Cluster.objects.all()})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _selected_ids(data) -> list[int]:

@@ -128,3 +128,10 @@ def test_a_history_restore_request_gets_the_whole_page(client_as, make_backup):
     )
     html = response.content.decode()
     assert "<html" in html and 'name="namespace" value="shop"' in html
+
+
+def test_the_htmx_fragment_is_never_cached_so_back_loads_the_page(client_as):
+    client = client_as("viewer")
+    fragment = client.get("/", {"q": "x"}, HTTP_HX_REQUEST="true")
+    assert "no-store" in fragment["Cache-Control"] and "HX-Request" in fragment["Vary"]
+    assert "HX-Request" in client.get("/", {"q": "x"})["Vary"]
