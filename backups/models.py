@@ -520,3 +520,16 @@ class BackupLogEntry(models.Model):
 
     def __str__(self):
         return f"{self.level}: {self.message}"
+
+
+class Account(models.Model):
+    """What Veloweb keeps of a user beyond Django's User: a password an admin reset to a one-time
+    one must be changed at the next sign-in (`backups.middleware.PasswordChangeRequired`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="veloweb_account"
+    )
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"account of {self.user}"
