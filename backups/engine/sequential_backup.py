@@ -107,7 +107,7 @@ def run_local_backup(
     hooks, hooks_json = _hooks(spec_hooks, source)
     started = clock()
     log = BackupLog()
-    plan = plan_item_blocks(source, spec, log, relations=relations)
+    plan = plan_item_blocks(source, spec, log, relations=relations, hooks=hooks)
     table = source.resources()
 
     os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -121,7 +121,7 @@ def _plan(path: Path, request: dict) -> dict:
     spec_hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
     log = BackupLog()
     with Spool(str(path / "spool")) as spool:
-        plan = plan_item_blocks(source, spec_of(backup), log, spool=spool)
+        plan = plan_item_blocks(source, spec_of(backup), log, spool=spool, hooks=spec_hooks)
     pods_info = table.by_group_resource("pods")
     largest: list[tuple[int, int, str]] = []
     hook_count = 0

@@ -188,3 +188,25 @@ def test_a_block_page_lists_its_items_why_they_joined_and_its_hooks(planned, cli
     assert hooks.count("<li>") == 6 and hooks.count(">pre<") == 3 and hooks.count(">post<") == 3
     assert "fsfreeze --freeze /var/lib/postgresql" in hooks and "from &lt;from-annotation&gt;" in hooks
     assert "shop/db-0" in hooks and "shop/db-2" in hooks
+
+
+def test_unknown_resource_names_are_warnings_in_the_preview_and_match_nothing(
+    db, emulator, settings, tmp_path
+):
+    """As Velero: kept as given, in the backup's filters and in a hook's, matching nothing."""
+    settings.DATA_DIR = tmp_path
+    cluster = Cluster.objects.create(name="sample", kubeconfig_path=emulator.kubeconfig)
+    hooks = {
+        "resources": [{"name": "typo", "includedResources": ["podz"], "pre": [{"exec": {"command": ["x"]}}]}]
+    }
+    fields = {"included_resources": ["pods", "gizmos"], "hooks": hooks}
+    token = previews.create_request(cluster, fields, "nightly")
+    previews.run_preview(token)
+    assert previews.read_status(token) == {"state": "done"}
+    summary = previews.read_summary(token)
+    assert [m.split(":")[0] + ":" + m.split(":")[1] for m in summary["messages"] if "unknown" in m] == [
+        "warning: unknown resource 'gizmos' in included resources",
+        "warning: unknown resource 'podz' in hook 'typo' includedResources",
+    ]
+    blocks = previews.read_blocks(token, 0, summary["blocks"])
+    assert summary["items"] > 0 and not [h for b in blocks for h in b["hooks"] if h["source"] == "typo"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog
-from backups.engine.running.hook_spec import ResourceHook, has_hooks
+from backups.engine.running.hook_spec import ResourceHook, has_hooks, hook_warnings
 from backups.engine.source import Source, SourceError
 
 from .filters import NAMESPACES, GlobalResourceFilter, NamespaceFilter, ResourceFilter, ScopedResourceFilter
@@ -231,6 +231,8 @@ class Collector:
         selectors = self.spec.selectors
         result = Collection(table, namespaces, resources)
         for _, message in spec_warnings(self.spec, table):
+            self.log.warning(message)
+        for message in hook_warnings(self.hooks or []):
             self.log.warning(message)
         if table.by_group_resource(NAMESPACES) is not None:
             self._check_included_namespaces(namespaces, all_namespaces)

@@ -32,14 +32,15 @@ def plan_item_blocks(
     log: BackupLog | None = None,
     relations: list[Relation] | None = None,
     spool: Spool | None = None,
+    hooks: list[ResourceHook] | None = None,
 ) -> BlockPlan:
     """Collect the items `spec` selects from `source` and group them into blocks in dispatch order.
 
     Raises SpecError (a ValueError) for a spec Velero's controller refuses (`spec_errors`), and
     records per-resource API failures in `log` without stopping. With a `spool`, every object is
-    written there once and each BlockItem carries its location.
+    written there once and each BlockItem carries its location. `hooks`: as `stream_item_blocks`.
     """
-    return stream_item_blocks(source, spec, log, relations, spool).run()
+    return stream_item_blocks(source, spec, log, relations, spool, hooks).run()
 
 
 def stream_item_blocks(
