@@ -127,6 +127,7 @@ def complete(
                 run_blocks.filter(index__in=plain[chunk : chunk + 500]).update(
                     state=BlockRun.State.DONE,
                     items_written=F("item_count"),
+                    snapshot_objects=0,
                     items_skipped=0,
                     errors=0,
                     warnings=0,
@@ -142,6 +143,7 @@ def complete(
                 (
                     _block_state_of(result, block_log),
                     len(result.written),
+                    len(result.additional),
                     len(result.skipped),
                     block_log.errors,
                     block_log.warnings,
