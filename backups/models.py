@@ -190,8 +190,7 @@ class VeleroSpec(models.Model):
         max_length=12,
         choices=[("concurrent", "Concurrent"), ("sequential", "Sequential")],
         default="concurrent",
-        help_text="Concurrent: the hooks of a block's pods run at once, each pod's own in order, so a "
-        "frozen pod waits for no other pod's hooks. Sequential: pod after pod, as Velero runs them.",
+        help_text="A block's pods at once, each one's hooks in order; or pod after pod (Velero).",
     )
 
     class Meta:

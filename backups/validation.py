@@ -186,7 +186,8 @@ def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
         problems.append(
             Problem(
                 "hooks_concurrency",
-                f"invalid hooks concurrency {str(concurrency)[:40]!r}: expected {' or '.join(HOOKS_CONCURRENCY)}",
+                f"invalid hooks concurrency {str(concurrency)[:40]!r}: "
+                f"expected {' or '.join(HOOKS_CONCURRENCY)}",
             )
         )
     location = fields.get("storage_location")

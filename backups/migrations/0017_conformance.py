@@ -4,25 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backups', '0011_run_keys'),
+        ("backups", "0011_run_keys"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='backup',
-            name='hooks_concurrency',
-            field=models.CharField(choices=[('concurrent', 'Concurrent'), ('sequential', 'Sequential')], default='concurrent', help_text="Concurrent: the hooks of a block's pods run at once, each pod's own in order, so a frozen pod waits for no other pod's hooks. Sequential: pod after pod, as Velero runs them.", max_length=12),
+            model_name="backup",
+            name="hooks_concurrency",
+            field=models.CharField(
+                choices=[("concurrent", "Concurrent"), ("sequential", "Sequential")],
+                default="concurrent",
+                help_text="A block's pods at once, each one's hooks in order; or pod after pod (Velero).",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='backupdefinition',
-            name='hooks_concurrency',
-            field=models.CharField(choices=[('concurrent', 'Concurrent'), ('sequential', 'Sequential')], default='concurrent', help_text="Concurrent: the hooks of a block's pods run at once, each pod's own in order, so a frozen pod waits for no other pod's hooks. Sequential: pod after pod, as Velero runs them.", max_length=12),
+            model_name="backupdefinition",
+            name="hooks_concurrency",
+            field=models.CharField(
+                choices=[("concurrent", "Concurrent"), ("sequential", "Sequential")],
+                default="concurrent",
+                help_text="A block's pods at once, each one's hooks in order; or pod after pod (Velero).",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='blockrun',
-            name='snapshot_objects',
+            model_name="blockrun",
+            name="snapshot_objects",
             field=models.PositiveIntegerField(default=0),
         ),
     ]
