@@ -14,12 +14,31 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from backups.engine.items import ItemKey
+from backups.engine.items import BlockItem, ItemKey
 from backups.engine.planning.resource_policies import ResourcePolicies
-from backups.engine.running.crds import CRD_RESOURCE
-from backups.engine.running.csi_snapshots import VS_RESOURCE, VSC_RESOURCE, expected_snapshot
+from backups.engine.planning.resources import ResourceTable
+from backups.engine.planning.spec import BackupSpec
+from backups.engine.running.crds import CRD_RESOURCE, crds_to_add
+from backups.engine.running.csi_snapshots import (
+    VS_RESOURCE,
+    VSC_RESOURCE,
+    VSCLASS_RESOURCE,
+    expected_snapshot,
+)
+from backups.engine.source import Source
 
 PV_RESOURCE = "persistentvolumes"
+
+
+def takes_snapshots(snapshot_volumes: bool | None, policies: ResourcePolicies | None) -> bool:
+    """Claims are snapshotted unless snapshotVolumes is false, and then still where a volume
+    policy says `snapshot` (Velero's volume helper)."""
+    return snapshot_volumes is not False or bool(policies and policies.volume_policies)
+
+
+def _looked_at(key: ItemKey) -> bool:
+    """The items whose content the dry run reads: claims and their volumes."""
+    return key.is_claim or key.group_resource == PV_RESOURCE
 
 
 @dataclass
@@ -37,6 +56,41 @@ class DryRun:
     not_snapshotted: Counter = field(default_factory=Counter)  # why not -> claims
     classes: set[str] = field(default_factory=set)  # VolumeSnapshotClasses written once each
     crds: set[str] = field(default_factory=set)  # CRDs the plan holds (not added again at the end)
+
+    @classmethod
+    def start(
+        cls,
+        source: Source,
+        table: ResourceTable,
+        snapshot_volumes: bool | None,
+        policies: ResourcePolicies | None,
+    ) -> DryRun:
+        """A dry run of a backup with these options (the snapshot classes listed once)."""
+        snapshots = takes_snapshots(snapshot_volumes, policies)
+        info = table.by_group_resource(VSCLASS_RESOURCE) if snapshots else None
+        return cls(
+            snapshots=snapshots,
+            snapshot_volumes=snapshot_volumes is not False,
+            policies=policies,
+            snapshot_classes=list(source.list(info)) if info is not None else [],
+        )
+
+    def add_fetched_block(self, items: Iterable[BlockItem], source: Source, table: ResourceTable) -> int:
+        """`add_block` for a plan without a spool: the claims and volumes read from `source`."""
+        keys = [i.key for i in items]
+        looked_at = [(k, self._read(source, table, k) if _looked_at(k) else None) for k in keys]
+        return self.add_block(
+            looked_at, lambda name: self._read(source, table, ItemKey("", "v1", PV_RESOURCE, "", name))
+        )
+
+    @staticmethod
+    def _read(source: Source, table: ResourceTable, key: ItemKey) -> dict | None:
+        info = table.by_group_resource(key.group_resource)
+        return source.get(info, key.namespace or None, key.name) if info is not None else None
+
+    def finish(self, source: Source, table: ResourceTable, spec: BackupSpec) -> dict:
+        """`as_dict` with the CRDs the backup will add at the end (read from `source`)."""
+        return self.as_dict(crds_to_add(source, table, spec, self.types, self.crds))
 
     def add_block(
         self, items: Iterable[tuple[ItemKey, dict | None]], get_volume: Callable[[str], dict | None]

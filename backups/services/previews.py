@@ -34,8 +34,6 @@ from backups.engine.dry_run import DryRun
 from backups.engine.log import BackupLog
 from backups.engine.planning.itemblocks import stream_item_blocks
 from backups.engine.planning.spool import Spool, SpoolReader
-from backups.engine.running.crds import crds_to_add
-from backups.engine.running.csi_snapshots import VSCLASS_RESOURCE
 from backups.engine.running.hook_spec import POST, PRE, hooks_for_pod, parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.models import Backup, Cluster
@@ -122,7 +120,7 @@ def run_preview(token: str) -> None:
 def _plan(path: Path, request: dict) -> dict:
     """Stream the plan into the files described above: blocks as the walk yields them, each
     excluded item as it is found (with why), the dry run's counts as they go."""
-    from backups.runs.planning import policies_of, takes_snapshots
+    from backups.runs.planning import policies_of
     from backups.validation import spec_of
 
     cluster = Cluster.objects.get(pk=request["cluster"])
@@ -131,13 +129,7 @@ def _plan(path: Path, request: dict) -> dict:
     table = source.resources()
     spec = spec_of(backup)
     spec_hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
-    policies = policies_of(backup)
-    dry_run = DryRun(
-        snapshots=takes_snapshots(backup, policies),
-        snapshot_volumes=backup.snapshot_volumes is not False,
-        policies=policies,
-        snapshot_classes=_snapshot_classes(source, table),
-    )
+    dry_run = DryRun.start(source, table, backup.snapshot_volumes, policies_of(backup))
     pods_info = table.by_group_resource("pods")
     pv_info = table.by_group_resource("persistentvolumes")
     log = BackupLog()
@@ -205,7 +197,7 @@ def _plan(path: Path, request: dict) -> dict:
                     heapq.heappushpop(largest, entry)
                 blocks += 1
     try:
-        crds = crds_to_add(source, table, spec, dry_run.types, dry_run.crds)
+        counted = dry_run.finish(source, table, spec)
     finally:
         source.close()
     problems = [e for e in log.entries if e.level in ("warning", "error")]
@@ -215,7 +207,7 @@ def _plan(path: Path, request: dict) -> dict:
         "excluded": sum(reasons.values()),
         "excluded_reasons": reasons.most_common(REASONS_SHOWN),
         "skipped_types": walk.c.skipped_types,
-        "dry_run": dry_run.as_dict(crds),
+        "dry_run": counted,
         "hooks": hook_count,
         "errors": log.errors,
         "warnings": log.warnings,
@@ -224,11 +216,6 @@ def _plan(path: Path, request: dict) -> dict:
             {"index": -i, "size": size, "first": first} for size, i, first in sorted(largest, reverse=True)
         ],
     }
-
-
-def _snapshot_classes(source, table) -> list[dict]:
-    info = table.by_group_resource(VSCLASS_RESOURCE)
-    return list(source.list(info)) if info is not None else []
 
 
 def read_request(token: str) -> dict:

@@ -3,6 +3,7 @@
 import gzip
 import json
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,11 @@ def test_a_backup_of_the_sample_cluster_completes_and_matches_the_cluster(
 def test_a_scheduled_namespace_backup_adds_the_crds_of_its_custom_resources(
     manage, registered, cluster, stack_env
 ):
-    """Velero's end-of-backup step: shop holds widgets, so their CRD joins the backup, counted."""
+    """Velero's end-of-backup step: shop holds widgets, so their CRD joins the backup, counted; the
+    dry run (`preview_blocks`) told beforehand how many items of each type it would write."""
+    planned = json.loads(
+        manage("preview_blocks", "--kubeconfig", cluster.kubeconfig, "--include-namespaces", "shop").stdout
+    )["dry_run"]
     create = (
         "from backups.services import backups as backup_services; from backups.runs.steps import wait_for;"
         "from backups.models import Cluster;"
@@ -142,7 +147,12 @@ def test_a_scheduled_namespace_backup_adds_the_crds_of_its_custom_resources(
     )
     assert sum(1 for entry in items if entry.startswith(crd)) == 1
     metadata = json.loads((folder / "velero-backup.json").read_text())
-    assert metadata["status"]["progress"]["itemsBackedUp"] == len(items)
+    assert metadata["status"]["progress"]["itemsBackedUp"] == len(items) == planned["total"]
+    written = Counter(entry.split("/")[1] for entry in items)
+    expected = Counter(dict(planned["types"])) + Counter(planned["added_types"])
+    expected["customresourcedefinitions.apiextensions.k8s.io"] += len(planned["crds"])
+    expected["volumesnapshotclasses.snapshot.storage.k8s.io"] += len(planned["snapshot_classes"])
+    assert written == expected
     assert metadata["metadata"]["labels"] == {
         "velero.io/storage-location": metadata["spec"]["storageLocation"],
         "velero.io/schedule-name": "nightly",
