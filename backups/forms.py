@@ -136,6 +136,17 @@ class BackupForm(forms.Form):
         help_text="Claims sharing a value of this label are backed up in one block.",
     )
     workers = forms.IntegerField(initial=4, min_value=1, max_value=64)
+    hooks_concurrency = forms.ChoiceField(
+        choices=[
+            ("concurrent", "Concurrent: the pods of a block at once, each pod's hooks in order"),
+            ("sequential", "Sequential: pod after pod (Velero's order)"),
+        ],
+        initial="concurrent",
+        required=False,
+        label="Hooks of a block's pods",
+        help_text="Concurrent keeps each pod frozen only for its own hooks; all pre-hooks still end before "
+        "any item is written, and post-hooks start after the block's items and snapshots.",
+    )
     storage_location = forms.ModelChoiceField(
         StorageLocation.objects.all(), required=False, empty_label="default"
     )
@@ -173,6 +184,7 @@ class BackupForm(forms.Form):
             "csi_snapshot_timeout": backup.csi_snapshot_timeout,
             "volume_group_label_key": backup.volume_group_label_key,
             "workers": backup.workers,
+            "hooks_concurrency": backup.hooks_concurrency,
             "storage_location": backup.storage_location_id,
             "schedule": getattr(backup, "schedule", ""),
             "paused": getattr(backup, "paused", False),
@@ -250,6 +262,7 @@ class BackupForm(forms.Form):
             "csi_snapshot_timeout": data.get("csi_snapshot_timeout", "").strip() or "10m0s",
             "volume_group_label_key": data.get("volume_group_label_key", "").strip() or DEFAULT_GROUP_KEY,
             "workers": data.get("workers") or 4,
+            "hooks_concurrency": data.get("hooks_concurrency") or "concurrent",
             "storage_location_id": location.pk if location else None,
         }
 

@@ -26,6 +26,7 @@ urlpatterns = [
     path("previews/<str:token>/", preview_pages.preview_page, name="preview"),
     path("previews/<str:token>/blocks/<id:index>/", preview_pages.preview_block, name="preview_block"),
     path("previews/<str:token>/backup/", preview_pages.preview_backup_now, name="preview_backup_now"),
+    path("previews/<str:token>/excluded/", preview_pages.preview_excluded, name="preview_excluded"),
     path("settings/", admin_pages.settings_page, name="settings"),
     path("settings/clusters/new/", admin_pages.cluster_edit, name="cluster_new"),
     path("settings/clusters/<id:pk>/", admin_pages.cluster_edit, name="cluster_edit"),

@@ -104,6 +104,13 @@ class Command(BaseCommand):
         create.add_argument("--csi-snapshot-timeout", default="10m0s")
         create.add_argument("--volume-group-label-key", default="velero.io/volume-group")
         create.add_argument("--workers", type=int, default=4)
+        create.add_argument(
+            "--hooks-concurrency",
+            choices=["concurrent", "sequential"],
+            default="concurrent",
+            help="the hooks of a block's pods at once, each pod's in order (default), "
+            "or pod after pod as Velero runs them",
+        )
         create.add_argument("--storage-location")
         create.add_argument(
             "--wait", action="store_true", help="wait until it finishes (exit 1 unless Completed)"
@@ -183,6 +190,7 @@ class Command(BaseCommand):
                 csi_snapshot_timeout=o["csi_snapshot_timeout"],
                 volume_group_label_key=o["volume_group_label_key"],
                 workers=o["workers"],
+                hooks_concurrency=o["hooks_concurrency"],
                 storage_location=location,
             )
         except ValueError as error:
