@@ -57,9 +57,23 @@ def _item_key(request) -> tuple[str, str, str]:
     return resource, request.GET.get("namespace", "").strip(), name
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """YAML as kubectl shows it: multi-line strings as `|` blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None  # PyYAML falls back to quotes when a block cannot hold it
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
 def _render_object(obj, fmt: str) -> str:
     if fmt == "yaml":
-        return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+        return yaml.dump(
+            obj, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120
+        )
     return json.dumps(obj, indent=2, ensure_ascii=False)
 
 
