@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from backups.engine.velero_format.tarball_index import IndexEntry
+from backups.engine.velero_format.tarball_index import IndexEntry, parse_line
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 REDACTED = "(redacted)"
@@ -49,6 +49,32 @@ def diff_indexes(old: Iterable[IndexEntry], new: Iterable[IndexEntry]) -> Iterat
         else:
             if x.digest != y.digest:
                 yield ItemChange(CHANGED, x, y)
+            x, y = next(a, None), next(b, None)
+
+
+def _keyed(lines: Iterable[bytes]) -> Iterator[tuple[list[bytes], bytes, bytes]]:
+    """(resource, namespace, name), content hash, line: without parsing the rest."""
+    for line in lines:
+        fields = line.split(b"\t", 3)
+        yield fields[:3], line.rstrip(b"\n").rsplit(b"\t", 1)[-1], line
+
+
+def diff_index_lines(old: Iterable[bytes], new: Iterable[bytes]) -> Iterator[ItemChange]:
+    """`diff_indexes` over raw index lines (`TarballIndex.lines`): only the lines that differ
+    are parsed, so a diff of two 300,000-item backups is a pass of byte comparisons."""
+    a, b = _keyed(old), _keyed(new)
+    x, y = next(a, None), next(b, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x[0] < y[0]):
+            assert x is not None
+            yield ItemChange(REMOVED, parse_line(x[2]), None)
+            x = next(a, None)
+        elif x is None or y[0] < x[0]:
+            yield ItemChange(ADDED, None, parse_line(y[2]))
+            y = next(b, None)
+        else:
+            if x[1] != y[1]:
+                yield ItemChange(CHANGED, parse_line(x[2]), parse_line(y[2]))
             x, y = next(a, None), next(b, None)
 
 

@@ -20,7 +20,7 @@ from backups.engine.item_diff import (
     VOLATILE,
     FieldChange,
     ItemChange,
-    diff_indexes,
+    diff_index_lines,
     field_changes,
     redact,
     redact_changes,
@@ -30,7 +30,13 @@ from backups.engine.planning.resources import UnknownResource
 from backups.engine.source import SourceError
 from backups.engine.storage import StorageError
 from backups.engine.velero_format.layout import tarball_key
-from backups.engine.velero_format.tarball_index import IndexEntry, IndexError_, TarballIndex, extract_entry
+from backups.engine.velero_format.tarball_index import (
+    IndexEntry,
+    IndexError_,
+    TarballIndex,
+    extract_entry,
+    parse_line,
+)
 from backups.models import Backup
 from backups.services.backup_indexes import (
     FINISHED,
@@ -82,17 +88,18 @@ def page_number(text: str | None) -> int:
         return 1
 
 
-def _page(rows: Callable[[], Iterator], number: int, per_page: int) -> Page:
-    """One pass over `rows()` keeps one page and counts them all; a page past the end is the last."""
+def _page(rows: Callable[[], Iterator], number: int, per_page: int, keep: Callable = lambda row: row) -> Page:
+    """One pass over `rows()` keeps one page (through `keep`) and counts them all; a page past
+    the end is the last."""
     start, stop = (number - 1) * per_page, number * per_page
     kept, total = [], 0
     for row in rows():
         if start <= total < stop:
-            kept.append(row)
+            kept.append(keep(row))
         total += 1
     last = max(1, -(-total // per_page))
     if number > last:
-        return _page(rows, last, per_page)
+        return _page(rows, last, per_page, keep)
     return Page(kept, number, per_page, total)
 
 
@@ -104,18 +111,19 @@ def items_page(
 ) -> Page:
     """Items of one resource type and namespace (either may be empty: all), whose name contains
     `q` (case-insensitive), sorted by resource, namespace and name."""
-    needle = q.strip().lower()
-    scope = None if namespace == "" else ("" if namespace == "-" else namespace)
+    needle = q.strip().lower().encode()
+    scope = None if namespace == "" else ("" if namespace == "-" else namespace).encode()
 
-    def rows() -> Iterator[IndexEntry]:
-        for entry in index.entries(resource or None):
-            if scope is not None and entry.namespace != scope:
+    def rows() -> Iterator[bytes]:
+        for line in index.lines(resource or None):  # filtered on raw fields, parsed when kept
+            _, ns, name, _ = line.split(b"\t", 3)
+            if scope is not None and ns != scope:
                 continue
-            if needle and needle not in entry.name.lower() and needle not in entry.namespace.lower():
+            if needle and needle not in name.lower() and needle not in ns.lower():
                 continue
-            yield entry
+            yield line
 
-    return _page(rows, number, PER_PAGE)
+    return _page(rows, number, PER_PAGE, parse_line)
 
 
 def read_item(backup: Backup, entry: IndexEntry) -> dict:
@@ -242,7 +250,7 @@ def diff_backups(
 
     def rows() -> Iterator[ItemChange]:
         counts.update({ADDED: 0, REMOVED: 0, CHANGED: 0})
-        for change in diff_indexes(old_index.entries(resource or None), new_index.entries(resource or None)):
+        for change in diff_index_lines(old_index.lines(resource or None), new_index.lines(resource or None)):
             counts[change.status] += 1
             if not status or change.status == status:
                 yield change

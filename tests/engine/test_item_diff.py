@@ -9,6 +9,7 @@ from backups.engine.item_diff import (
     CHANGED,
     REDACTED,
     REMOVED,
+    diff_index_lines,
     diff_indexes,
     field_changes,
     redact,
@@ -94,3 +95,13 @@ def test_secrets_are_redacted_keys_kept():
         ("data.user", None, REDACTED),
     ]
     assert "c2VjcmV0" not in repr(changes) and "b3RoZXI=" not in repr(changes)
+
+
+def test_the_diff_of_raw_index_lines_is_the_diff_of_entries():
+    rng = random.Random(3)
+    keys = sorted({("configmaps", f"ns{rng.randint(0, 3)}", f"n{i}") for i in range(500)})
+    old = [entry(*k, digest=str(rng.randint(0, 2)) * 16) for k in keys if rng.random() < 0.8]
+    new = [entry(*k, digest=str(rng.randint(0, 2)) * 16) for k in keys if rng.random() < 0.8]
+    as_lines = lambda entries: [(e.line() + "\n").encode() for e in entries]  # noqa: E731
+    raw = list(diff_index_lines(as_lines(old), as_lines(new)))
+    assert raw == list(diff_indexes(old, new)) and raw

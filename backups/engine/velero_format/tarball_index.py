@@ -36,6 +36,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .archive import read_member_entries
 from .layout import PREFERRED_VERSION_SUFFIX, parse_item_path
 
 FORMAT = "veloweb-tarball-index/1"
@@ -316,38 +317,34 @@ def _sorted_lines(lines: Iterable[str], workdir: str) -> Iterator[str]:
         os.unlink(path)
 
 
-def _one_per_object(lines: Iterator[str]) -> Iterator[IndexEntry]:
-    """Sorted twin lines (same object, several copies) -> the best copy of each object."""
-    last: tuple[str, str, str] | None = None
+def _one_per_object(lines: Iterator[str]) -> Iterator[list[str]]:
+    """Sorted twin lines (same object, several copies) -> the fields of the best copy of each
+    object, its version without the rank."""
+    last: list[str] | None = None
     for line in lines:
-        entry = IndexEntry.parse(line)
-        if entry.key == last:
+        fields = line.split("\t")
+        if len(fields) != 9:
+            raise IndexError_(f"index line has {len(fields)} fields, expected 9: {line[:120]!r}")
+        if last is not None and fields[:3] == last[:3]:
             continue
-        last = entry.key
-        version = entry.version[1:]  # without the rank
-        yield IndexEntry(
-            entry.group_resource, entry.namespace, entry.name, version, entry.member_offset,
-            entry.read_length, entry.entry_offset, entry.size, entry.digest,
-        )  # fmt: skip
+        fields[3] = fields[3][1:]  # without the rank
+        last = fields
+        yield fields
 
 
-def write_index(
-    tarball: BinaryIO, out_path: str, *, tarball_size: int | None = None, gz: bool = True
-) -> dict:
-    """Scan `tarball` and write its index to `out_path` (gzip unless `gz=False`), atomically;
-    returns the header (counts by resource and namespace)."""
+def _write_sorted(lines: Iterable[str], out_path: str, tarball_size: int | None, gz: bool) -> dict:
     folder = os.path.dirname(os.path.abspath(out_path))
     with tempfile.TemporaryDirectory(prefix="index-", dir=folder) as work:
         body_path = os.path.join(work, "body")
         types: dict[str, int] = {}
         namespaces: dict[str, int] = {}
         items = 0
-        with open(body_path, "w", encoding="utf-8") as body:
-            for entry in _one_per_object(_sorted_lines((e.line() for e in index_entries(tarball)), work)):
-                body.write(entry.line() + "\n")
+        with open(body_path, "w", encoding="utf-8", errors="surrogateescape") as body:
+            for fields in _one_per_object(_sorted_lines(lines, work)):
+                body.write("\t".join(fields) + "\n")
                 items += 1
-                types[entry.group_resource] = types.get(entry.group_resource, 0) + 1
-                namespaces[entry.namespace] = namespaces.get(entry.namespace, 0) + 1
+                types[fields[0]] = types.get(fields[0], 0) + 1
+                namespaces[fields[1]] = namespaces.get(fields[1], 0) + 1
         header = {
             "format": FORMAT,
             "tarball_size": tarball_size,
@@ -356,18 +353,57 @@ def write_index(
             "namespaces": dict(sorted(namespaces.items())),
         }
         tmp = os.path.join(work, "out")
-        opener = gzip.open if gz else open
-        with opener(tmp, "wt", encoding="utf-8") as out, open(body_path, encoding="utf-8") as body:
-            out.write(json.dumps(header, separators=(",", ":")) + "\n")
-            while chunk := body.read(1 << 20):
+        with (
+            gzip.open(tmp, "wb", compresslevel=3) if gz else open(tmp, "wb") as out,
+            open(body_path, "rb") as src,
+        ):
+            out.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")
+            while chunk := src.read(1 << 20):
                 out.write(chunk)
         os.replace(tmp, out_path)
     return header
 
 
+def write_index(
+    tarball: BinaryIO, out_path: str, *, tarball_size: int | None = None, gz: bool = True
+) -> dict:
+    """Scan `tarball` and write its index to `out_path` (gzip unless `gz=False`), atomically;
+    returns the header (counts by resource and namespace)."""
+    return _write_sorted((e.line() for e in index_entries(tarball)), out_path, tarball_size, gz)
+
+
 def write_index_of_file(tarball_path: str, out_path: str) -> dict:
     with open(tarball_path, "rb") as tarball:
         return write_index(tarball, out_path, tarball_size=os.path.getsize(tarball_path))
+
+
+def _member_lines(members: list[str], offsets: list[int]) -> Iterator[str]:
+    """Index lines of the assembled members: from each member's entries file (written with it by
+    `BlockArchiveWriter`), or by scanning the member when it has none that matches."""
+    for path, offset in zip(members, offsets, strict=True):
+        length = os.path.getsize(path)
+        rows = read_member_entries(path)
+        if rows is None:
+            with open(path, "rb") as member:
+                for entry in index_entries(member):
+                    yield IndexEntry(
+                        entry.group_resource, entry.namespace, entry.name, entry.version,
+                        entry.member_offset + offset, entry.read_length, entry.entry_offset, entry.size,
+                        entry.digest,
+                    ).line()  # fmt: skip
+            continue
+        where = f"\t{offset}\t{length}\t"
+        for row in rows:
+            gr, ns, name, version, rest = row.split("\t", 4)
+            yield f"{gr}\t{ns}\t{name}\t{version}{where}{rest}"
+
+
+def write_index_of_members(
+    members: list[str], offsets: list[int], out_path: str, *, tarball_size: int | None = None
+) -> dict:
+    """The index of a tarball just assembled from `members` (at `offsets` in it) without reading
+    it again: each member's rows come from its entries file; one read of a member is all of it."""
+    return _write_sorted(_member_lines(members, offsets), out_path, tarball_size, gz=True)
 
 
 # --- reading the index ---------------------------------------------------------------------------
@@ -427,8 +463,9 @@ class TarballIndex:
                 lo = mid + 1
         f.seek(line_start(lo))
 
-    def entries(self, group_resource: str | None = None) -> Iterator[IndexEntry]:
-        """Every entry in order, or those of one resource type."""
+    def lines(self, group_resource: str | None = None) -> Iterator[bytes]:
+        """Every line in order (bytes, newline included), or those of one resource type: for
+        passes that look at a few fields of every line and parse only the lines they keep."""
         prefix = (group_resource + "\t").encode() if group_resource is not None else b""
         with open(self.path, "rb") as f:
             if prefix:
@@ -438,7 +475,12 @@ class TarballIndex:
             for line in f:
                 if prefix and not line.startswith(prefix):
                     return
-                yield IndexEntry.parse(line.decode("utf-8", "surrogateescape"))
+                yield line
+
+    def entries(self, group_resource: str | None = None) -> Iterator[IndexEntry]:
+        """Every entry in order, or those of one resource type."""
+        for line in self.lines(group_resource):
+            yield parse_line(line)
 
     def find(self, group_resource: str, namespace: str, name: str) -> IndexEntry | None:
         prefix = f"{group_resource}\t{namespace}\t{name}\t".encode()
@@ -446,8 +488,12 @@ class TarballIndex:
             self._seek_first(f, prefix)
             line = f.readline()
         if line.startswith(prefix):
-            return IndexEntry.parse(line.decode("utf-8", "surrogateescape"))
+            return parse_line(line)
         return None
+
+
+def parse_line(line: bytes) -> IndexEntry:
+    return IndexEntry.parse(line.decode("utf-8", "surrogateescape"))
 
 
 def unpack_index(gz_path: str, out_path: str) -> None:
@@ -478,7 +524,7 @@ def extract_entry(data: bytes, entry: IndexEntry) -> bytes:
     while rest and len(out) < need:
         z = zlib.decompressobj(_GZIP_WBITS)
         try:
-            out += z.decompress(rest, 0)
+            out += z.decompress(rest, need - len(out))  # stops once the entry is out
         except zlib.error as error:
             raise IndexError_(f"the tarball does not match its index: {error}") from error
         rest = z.unused_data if z.eof else b""

@@ -264,3 +264,40 @@ def test_s3_read_range_is_one_range_get_and_reads_items(s3, tmp_path):
         assert json.loads(extract_entry(data, entry)) == expected[entry.key]
     assert len(requests) == 6
     assert all(r.headers["Range"].startswith(b"bytes=") for r in requests)
+
+
+def test_finalize_builds_the_index_from_the_members_entries_files_as_a_scan_would(tmp_path):
+    """The writer records where each object is as it writes it: the index comes without reading
+    the tarball again, and says what a scan of the tarball says."""
+    our_tarball(tmp_path, sample_blocks())  # assembled without member_offsets
+    members = sorted(str(p) for p in tmp_path.glob("block-*.tar.gz-member"))
+    assert all(os.path.exists(m + ".entries") for m in members)
+    offsets: list[int] = []
+    assemble_tarball(members, str(tmp_path / "again.tar.gz"), fsync=False, member_offsets=offsets)
+    # a member rewritten after its entries file (a retried batch that died in between): scanned
+    with BlockArchiveWriter(members[1], fsync=False) as writer:
+        writer.add_item(
+            ItemKey("", "v1", "configmaps", "shop", "retried"), obj("ConfigMap", "shop", "retried")
+        )
+    with open(members[1] + ".entries", "rb") as f:
+        fresh = f.read()
+    (tmp_path / "stale.entries").write_bytes(fresh)
+    with open(members[1] + ".entries", "wb") as f:
+        f.write(b"1:00\n" + fresh.split(b"\n", 1)[1])
+    offsets = []
+    again = str(tmp_path / "again.tar.gz")
+    size = assemble_tarball(members, again, fsync=False, member_offsets=offsets)
+    header = tarball_index.write_index_of_members(members, offsets, str(tmp_path / "m.gz"), tarball_size=size)
+    write_index_of_file(again, str(tmp_path / "s.gz"))
+    tarball_index.unpack_index(str(tmp_path / "m.gz"), str(tmp_path / "m"))
+    tarball_index.unpack_index(str(tmp_path / "s.gz"), str(tmp_path / "s"))
+    from_members = list(TarballIndex(str(tmp_path / "m")).entries())
+    scanned = list(TarballIndex(str(tmp_path / "s")).entries())
+    same = lambda e: (e.key, e.version, e.member_offset, e.entry_offset, e.size, e.digest)  # noqa: E731
+    assert [same(e) for e in from_members] == [same(e) for e in scanned]
+    assert header["items"] == 4 and "retried" in {e.name for e in from_members}
+    store = LocalStore(str(tmp_path))
+    expected = objects_by_key(again)
+    for entry in from_members:  # the whole member is read: one ranged read still
+        data = store.read_range("again.tar.gz", entry.member_offset, entry.read_length)
+        assert json.loads(extract_entry(data, entry)) == expected[entry.key]
