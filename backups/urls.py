@@ -18,6 +18,7 @@ urlpatterns = [
     path("backups/<id:pk>/item/live/", content_pages.item_live, name="item_live"),
     path("backups/<id:pk>/diff/", content_pages.backup_diff, name="diff"),
     path("items/search/", content_pages.item_search, name="item_search"),
+    path("compare/", content_pages.compare, name="compare"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),
     path("backups/<id:pk>/cancel/", detail.backup_cancel, name="cancel"),
     path("definitions/", definition_pages.definition_list, name="definitions"),

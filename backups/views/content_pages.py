@@ -9,7 +9,7 @@ from functools import wraps
 
 import yaml
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from backups import queries
 from backups.models import Backup, Cluster
@@ -233,3 +233,26 @@ def backup_diff(request, pk):
         "types": sorted(set(open_index(old).types) | set(open_index(new).types)),
     }
     return render(request, "backups/diff.html", context)
+
+
+@viewer_required
+@_explained
+def compare(request):
+    """Pick two finished backups (from the history): on to the diff of the two."""
+    first, second = request.GET.get("backup"), request.GET.get("with")
+    if first and second:
+        ids = [queries.object_id(first), queries.object_id(second)]
+        if None in ids:
+            raise Http404("pick two backups to compare (ids)")
+        backup = _backup(ids[0], request)
+        return redirect(f"/backups/{backup.pk}/diff/?with={_backup(ids[1]).pk}")
+    finished = (
+        Backup.objects.filter(phase__in=contents.FINISHED)
+        .select_related("cluster")
+        .order_by("-started", "-pk")[:200]
+    )
+    finished = list(finished)
+    newest = finished[0] if finished else None
+    before = next((b for b in finished[1:] if newest and b.cluster_id == newest.cluster_id), None)
+    context = {"backups": finished, "newest": newest, "before": before}
+    return render(request, "backups/compare.html", context)

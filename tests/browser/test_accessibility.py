@@ -82,6 +82,7 @@ def pages(backup_id: int, location_id: int) -> dict[str, str]:
         "item-live": f"/backups/{backup_id}/item/live/?resource=configmaps&namespace=shop&name=web-config",
         "item-search": "/items/search/?resource=configmap&namespace=shop&name=web-config",
         "backup-diff-pick": f"/backups/{backup_id}/diff/",
+        "compare": "/compare/",
         "backup-delete": f"/backups/{backup_id}/delete/",
         "definitions": "/definitions/",
         "settings": "/settings/",

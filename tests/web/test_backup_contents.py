@@ -308,3 +308,35 @@ def test_one_item_against_the_live_cluster(client_as, make_backup, location, tmp
         response.status_code == 404 and "the cluster it came from is not known" in response.content.decode()
     )
     assert yaml  # the YAML renderer is PyYAML (a runtime dependency)
+
+
+def test_compare_from_the_history(client_as, two_backups):
+    first, second = two_backups
+    client = client_as("viewer")
+    html = client.get("/").content.decode()
+    assert 'href="/compare/"' in html and 'href="/items/search/"' in html
+    html = client.get("/compare/").content.decode()
+    # the newest backup and the one before it of the same cluster are preselected
+    assert (
+        f'<option value="{second.pk}" selected>' in html and f'<option value="{first.pk}" selected>' in html
+    )
+    response = client.get("/compare/", {"backup": second.pk, "with": first.pk})
+    assert (
+        response.status_code == 302 and response["Location"] == f"/backups/{second.pk}/diff/?with={first.pk}"
+    )
+    response = client.get("/compare/", {"backup": "x", "with": first.pk})
+    assert response.status_code == 404 and "pick two backups" in response.content.decode()
+    response = client.get("/compare/", {"backup": "987654", "with": first.pk})
+    assert response.status_code == 404 and "there is no backup with id 987654" in response.content.decode()
+
+
+def test_deleting_a_backup_drops_its_cached_index(client_as, two_backups):
+    from backups.services.backup_indexes import cache_path
+
+    first, _ = two_backups
+    client = client_as("operator")
+    assert client.get(f"/backups/{first.pk}/items/").status_code == 200
+    cached = cache_path(first)
+    assert cached.exists()
+    assert client.post(f"/backups/{first.pk}/delete/").status_code == 302
+    assert not cached.exists() and not Backup.objects.filter(pk=first.pk).exists()
