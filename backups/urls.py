@@ -1,7 +1,16 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages, user_pages
+from backups.views import (
+    admin_pages,
+    content_pages,
+    define,
+    definition_pages,
+    detail,
+    history,
+    preview_pages,
+    user_pages,
+)
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -14,6 +23,12 @@ urlpatterns = [
     path("backups/<id:pk>/", detail.backup_detail, name="detail"),
     path("backups/<id:pk>/resources/", detail.backup_resources, name="resources"),
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
+    path("backups/<id:pk>/items/", content_pages.backup_items, name="items"),
+    path("backups/<id:pk>/item/", content_pages.backup_item, name="item"),
+    path("backups/<id:pk>/item/live/", content_pages.item_live, name="item_live"),
+    path("backups/<id:pk>/diff/", content_pages.backup_diff, name="diff"),
+    path("items/search/", content_pages.item_search, name="item_search"),
+    path("compare/", content_pages.compare, name="compare"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),
     path("backups/<id:pk>/cancel/", detail.backup_cancel, name="cancel"),
     path("definitions/", definition_pages.definition_list, name="definitions"),

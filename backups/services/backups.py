@@ -20,6 +20,7 @@ from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.runs import removal
 from backups.runs.admission import admit
 from backups.runs.cancel import request_cancel
+from backups.services import backup_indexes
 from backups.validation import (
     BACKUP_NAME_MAX,
     UnstorableValue,
@@ -172,6 +173,7 @@ def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
             f"Backup {backup.name} is being cancelled; it will be deleted once its running blocks "
             "have run their post-hooks."
         )
+    backup_indexes.forget(backup)  # the local copy of its index (a cache: losing it costs nothing)
     removal.remove_ended(backup, store)
     return None
 

@@ -78,3 +78,13 @@ def role_of(user) -> str:
     from backups.permissions import role_of as role
 
     return role(user) or ""
+
+
+@register.filter
+def json_value(value) -> str:
+    """A field's value in a diff: strings as they are, anything else as compact JSON."""
+    import json
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

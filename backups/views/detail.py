@@ -4,6 +4,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from backups import queries
+from backups.backup_describe import describe
 from backups.engine import storage
 from backups.engine.velero_format.layout import backup_file_key, backup_file_name
 from backups.live.render import summary_context
@@ -42,7 +43,7 @@ def _storage_failure(request, backup: Backup, what: str, error: Exception):
 def backup_detail(request, pk):
     backup = _backup(pk)
     blocks = queries.blocks_page(backup, request.GET.get("page"))
-    context = {**summary_context(backup, request.user), "blocks": blocks}
+    context = {**summary_context(backup, request.user), "blocks": blocks, "describe": describe(backup)}
     return render(request, "backups/detail.html", context)
 
 

@@ -21,6 +21,7 @@ from backups.engine.log import LogEntry
 from .archive import _written_atomically, assemble_tarball
 from .backup_json import dump_backup_json
 from .layout import backup_file_name
+from .tarball_index import write_index_of_members
 
 
 def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
@@ -126,9 +127,11 @@ class BackupFilesWriter:
         entries: list[LogEntry],
         volume_infos: list[dict],
     ) -> int:
-        """The tarball (from the archive members, in order), the resource list of the items
-        written, the volume info, the results and the log; the tarball's size."""
-        size = assemble_tarball(members, self._written("tarball"))
+        """The tarball (from the archive members, in order) and its index, the resource list of
+        the items written, the volume info, the results and the log; the tarball's size."""
+        offsets: list[int] = []
+        size = assemble_tarball(members, self._written("tarball"), member_offsets=offsets)
+        write_index_of_members(members, offsets, self._written("index"), tarball_size=size)
         write_gzip_json(self._written("resource-list"), resource_list(written))
         write_gzip_json(self._written("volume-info"), volume_infos)
         write_gzip_json(self._written("results"), results_file(entries))
