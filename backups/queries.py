@@ -89,15 +89,20 @@ def hook_timeline(backup: Backup) -> list[HookRun]:
     return list(reversed(latest))
 
 
+PROBLEM_LEVELS = ("warning", "error")
+
+
 def log_tail(backup: Backup) -> list[BackupLogEntry]:
-    latest = BackupLogEntry.objects.filter(backup=backup).order_by("-time", "-id")[:LOG_LINES_SHOWN]
+    """The latest warnings and errors (the full log page has every line)."""
+    problems = BackupLogEntry.objects.filter(backup=backup, level__in=PROBLEM_LEVELS)
+    latest = problems.order_by("-time", "-id")[:LOG_LINES_SHOWN]
     return list(reversed(latest))
 
 
 def problems_by_namespace(backup: Backup) -> list[dict]:
     """Errors and warnings counted per namespace ("" is cluster scope), most errors first."""
     rows = (
-        BackupLogEntry.objects.filter(backup=backup)
+        BackupLogEntry.objects.filter(backup=backup, level__in=PROBLEM_LEVELS)
         .values("namespace")
         .annotate(
             errors=Count("id", filter=Q(level="error")),
