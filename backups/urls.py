@@ -1,7 +1,7 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages
+from backups.views import admin_pages, define, definition_pages, detail, history, log_pages, preview_pages
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -12,6 +12,7 @@ urlpatterns = [
     path("backups/new/check/", define.define_check, name="define_check"),
     path("backups/<id:pk>/", detail.backup_detail, name="detail"),
     path("backups/<id:pk>/resources/", detail.backup_resources, name="resources"),
+    path("backups/<id:pk>/log/", log_pages.backup_log, name="log"),
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),
     path("backups/<id:pk>/cancel/", detail.backup_cancel, name="cancel"),

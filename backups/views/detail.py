@@ -23,8 +23,14 @@ def _backup(pk) -> Backup:
 @viewer_required
 def backup_detail(request, pk):
     backup = _backup(pk)
-    blocks = queries.blocks_page(backup, request.GET.get("page"))
-    context = {**summary_context(backup, request.user), "blocks": blocks}
+    where = queries.BlockFilter.of(request.GET)
+    blocks = queries.blocks_page(backup, request.GET.get("page"), where)
+    context = {
+        **summary_context(backup, request.user, where),
+        "blocks": blocks,
+        "query": where.query(),
+        "block_states": queries.BLOCK_STATES,
+    }
     return render(request, "backups/detail.html", context)
 
 
