@@ -341,13 +341,31 @@ def log_lines(backup_id: int, where: LogFilter) -> QuerySet:
     return lines.order_by("id")
 
 
+LOG_SEARCH_CAP = 100_000  # matches of a search paged through; a wider search says to narrow it
+
+
 def log_page(backup: Backup, where: LogFilter, number):
     """One page of the log (server-side: the browser never holds millions of lines); `number`
-    "last" (or none while the backup runs) is the last page, which follows new lines."""
-    paginator = Paginator(log_lines(backup.pk, where), LOG_LINES_PER_PAGE)
+    "last" (or none while the backup runs) is the last page, which follows new lines.
+
+    Pages are cut from the ids (the index on backup and id: no row is read to skip the pages
+    before), then the page's rows are read by id. A search reads the matching ids once, at most
+    LOG_SEARCH_CAP of them (`page.capped` says so), so it scans the lines once, not twice."""
+    ids = log_lines(backup.pk, where).values_list("id", flat=True)
+    capped = False
+    if where.q:
+        ids = list(ids[: LOG_SEARCH_CAP + 1])
+        capped = len(ids) > LOG_SEARCH_CAP
+        ids = ids[:LOG_SEARCH_CAP]
+    paginator = Paginator(ids, LOG_LINES_PER_PAGE)
     if number == "last" or (number in (None, "") and not backup.is_terminal):
-        return paginator.page(paginator.num_pages)
-    return paginator.get_page(number)
+        page = paginator.page(paginator.num_pages)
+    else:
+        page = paginator.get_page(number)
+    chosen = list(page.object_list)
+    page.object_list = list(BackupLogEntry.objects.filter(id__in=chosen).order_by("id")) if chosen else []
+    page.capped = capped
+    return page
 
 
 def log_lines_after(backup_id: int, where: LogFilter, after: int, limit: int = 500) -> list[BackupLogEntry]:

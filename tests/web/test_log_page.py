@@ -87,3 +87,13 @@ def test_a_running_backups_log_opens_on_its_last_page_and_follows(client_as, mak
 
 def test_viewers_only(client, logged):
     assert client.get(f"/backups/{logged.pk}/log/").status_code == 302  # to the sign-in page
+
+
+def test_a_search_pages_through_its_first_matches_and_says_when_there_are_more(
+    client_as, logged, monkeypatch
+):
+    monkeypatch.setattr(queries, "LOG_SEARCH_CAP", 250)
+    client = client_as("viewer")
+    html = client.get(f"/backups/{logged.pk}/log/?q=line&page=last").content.decode()
+    assert "more than 250 lines matching: narrow the search" in html and "Page 2 of 2" in html
+    assert shown(html) == [f"line {i:04d}" + (" needle" if i % 97 == 0 else "") for i in range(200, 250)]
