@@ -305,6 +305,11 @@ class Backup(VeleroSpec):
     snapshots_attempted = models.PositiveIntegerField(default=0)
     snapshots_completed = models.PositiveIntegerField(default=0)
     size_bytes = models.BigIntegerField(default=0)
+    stored_log_lines = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Lines of an imported backup's stored log read into the log (None: not read yet).",
+    )
     timings = models.JSONField(
         default=dict,
         blank=True,

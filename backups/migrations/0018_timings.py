@@ -11,6 +11,15 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="backup",
+            name="stored_log_lines",
+            field=models.IntegerField(
+                blank=True,
+                help_text="Lines of an imported backup's stored log read into the log (None: not read yet).",
+                null=True,
+            ),
+        ),
+        migrations.AddField(
+            model_name="backup",
             name="timings",
             field=models.JSONField(
                 blank=True,

@@ -97,3 +97,53 @@ def test_a_search_pages_through_its_first_matches_and_says_when_there_are_more(
     html = client.get(f"/backups/{logged.pk}/log/?q=line&page=last").content.decode()
     assert "more than 250 lines matching: narrow the search" in html and "Page 2 of 2" in html
     assert shown(html) == [f"line {i:04d}" + (" needle" if i % 97 == 0 else "") for i in range(200, 250)]
+
+
+VELERO_LOG = (
+    'time="2023-05-10T12:00:00Z" level=info msg="Setting up backup log" backup=velero/old-1 '
+    'logSource="pkg/controller/backup_controller.go:606"\n'
+    'time="2023-05-10T12:00:01+02:00" level=warning msg="a \\"quoted\\" warning" backup=velero/old-1 '
+    'logSource="pkg/backup/item_backupper.go:99" name=web-0 namespace=shop resource=pods\n'
+    "not a logrus line at all\n"
+    'time="2023-05-10T12:00:02Z" level=error msg="Error backing up item" error="boom" backup=velero/old-1\n'
+)
+
+
+def test_an_imported_backups_stored_log_is_read_once_by_a_job(
+    client_as, make_backup, tmp_path, django_capture_on_commit_callbacks
+):
+    import gzip
+
+    import django_rq
+
+    from backups.models import StorageLocation
+    from backups.services import stored_logs
+
+    location = StorageLocation.objects.create(name="found", path=str(tmp_path))
+    folder = tmp_path / "backups" / "old-1"
+    folder.mkdir(parents=True)
+    (folder / "old-1-logs.gz").write_bytes(gzip.compress(VELERO_LOG.encode()))
+    backup = make_backup("old-1", phase=Backup.Phase.COMPLETED, imported=True, storage_location=location)
+    client = client_as("viewer")
+    with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
+        html = client.get(f"/backups/{backup.pk}/log/").content.decode()
+    assert "its log is being read from its storage location" in html
+    job = django_rq.get_queue("default").fetch_job(f"stored-log-{backup.pk}")
+    assert job is not None and job.func_name == "backups.services.stored_logs.load_stored_log"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(f"/backups/{backup.pk}/log/")  # a second view adds no second job
+    assert django_rq.get_queue("default").job_ids.count(f"stored-log-{backup.pk}") == 1
+
+    assert stored_logs.load_stored_log(backup.pk) == 4
+    html = client.get(f"/backups/{backup.pk}/log/").content.decode()
+    assert shown(html) == [
+        "Setting up backup log",
+        "a &quot;quoted&quot; warning",
+        "not a logrus line at all",
+        "Error backing up item",
+    ]
+    assert '<time datetime="2023-05-10T10:00:01Z">' in html and "pkg/backup/item_backupper.go:99" in html
+    problems = client.get(f"/backups/{backup.pk}/log/?level=warning").content.decode()
+    assert shown(problems) == ["a &quot;quoted&quot; warning", "Error backing up item"]
+    assert "being read" not in html
+    django_rq.get_queue("default").empty()
