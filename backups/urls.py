@@ -8,6 +8,7 @@ from backups.views import (
     definition_pages,
     detail,
     history,
+    log_pages,
     preview_pages,
     user_pages,
 )
@@ -22,6 +23,7 @@ urlpatterns = [
     path("backups/delete/", history.bulk_delete, name="bulk_delete"),
     path("backups/<id:pk>/", detail.backup_detail, name="detail"),
     path("backups/<id:pk>/resources/", detail.backup_resources, name="resources"),
+    path("backups/<id:pk>/log/", log_pages.backup_log, name="log"),
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<id:pk>/items/", content_pages.backup_items, name="items"),
     path("backups/<id:pk>/item/", content_pages.backup_item, name="item"),

@@ -42,8 +42,15 @@ def _storage_failure(request, backup: Backup, what: str, error: Exception):
 @viewer_required
 def backup_detail(request, pk):
     backup = _backup(pk)
-    blocks = queries.blocks_page(backup, request.GET.get("page"))
-    context = {**summary_context(backup, request.user), "blocks": blocks, "describe": describe(backup)}
+    where = queries.BlockFilter.of(request.GET)
+    blocks = queries.blocks_page(backup, request.GET.get("page"), where)
+    context = {
+        **summary_context(backup, request.user, where),
+        "blocks": blocks,
+        "query": where.query(),
+        "block_states": queries.BLOCK_STATES,
+        "describe": describe(backup),
+    }
     return render(request, "backups/detail.html", context)
 
 
