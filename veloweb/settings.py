@@ -230,6 +230,26 @@ VELOWEB_PREVIEW_TTL = env_duration("VELOWEB_PREVIEW_TTL", "24h")
 # The backup page's WebSocket checks its session and role again this often (and on every message).
 VELOWEB_WS_RECHECK_SECONDS = float(os.environ.get("VELOWEB_WS_RECHECK_SECONDS", "60"))
 
+# Prometheus' /metrics (backups/metrics/access.py): closed unless a bearer token is set or the
+# scraper's address is in the allow-list (addresses and networks, comma-separated).
+VELOWEB_METRICS_TOKEN = os.environ.get("VELOWEB_METRICS_TOKEN", "").strip()
+VELOWEB_METRICS_ALLOW = env_list("VELOWEB_METRICS_ALLOW", "")
+
+
+def _check_networks(name: str, items: list[str]) -> None:
+    import ipaddress
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or network") from None
+
+
+_check_networks("VELOWEB_METRICS_ALLOW", VELOWEB_METRICS_ALLOW)
+
 # HTTP security. Always: X-Content-Type-Options, Referrer-Policy, X-Frame-Options DENY, COOP and a
 # Content-Security-Policy allowing only the dashboard's own scripts, styles and WebSocket
 # (veloweb/security.py). Behind TLS, VELOWEB_HTTPS=1 makes cookies secure and redirects HTTP to

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from backups.engine.storage import StorageError
+from backups.metrics import tally
 from backups.models import Backup
 from backups.runs.staging import Staging, UnsafePath
 
@@ -14,11 +16,18 @@ Phase = Backup.Phase
 
 def remove_ended(backup: Backup, store=None) -> None:
     """Delete an ended backup's stored files (only its own `backups/<name>/`, through `store` when
-    the caller has the location's store), its staging folder and its row; StorageError keeps the row."""
+    the caller has the location's store), its staging folder and its row; StorageError keeps the row.
+    Counted as Velero's deletion controller counts: an attempt, then a success or a failure."""
+    tally.count(tally.DELETION_ATTEMPT, backup.schedule_name)
     if backup.storage_location and backup.phase in (Phase.COMPLETED, Phase.PARTIALLY_FAILED, Phase.FAILED):
-        (store or backup.storage_location.store()).delete_backup(backup.name)
+        try:
+            (store or backup.storage_location.store()).delete_backup(backup.name)
+        except StorageError:
+            tally.count(tally.DELETION_FAILURE, backup.schedule_name)
+            raise
     try:
         Staging.of(backup).remove()
     except UnsafePath as error:  # a row saved before names were checked: its files are not ours
         log.warning("backup %s: staging folder not removed: %s", backup.pk, error)
     backup.delete()
+    tally.count(tally.DELETION_SUCCESS, backup.schedule_name)
