@@ -36,7 +36,6 @@ Phase = Backup.Phase
 logger = logging.getLogger(__name__)
 MAX_BATCH_ATTEMPTS = 3
 
-
 def enqueue_next_batches(backup_id: int, jobs: list[int], kind: RunKind = BACKUP) -> int:
     """Hand the next pending batches to RQ, one job per entry of `jobs` (its lanes), in one
     pipeline; returns how many jobs. Callers pass the places that came free, so a run never
@@ -228,3 +227,4 @@ def maybe_finalize(backup_id: int) -> None:
         return
     if queues.start_step(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize"):
         progress.backup_changed(backup_id)
+

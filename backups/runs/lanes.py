@@ -221,3 +221,4 @@ def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | Non
         )
 
     return take
+

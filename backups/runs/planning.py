@@ -238,3 +238,4 @@ def write_plan(
     if current:
         flush()
     return batch_rows, index, total_items
+
