@@ -416,7 +416,9 @@ class BlockRun(RunRow):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True)
+    backup = models.ForeignKey(
+        Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
+    )
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()

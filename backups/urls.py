@@ -1,7 +1,7 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages
+from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages, token_pages
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -36,4 +36,6 @@ urlpatterns = [
     path("locations/<id:pk>/default/", location_views.location_default, name="location_default"),
     path("locations/<id:pk>/import/", location_views.location_import, name="location_import"),
     path("settings/users/<id:pk>/role/", admin_pages.user_role, name="user_role"),
+    path("settings/tokens/", token_pages.token_list, name="api_tokens"),
+    path("settings/tokens/<id:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
 ]

@@ -32,6 +32,7 @@ LAYER_OF_PREFIX = {
     "backups.templatetags": "web",
     "backups.periodic_jobs": "web",
     "backups.live": "web",
+    "backups.api": "web",
     "backups.live.progress": "base",
     "veloweb.urls": "web",
     "veloweb.asgi": "web",

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "django_rq",
     "django_htmx",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
     "backups",
 ]
 
@@ -249,6 +251,30 @@ def _check_networks(name: str, items: list[str]) -> None:
 
 
 _check_networks("VELOWEB_METRICS_ALLOW", VELOWEB_METRICS_ALLOW)
+
+# The JSON API, /api/v1/ (backups/api/): per-user tokens made in Settings > API tokens, JSON only,
+# pages of 50 (page_size up to 500), every error as {"error": {"code", "message", "fields"}}.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["backups.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["backups.api.permissions.IsViewer"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "backups.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "backups.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Veloweb API",
+    "DESCRIPTION": "Backups of Kubernetes clusters in Velero's format: what the dashboard does, as JSON. "
+    "Authenticate with `Authorization: Bearer <token>` (Settings > API tokens); the token acts with its "
+    "user's role (viewer reads, operator also creates, cancels and deletes).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"BackupPhaseEnum": "backups.models.Backup.Phase"},
+}
 
 # HTTP security. Always: X-Content-Type-Options, Referrer-Policy, X-Frame-Options DENY, COOP and a
 # Content-Security-Policy allowing only the dashboard's own scripts, styles and WebSocket

@@ -23,6 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("rq/", include((_admins_only(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("metrics", metrics, name="metrics"),
+    path("api/v1/", include("backups.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("backups.urls")),
 ]
