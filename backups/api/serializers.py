@@ -55,28 +55,51 @@ class OptionsSerializer(StrictSerializer):
     """Velero's backup spec fields, as the `VeleroSpec` model names them."""
 
     included_namespaces = _names(help_text="Namespaces (globs allowed); empty or absent: all.")
-    excluded_namespaces = _names()
+    excluded_namespaces = _names(help_text="Namespaces left out (globs allowed).")
     included_resources = _names(help_text="Resources (pods, deployments.apps); empty or absent: all.")
-    excluded_resources = _names()
-    included_cluster_scoped_resources = _names()
-    excluded_cluster_scoped_resources = _names()
-    included_namespace_scoped_resources = _names()
-    excluded_namespace_scoped_resources = _names()
+    excluded_resources = _names(help_text="Resources left out.")
+    included_cluster_scoped_resources = _names(
+        help_text="Velero 1.11+ filter ('*' for all); not with the old ones."
+    )
+    excluded_cluster_scoped_resources = _names(help_text="Velero 1.11+ filter.")
+    included_namespace_scoped_resources = _names(help_text="Velero 1.11+ filter ('*' for all).")
+    excluded_namespace_scoped_resources = _names(help_text="Velero 1.11+ filter.")
     or_label_selectors = _names(help_text="Velero's orLabelSelectors, each in kubectl's form (app=web).")
-    include_cluster_resources = serializers.BooleanField(required=False, allow_null=True, default=None)
-    label_selector = serializers.CharField(required=False, allow_blank=True, default="")
+    include_cluster_resources = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="null: only when all namespaces are included.",
+    )
+    label_selector = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="As kubectl -l: app=web,tier!=cache."
+    )
     resource_policy = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Velero's resource policy document (YAML)."
     )
     ordered_resources = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text='Velero\'s orderedResources: {"pods": ["ns/a", "ns/b"]}.',
     )
     hooks = serializers.JSONField(required=False, help_text='Velero\'s spec.hooks: {"resources": [...]}.')
-    snapshot_volumes = serializers.BooleanField(required=False, allow_null=True, default=None)
-    ttl = serializers.CharField(required=False, default="720h0m0s")
-    csi_snapshot_timeout = serializers.CharField(required=False, default="10m0s")
-    volume_group_label_key = serializers.CharField(required=False, default="velero.io/volume-group")
-    workers = serializers.IntegerField(required=False, default=4)
+    snapshot_volumes = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="CSI snapshots of volumes; null: yes."
+    )
+    ttl = serializers.CharField(
+        required=False, default="720h0m0s", help_text="A Go duration, at most 87600h."
+    )
+    csi_snapshot_timeout = serializers.CharField(
+        required=False, default="10m0s", help_text="How long to wait for each VolumeSnapshot; at most 24h."
+    )
+    volume_group_label_key = serializers.CharField(
+        required=False,
+        default="velero.io/volume-group",
+        help_text="Claims sharing a value of this label are backed up in one block.",
+    )
+    workers = serializers.IntegerField(
+        required=False, default=4, help_text="Lanes running its blocks (1 to 64)."
+    )
     storage_location = serializers.SlugRelatedField(
         slug_field="name",
         queryset=StorageLocation.objects.all(),
