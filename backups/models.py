@@ -576,3 +576,43 @@ class Account(models.Model):
 
     def __str__(self):
         return f"account of {self.user}"
+
+class MetricTally(models.Model):
+    """Counters that outlive their rows: what deleted backups had added to Velero's counters
+    (attempts, outcomes, the duration histogram, Veloweb's block and hook histograms) and the
+    deletion counters, which count events rather than rows. `/metrics` adds the live rows to these,
+    so a counter never goes down when a backup is deleted, in any process or after a restart."""
+
+    name = models.CharField(max_length=100)
+    schedule = models.CharField(max_length=63, blank=True, help_text="Velero's schedule label.")
+    le = models.CharField(max_length=20, blank=True, help_text="A histogram bucket's bound.")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "schedule", "le"], name="unique_metric_tally")]
+
+    def __str__(self):
+        return f"{self.name}{{schedule={self.schedule!r}, le={self.le!r}}} {self.value}"
+
+
+class ApiToken(models.Model):
+    """A user's token for the JSON API: it acts with its user's role of the moment. Only a hash
+    is kept; the token itself is shown once, when it is created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for (a script, a CI job).")
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked is None

@@ -10,6 +10,7 @@ from backups.views import (
     history,
     log_pages,
     preview_pages,
+    token_pages,
     user_pages,
 )
 from backups.views import location_pages as location_views
@@ -58,4 +59,6 @@ urlpatterns = [
     path("settings/users/<id:pk>/role/", user_pages.user_role, name="user_role"),
     path("settings/users/<id:pk>/active/", user_pages.user_active, name="user_active"),
     path("settings/users/<id:pk>/password/", user_pages.user_password, name="user_password"),
+    path("settings/tokens/", token_pages.token_list, name="api_tokens"),
+    path("settings/tokens/<id:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
 ]
