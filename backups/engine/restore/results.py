@@ -133,7 +133,7 @@ def write_restore_files(
         kind: os.path.join(folder, restore_file_name(kind, name))
         for kind in ("log", "results", "resource-list")
     }
-    write_log_lines(files["log"], log)
+    write_log_lines(files["log"], log, name, run_field="restore")
     write_gzip_json(files["results"], results.results_json())
     write_gzip_json(files["resource-list"], results.resource_list())
     return files
