@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from sys import intern
 from collections.abc import Iterable
+from sys import intern
 
 from backups.engine.log import LogEntry
 from backups.engine.velero_format.backup_files import write_gzip_json, write_log_lines
