@@ -48,6 +48,10 @@ def two_backups(stack_env, sample_emulator):
 def test_browse_search_and_open_one_item(page, two_backups):
     _, second = two_backups
     page.goto(f"/backups/{second}/")
+    page.click("#describe summary")  # velero backup describe's content, folded until asked
+    assert page.locator("#describe dd").first.is_visible()
+    assert "shop" in page.locator("#describe").inner_text()
+    screenshot(page, "inside-describe")
     page.click("#items-link")
     page.wait_for_selector("#items tbody tr")
     total = int(page.locator("#items-found").inner_text().split()[0])
