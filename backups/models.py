@@ -184,6 +184,14 @@ class VeleroSpec(models.Model):
     snapshot_volumes = models.BooleanField(null=True, blank=True)
     csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
     workers = models.PositiveSmallIntegerField(default=4)
+    # Veloweb's, not Velero's (not in velero-backup.json): the pre- and post-hooks of a block's
+    # pods at once (each pod's own in order), or pod after pod as Velero runs them
+    hooks_concurrency = models.CharField(
+        max_length=12,
+        choices=[("concurrent", "Concurrent"), ("sequential", "Sequential")],
+        default="concurrent",
+        help_text="A block's pods at once, each one's hooks in order; or pod after pod (Velero).",
+    )
 
     class Meta:
         abstract = True
@@ -213,6 +221,7 @@ class BackupDefinition(VeleroSpec):
         "snapshot_volumes",
         "csi_snapshot_timeout",
         "workers",
+        "hooks_concurrency",
         "storage_location_id",
     )
 
@@ -416,9 +425,7 @@ class BlockRun(RunRow):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    backup = models.ForeignKey(
-        Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
-    )
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True)
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -426,7 +433,8 @@ class BlockRun(RunRow):
     pods = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
-    items_written = models.PositiveIntegerField(default=0)
+    items_written = models.PositiveIntegerField(default=0)  # the block's items and the objects it added
+    snapshot_objects = models.PositiveIntegerField(default=0)  # of those, VolumeSnapshots and contents
     items_skipped = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     warnings = models.PositiveIntegerField(default=0)
@@ -441,6 +449,12 @@ class BlockRun(RunRow):
 
     def __str__(self):
         return f"{self.run_kind} {self.run_id} block {self.index}"
+
+    @property
+    def block_items_written(self) -> int:
+        """The block's own items written, without the snapshot objects it added (which the
+        plan's item count does not hold)."""
+        return max(0, self.items_written - self.snapshot_objects)
 
 
 class HookRun(RunRow):
@@ -520,3 +534,16 @@ class BackupLogEntry(models.Model):
 
     def __str__(self):
         return f"{self.level}: {self.message}"
+
+
+class Account(models.Model):
+    """What Veloweb keeps of a user beyond Django's User: a password an admin reset to a one-time
+    one must be changed at the next sign-in (`backups.middleware.PasswordChangeRequired`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="veloweb_account"
+    )
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"account of {self.user}"

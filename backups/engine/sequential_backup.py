@@ -93,11 +93,13 @@ def run_local_backup(
     clock: Callable[[], float] = time.time,
     executor: Executor | None = None,
     relations: list[Relation] | None = None,
+    hooks_concurrency: int = 1,
 ) -> LocalBackupResult:
     """Back up `source` per `spec` into `<out_dir>/backups/<name>/`. See the module docstring.
 
     `spec_hooks` are `spec.hooks.resources[]` entries, raw (Backup CR dicts) or parsed ResourceHooks.
     `executor` defaults to `source.exec`; `relations` replace Velero's built-in ones (an added plugin).
+    `hooks_concurrency`: pods of a block whose hooks run at once (1, Velero's order, by default).
     Raises ValueError when the backup already exists or the spec is invalid (nothing written then).
     """
     target = os.path.join(out_dir, backup_dir(name).rstrip("/"))
@@ -107,7 +109,7 @@ def run_local_backup(
     hooks, hooks_json = _hooks(spec_hooks, source)
     started = clock()
     log = BackupLog()
-    plan = plan_item_blocks(source, spec, log, relations=relations)
+    plan = plan_item_blocks(source, spec, log, relations=relations, hooks=hooks)
     table = source.resources()
 
     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -134,6 +136,7 @@ def run_local_backup(
                         clock=clock,
                         already_backed_up=already,
                         backup_name=name,
+                        hooks_concurrency=hooks_concurrency,
                     )
                 )
         with BlockArchiveWriter(block_member_path(staging, len(plan.blocks))) as writer:

@@ -43,6 +43,14 @@ def duration_of(backup) -> str:
 
 
 @register.filter
+def progress_percent(backup) -> int:
+    """How far a running backup got, as its page's progress bar says."""
+    from backups.queries import progress_of
+
+    return progress_of(backup).percent
+
+
+@register.filter
 def block_duration(block) -> str:
     if not block.started or not block.finished:
         return ""

@@ -117,6 +117,11 @@ def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, 
     page.click("#preview-button")
     page.wait_for_selector("#preview-summary", timeout=30_000)
     check(page, "preview", problems)
+    preview_url = page.url
+    page.click("#preview-excluded")  # the excluded items, with why
+    page.wait_for_selector("#excluded-items")
+    check(page, "preview-excluded", problems)
+    page.goto(preview_url)
     page.locator("#preview-body a[href*='/blocks/']").first.click()
     page.wait_for_selector("#block-graph[data-ready]", timeout=15_000)
     check(page, "preview-block", problems)
