@@ -44,6 +44,7 @@ from backups.services.backup_indexes import (
     NotIndexed,
     StorageUnreachable,
     open_index,
+    open_or_request,
 )
 
 PER_PAGE = 100
@@ -146,7 +147,7 @@ def shown(entry: IndexEntry, obj: Any, reveal: bool) -> Any:
 def find_item(
     backup: Backup, resource: str, namespace: str, name: str
 ) -> tuple[IndexEntry | None, TarballIndex]:
-    index = open_index(backup)
+    index = open_or_request(backup)
     return index.find(resource, namespace, name), index
 
 
@@ -245,7 +246,7 @@ def diff_backups(
 ) -> BackupDiff:
     """Items added, removed and changed from `old` to `new` (a merge of the two indexes), the
     counts of each, and one page of them with the field-level changes of the changed ones."""
-    old_index, new_index = open_index(old), open_index(new)
+    old_index, new_index = open_or_request(old), open_or_request(new)
     counts: dict[str, int] = {}
 
     def rows() -> Iterator[ItemChange]:

@@ -136,14 +136,34 @@ def test_secrets_are_redacted_unless_the_user_may_download(client_as, two_backup
     assert f"password: {PASSWORD}" in secret_text(client, first)
 
 
-def test_an_imported_backup_is_indexed_on_first_open_and_the_index_stored(
-    client_as, make_backup, location, tmp_path
+def test_an_imported_backup_is_indexed_by_a_job_on_first_open_and_the_index_stored(
+    client_as, make_backup, location, tmp_path, django_capture_on_commit_callbacks
 ):
+    import django_rq
+
+    from backups.services import backup_indexes
+
     folder = write_backup(str(tmp_path / "store"), "old-1", objects_v1(), index=False)
     backup = make_backup("old-1", phase=Backup.Phase.COMPLETED, storage_location=location, imported=True)
     stored = os.path.join(folder, "old-1-veloweb-index.tsv.gz")
-    assert not os.path.exists(stored)
-    html = client_as("viewer").get(f"/backups/{backup.pk}/items/").content.decode()
+    client = client_as("viewer")
+    with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
+        response = client.get(f"/backups/{backup.pk}/items/")
+    assert response.status_code == 202 and "is being built now" in response.content.decode()
+    assert f"/backups/{backup.pk}/index-status/" in response.content.decode()  # polled until ready
+    queue = django_rq.get_queue("default")
+    job = queue.fetch_job(backup_indexes.index_job_id(backup.pk))
+    assert job is not None and job.args == (backup.pk,)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(f"/backups/{backup.pk}/items/").status_code == 202  # one job, not two
+    assert len([j for j in queue.get_job_ids() if j == job.id]) == 1
+    assert client.get(f"/backups/{backup.pk}/index-status/").status_code == 204
+    job.cancel()
+    job.delete()
+    backup_indexes.build(backup.pk)  # what the worker runs
+    ready = client.get(f"/backups/{backup.pk}/index-status/")
+    assert ready.status_code == 200 and ready["HX-Refresh"] == "true"
+    html = client.get(f"/backups/{backup.pk}/items/").content.decode()
     assert "5 items" in html
     with gzip.open(stored, "rt") as f:  # stored beside the backup for the next install
         assert '"items":5' in f.readline()
@@ -151,6 +171,7 @@ def test_an_imported_backup_is_indexed_on_first_open_and_the_index_stored(
     ro = StorageLocation.objects.create(name="ro", path=str(tmp_path / "ro"), read_only=True)
     folder = write_backup(str(tmp_path / "ro"), "ro-1", objects_v1(), index=False)
     backup = make_backup("ro-1", phase=Backup.Phase.COMPLETED, storage_location=ro, imported=True)
+    backup_indexes.build(backup.pk)
     url, query = item_url(backup, "configmaps", "shop", "web-config")
     assert "blue" in client_as("operator").get(url, query).content.decode()
     assert sorted(os.listdir(folder)) == sorted(f for f in os.listdir(folder) if "index" not in f)
@@ -191,12 +212,19 @@ def test_bad_ids_and_missing_items_are_404_with_a_clear_message(client_as, two_b
     assert client.get("/backups/99999999999999999999/items/").status_code == 404  # no such id at all
 
 
-def test_unreachable_storage_says_so(client_as, make_backup, tmp_path):
+def test_a_failed_index_build_says_why_once(client_as, make_backup, tmp_path):
+    from backups.services import backup_indexes
+
     gone = StorageLocation.objects.create(name="gone", path=str(tmp_path / "never-made"))
     backup = make_backup("lost-1", phase=Backup.Phase.COMPLETED, storage_location=gone)
-    response = client_as("viewer").get(f"/backups/{backup.pk}/items/")
+    client = client_as("viewer")
+    assert client.get(f"/backups/{backup.pk}/items/").status_code == 202
+    backup_indexes.build(backup.pk)  # the tarball is not there
+    assert client.get(f"/backups/{backup.pk}/index-status/")["HX-Refresh"] == "true"
+    response = client.get(f"/backups/{backup.pk}/items/")
     assert response.status_code == 404
     assert "the tarball of lost-1 is missing from gone" in response.content.decode()
+    assert client.get(f"/backups/{backup.pk}/items/").status_code == 202  # asked again: tried again
 
 
 def test_pages_need_a_role(client, make_user, two_backups):
@@ -299,7 +327,7 @@ def test_one_item_against_the_live_cluster(client_as, make_backup, location, tmp
     assert 'id="not-live"' in html
     imported = make_backup("imp-1", phase=Backup.Phase.COMPLETED, storage_location=location, imported=True)
     Backup.objects.filter(pk=imported.pk).update(cluster=None)
-    write_backup(str(tmp_path / "store"), "imp-1", [gone])
+    write_backup(str(tmp_path / "store"), "imp-1", [gone])  # with its index
     response = client.get(
         f"/backups/{imported.pk}/item/live/",
         {"resource": "configmaps", "namespace": "shop", "name": "deleted-since"},
