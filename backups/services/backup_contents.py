@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from backups.engine.item_diff import (
@@ -115,8 +116,22 @@ def items_page(
     needle = q.strip().lower().encode()
     scope = None if namespace == "" else ("" if namespace == "-" else namespace).encode()
 
+    if not needle and scope is None:  # the count is in the header: read up to the page only
+        total = index.types.get(resource, 0) if resource else index.items
+        last = max(1, -(-total // PER_PAGE))
+        number = min(number, last)
+        start = (number - 1) * PER_PAGE
+        kept = [parse_line(line) for line in islice(index.lines(resource or None), start, start + PER_PAGE)]
+        return Page(kept, number, PER_PAGE, total)
+    ranged = resource and scope is not None  # one namespace of one type: a range of the index
+
     def rows() -> Iterator[bytes]:
-        for line in index.lines(resource or None):  # filtered on raw fields, parsed when kept
+        lines = (
+            index.lines(resource, scope.decode())
+            if ranged and scope is not None
+            else index.lines(resource or None)
+        )
+        for line in lines:  # filtered on raw fields, parsed when kept
             _, ns, name, _ = line.split(b"\t", 3)
             if scope is not None and ns != scope:
                 continue

@@ -463,10 +463,13 @@ class TarballIndex:
                 lo = mid + 1
         f.seek(line_start(lo))
 
-    def lines(self, group_resource: str | None = None) -> Iterator[bytes]:
-        """Every line in order (bytes, newline included), or those of one resource type: for
-        passes that look at a few fields of every line and parse only the lines they keep."""
+    def lines(self, group_resource: str | None = None, namespace: str | None = None) -> Iterator[bytes]:
+        """Every line in order (bytes, newline included), or those of one resource type (and one
+        namespace of it): for passes that look at a few fields of every line and parse only the
+        lines they keep. A type, or a type's namespace, is a range found by binary search."""
         prefix = (group_resource + "\t").encode() if group_resource is not None else b""
+        if prefix and namespace is not None:
+            prefix += (namespace + "\t").encode()
         with open(self.path, "rb") as f:
             if prefix:
                 self._seek_first(f, prefix)
