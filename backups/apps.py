@@ -17,6 +17,10 @@ class BackupsConfig(AppConfig):
 
         _import_channel_layer_backend()
 
+        from backups.services import sign_ins
+
+        sign_ins.connect()
+
 
 def _import_channel_layer_backend() -> None:
     """The channel layer's backend module (channels_redis pulls in msgpack and cryptography: 30 ms

@@ -56,6 +56,36 @@ class HistoryFilterForm(forms.Form):
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
 
+class AuditFilterForm(forms.Form):
+    """The audit trail's filters (Settings > Audit trail); the export takes the same."""
+
+    user = forms.CharField(
+        required=False, max_length=150, widget=forms.TextInput(attrs={"placeholder": "user"})
+    )
+    action = forms.ChoiceField(required=False, choices=[("", "any action")])
+    object_type = forms.ChoiceField(required=False, label="Object type", choices=[("", "any object type")])
+    object = forms.CharField(
+        required=False, max_length=253, widget=forms.TextInput(attrs={"placeholder": "object name or id"})
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from backups.services.audit import ACTIONS
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "any action"), *((a, a) for a in ACTIONS)]
+        types = sorted({action.split(".")[0] for action in ACTIONS})
+        self.fields["object_type"].choices = [("", "any object type"), *((t, t) for t in types)]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+
 class BackupForm(forms.Form):
     """Velero's backup options; `create()` is "Back up now", `request_data()` feeds the preview."""
 

@@ -520,3 +520,52 @@ class BackupLogEntry(models.Model):
 
     def __str__(self):
         return f"{self.level}: {self.message}"
+
+
+class AuditQuerySet(models.QuerySet):
+    """Audit entries are only ever added: bulk updates and deletes are refused too."""
+
+    def update(self, **kwargs):
+        raise PermissionError("audit entries cannot be changed")
+
+    def delete(self):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One change made to Veloweb: who (the user, or `system:...` for schedules and expiry), when,
+    from where (the client's address), what (action, object, details). Written only by
+    `backups.services.audit.record` and the sign-in signals; never changed or deleted."""
+
+    time = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(
+        max_length=150, blank=True, db_index=True, help_text="Kept after the user goes."
+    )
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="web, cli, sso or system.")
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_name = models.CharField(max_length=253, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit entries cannot be deleted")

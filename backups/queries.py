@@ -169,3 +169,28 @@ def browse_resources(listing: dict[str, list[str]], namespace: str = "", resourc
             if not resource or resource == kind:
                 entries.append((kind, entry))
     return sorted(namespaces.items()), sorted(resources.items()), entries
+
+
+AUDIT_PER_PAGE = 50
+
+
+def audit_entries(user="", action="", object_type="", object="", since=None, until=None) -> QuerySet:
+    """Audit entries newest first, filtered: `user` and `object` match part of the name (`object`
+    also an exact id), `action` and `object_type` exactly, dates as days in the server's zone."""
+    from backups.models import AuditEntry
+
+    entries = AuditEntry.objects.order_by("-time", "-id")
+    if user:
+        entries = entries.filter(username__icontains=user)
+    if action:
+        entries = entries.filter(action=action)
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    if object:
+        entries = entries.filter(Q(object_name__icontains=object) | Q(object_id=object))
+    tz = timezone.get_current_timezone()
+    if since:
+        entries = entries.filter(time__gte=dt.datetime.combine(since, dt.time.min, tz))
+    if until and until < dt.date.max:
+        entries = entries.filter(time__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tz))
+    return entries

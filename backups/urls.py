@@ -1,7 +1,7 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages
+from backups.views import admin_pages, audit_pages, define, definition_pages, detail, history, preview_pages
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -36,4 +36,6 @@ urlpatterns = [
     path("locations/<id:pk>/default/", location_views.location_default, name="location_default"),
     path("locations/<id:pk>/import/", location_views.location_import, name="location_import"),
     path("settings/users/<id:pk>/role/", admin_pages.user_role, name="user_role"),
+    path("settings/audit/", audit_pages.audit_page, name="audit"),
+    path("settings/audit/export.<str:fmt>", audit_pages.audit_download, name="audit_export"),
 ]

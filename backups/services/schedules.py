@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from backups.engine.cron_schedule import ScheduleError, parse_schedule
 from backups.models import Backup, BackupDefinition
+from backups.services import audit
 
 log = logging.getLogger(__name__)
 Phase = Backup.Phase
@@ -160,7 +161,10 @@ def apply_settings(
 
 
 def pause(definition: BackupDefinition, now: datetime | None = None) -> None:
-    BackupDefinition.objects.filter(pk=definition.pk).update(paused=True, updated=now or timezone.now())
+    if BackupDefinition.objects.filter(pk=definition.pk, paused=False).update(
+        paused=True, updated=now or timezone.now()
+    ):
+        audit.record(audit.SCHEDULE_PAUSED, definition)
     definition.paused = True
 
 
@@ -170,7 +174,10 @@ def resume(definition: BackupDefinition, now: datetime | None = None) -> None:
     changes = {"paused": False, "updated": now}
     if definition.skip_immediately:
         changes["last_skipped_at"] = now
-    BackupDefinition.objects.filter(pk=definition.pk).update(**changes)
+    if BackupDefinition.objects.filter(pk=definition.pk, paused=True).update(**changes):
+        audit.record(
+            audit.SCHEDULE_RESUMED, definition, details={"skipped_due_run": "last_skipped_at" in changes}
+        )
     definition.paused = False
     if "last_skipped_at" in changes:
         definition.last_skipped_at = now

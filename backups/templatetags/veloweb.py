@@ -70,3 +70,12 @@ def role_of(user) -> str:
     from backups.permissions import role_of as role
 
     return role(user) or ""
+
+
+@register.filter
+def audit_details(details) -> str:
+    """An audit entry's details as compact JSON, cut at 300 characters (the export has them whole)."""
+    import json
+
+    text = json.dumps(details, sort_keys=True, default=str, ensure_ascii=False)
+    return text if len(text) <= 300 else text[:299] + "…"

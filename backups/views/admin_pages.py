@@ -1,13 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from backups.forms import ClusterForm, UserRoleForm
 from backups.models import Cluster, StorageLocation
-from backups.permissions import DOWNLOADER, ROLES, VIEWER, admin_required, can_download, role_of
-from backups.services import clusters
+from backups.permissions import ROLES, VIEWER, admin_required, can_download, role_of
+from backups.services import clusters, users
 from backups.services.locations import credentials_shown
 
 
@@ -16,9 +15,7 @@ def settings_page(request):
     users = get_user_model().objects.order_by("username").prefetch_related("groups")
     context = {
         "clusters": Cluster.objects.all(),
-        "locations": [
-            (location, credentials_shown(location)) for location in StorageLocation.objects.all()
-        ],
+        "locations": [(location, credentials_shown(location)) for location in StorageLocation.objects.all()],
         "users": [(user, role_of(user), can_download(user)) for user in users],
         "roles": ROLES,
     }
@@ -28,7 +25,7 @@ def settings_page(request):
 def _edit(request, form_class, instance, what):
     form = form_class(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
+        saved = clusters.cluster_save(form.save(commit=False))
         messages.success(request, f"{what} {saved.name} saved.")
         return redirect("backups:settings")
     return render(request, "backups/settings_form.html", {"form": form, "what": what, "instance": instance})
@@ -62,12 +59,8 @@ def user_role(request, pk):
     form = UserRoleForm(request.POST)
     if form.is_valid() and not user.is_superuser:
         role = form.cleaned_data["role"]
-        user.groups.remove(*Group.objects.filter(name__in=(*ROLES, DOWNLOADER)))
-        if role:
-            user.groups.add(Group.objects.get(name=role))
         downloads = role == VIEWER and form.cleaned_data["downloader"]
-        if downloads:
-            user.groups.add(Group.objects.get_or_create(name=DOWNLOADER)[0])
+        users.set_role(user, role, downloads)
         messages.success(
             request,
             f"{user.get_username()} is now {role or 'without access'}"

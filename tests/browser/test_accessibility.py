@@ -81,6 +81,7 @@ def pages(backup_id: int, location_id: int) -> dict[str, str]:
         "settings": "/settings/",
         "new-cluster": "/settings/clusters/new/",
         "new-location": "/settings/locations/new/",
+        "audit": "/settings/audit/",
     }
 
 
