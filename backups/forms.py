@@ -10,9 +10,10 @@ import uuid
 from django import forms
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
-from backups.models import Backup, Cluster, Credentials, StorageLocation
+from backups.models import Backup, Cluster, Credentials, NotificationTarget, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 from veloweb.crypto import Unreadable
@@ -474,3 +475,82 @@ class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("", "no access"), *((r, r) for r in ROLES)], required=False)
     # A viewer allowed to download tarballs and read hook output (operators and admins are).
     downloader = forms.BooleanField(required=False)
+
+
+class NotificationTargetForm(forms.ModelForm):
+    """A notification target. The URL and the secret are write-only, as storage credentials are:
+    never rendered back, left empty to keep the stored ones. A webhook needs an http(s) URL and a
+    secret to sign with; an Apprise URL must be one Apprise accepts."""
+
+    url = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="URL",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="Webhook: https://… that receives the JSON. Apprise: e.g. slack://…, msteams://…, "
+        "matrixs://…, mailtos://…, json://…. Write-only; leave empty to keep the stored one.",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Webhooks only: the HMAC-SHA256 key of the X-Veloweb-Signature header (16 characters "
+        "or more). Write-only; leave empty to keep the stored one.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=list(notices.EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        initial=notices.DEFAULT_EVENTS,
+    )
+
+    class Meta:
+        model = NotificationTarget
+        fields = ["name", "kind", "url", "secret", "events", "definition", "enabled"]
+        labels = {"definition": "Only for the definition"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["definition"].empty_label = "every definition (global)"
+        self.initial["url"] = self.initial["secret"] = ""  # never rendered back
+        try:
+            self.stored_url, self.stored_secret = self.instance.plain_url(), self.instance.plain_secret()
+            self.stored_problem = ""
+        except Unreadable as error:
+            self.stored_url, self.stored_secret, self.stored_problem = "", "", str(error)
+        if self.stored_url:
+            from backups.services.notifications import shown_url
+
+            self.fields["url"].widget.attrs["placeholder"] = shown_url(self.instance)
+        if self.stored_secret:
+            self.fields["secret"].widget.attrs["placeholder"] = "•••• (stored)"
+
+    def clean(self):
+        from urllib.parse import urlsplit
+
+        cleaned = super().clean()
+        url = (cleaned.get("url") or "").strip() or self.stored_url
+        secret = cleaned.get("secret") or self.stored_secret
+        kind = cleaned.get("kind")
+        if not url:
+            missing = f"The stored {self.stored_problem}" if self.stored_problem else "Give the URL."
+            self.add_error("url", missing)
+        elif kind == NotificationTarget.Kind.WEBHOOK:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.add_error("url", "A webhook needs an http:// or https:// URL with a host.")
+            if len(secret) < 16:
+                self.add_error("secret", "A webhook needs a secret of 16 characters or more to sign with.")
+        elif kind == NotificationTarget.Kind.APPRISE:
+            import apprise
+
+            if not apprise.Apprise().add(url):
+                self.add_error("url", "Apprise does not accept this URL: check its schema and parts.")
+        cleaned["url"], cleaned["secret"] = url, secret if kind == NotificationTarget.Kind.WEBHOOK else ""
+        return cleaned
+
+    def save(self, commit=True):
+        target = super().save(commit=False)
+        target.url, target.secret = self.cleaned_data["url"], self.cleaned_data["secret"]
+        if commit:
+            target.save()
+        return target

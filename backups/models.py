@@ -31,9 +31,17 @@ class Checked(models.Model):
         self.available, self.last_check_error = not problem, problem
         self.last_checked = now or timezone.now()
         if self.pk:
-            type(self).objects.filter(pk=self.pk).update(
-                available=self.available, last_checked=self.last_checked, last_check_error=problem
-            )
+            changes = dict(available=self.available, last_checked=self.last_checked, last_check_error=problem)
+            rows = type(self).objects.filter(pk=self.pk)
+            # became unavailable (from available or never checked): one UPDATE decides, so two
+            # checks at once raise the event once
+            if problem and rows.exclude(available=False).update(**changes):
+                self.became_unavailable(problem)
+            else:
+                rows.update(**changes)
+
+    def became_unavailable(self, problem: str) -> None:
+        """Hook for what depends on the transition (a storage location's notification)."""
 
 
 class Cluster(Checked):
@@ -106,6 +114,11 @@ class StorageLocation(Checked):
 
     def __str__(self):
         return self.name
+
+    def became_unavailable(self, problem: str) -> None:
+        from backups import notices
+
+        notices.location_unavailable(self, problem)
 
     def credentials(self) -> Credentials:
         """The plaintext credentials, for `store()` and the masked display only. Raises
@@ -569,3 +582,74 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit entries cannot be deleted")
+
+
+class NotificationTarget(models.Model):
+    """Where notifications go: a webhook (a JSON body signed with HMAC-SHA256) or an Apprise URL
+    (Slack, Teams, Matrix, email and the rest). Global, or for one definition's backups and
+    schedule. The URL and the secret are sealed (veloweb.crypto): read them with `reveal()`."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+        APPRISE = "apprise", "Apprise URL (Slack, Teams, Matrix, email...)"
+
+    name = models.CharField(max_length=63, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
+    url = SealedField(help_text="Sealed: a webhook's or Apprise's URL may carry a token.")
+    secret = SealedField(blank=True, help_text="The webhook's HMAC-SHA256 key (sealed).")
+    events = models.JSONField(default=list, help_text="The events it is sent (notifications.EVENTS).")
+    definition = models.ForeignKey(
+        BackupDefinition,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_targets",
+        help_text="Only this definition's backups and schedule; empty: every one (global).",
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def plain_url(self) -> str:
+        """The URL in plaintext, for sending only; raises `Unreadable` under another SECRET_KEY."""
+        return reveal(self.url)
+
+    def plain_secret(self) -> str:
+        return reveal(self.secret)
+
+
+class NotificationDelivery(models.Model):
+    """One notification to one target, and how its sending went (the log Settings shows)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        SENT = "sent"
+        FAILED = "failed"
+
+    target = models.ForeignKey(
+        NotificationTarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    target_name = models.CharField(max_length=63)
+    event = models.CharField(max_length=40)
+    subject = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    test = models.BooleanField(default=False, help_text="Sent by Send test.")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "notification deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.target_name}: {self.state}"

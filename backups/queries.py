@@ -194,3 +194,20 @@ def audit_entries(user="", action="", object_type="", object="", since=None, unt
     if until and until < dt.date.max:
         entries = entries.filter(time__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tz))
     return entries
+
+
+def notification_deliveries() -> QuerySet:
+    from backups.models import NotificationDelivery
+
+    return NotificationDelivery.objects.order_by("-created", "-id").defer("payload")
+
+
+def notification_targets() -> list:
+    """Targets with their latest delivery (`last_delivery`), for Settings."""
+    from backups.models import NotificationDelivery, NotificationTarget
+
+    targets = list(NotificationTarget.objects.select_related("definition"))
+    for target in targets:
+        latest = NotificationDelivery.objects.filter(target=target).order_by("-created", "-id")
+        target.last_delivery = latest.defer("payload").first()
+    return targets

@@ -1,7 +1,16 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, audit_pages, define, definition_pages, detail, history, preview_pages
+from backups.views import (
+    admin_pages,
+    audit_pages,
+    define,
+    definition_pages,
+    detail,
+    history,
+    notify_pages,
+    preview_pages,
+)
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -37,5 +46,10 @@ urlpatterns = [
     path("locations/<id:pk>/import/", location_views.location_import, name="location_import"),
     path("settings/users/<id:pk>/role/", admin_pages.user_role, name="user_role"),
     path("settings/audit/", audit_pages.audit_page, name="audit"),
+    path("settings/notifications/new/", notify_pages.notification_edit, name="notification_new"),
+    path("settings/notifications/<id:pk>/", notify_pages.notification_edit, name="notification_edit"),
+    path("settings/notifications/<id:pk>/test/", notify_pages.notification_test, name="notification_test"),
+    path("settings/notifications/<id:pk>/delete/", notify_pages.notification_delete, name="notify_delete"),
+    path("settings/notifications/deliveries/", notify_pages.delivery_log, name="notification_deliveries"),
     path("settings/audit/export.<str:fmt>", audit_pages.audit_download, name="audit_export"),
 ]

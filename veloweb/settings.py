@@ -179,6 +179,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{DATA_DIR / 'redis' / 'redis
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "blocks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120},
 }
 
 # socket_timeout=None: redis-py 8 defaults to 5 s, which breaks channels-redis' blocking reads.
@@ -228,6 +229,11 @@ VELOWEB_GC_INTERVAL = int(os.environ.get("VELOWEB_GC_INTERVAL", "3600"))
 # Previews (DATA_DIR/previews/) are removed by the expiry job this long after they were asked for;
 # one still queued or running only after PREVIEW_STALE_FACTOR times as long (its job is dead then).
 VELOWEB_PREVIEW_TTL = env_duration("VELOWEB_PREVIEW_TTL", "24h")
+# Notifications (backups/services/notifications.py): a failed delivery is tried again after each
+# of these delays in seconds (comma-separated; RQ's scheduler in the workers runs the retries).
+VELOWEB_NOTIFY_RETRY_SECONDS = [
+    int(s) for s in env_list("VELOWEB_NOTIFY_RETRY_SECONDS", "10,60,300,1800") if s.isdigit()
+]
 # The backup page's WebSocket checks its session and role again this often (and on every message).
 VELOWEB_WS_RECHECK_SECONDS = float(os.environ.get("VELOWEB_WS_RECHECK_SECONDS", "60"))
 

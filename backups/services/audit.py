@@ -53,7 +53,12 @@ ACTIONS = (
     RESTORE_CREATED,
 )  # fmt: skip
 
-_TYPES = {"Backup": "backup", "BackupDefinition": "definition", "StorageLocation": "location"}
+_TYPES = {
+    "Backup": "backup",
+    "BackupDefinition": "definition",
+    "StorageLocation": "location",
+    "NotificationTarget": "notification",
+}
 
 
 def cli_actor() -> Actor:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.durations import expiration_at
 from backups.engine.storage import StorageError
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
@@ -132,6 +133,8 @@ def _create(names: Iterable[str], cluster, now, request_token: str, fields: dict
         audit.record(audit.BACKUP_CREATED, backup, details=_created_details(backup))
         if backup.phase == Phase.QUEUED:
             admit()
+        else:
+            notices.backup_ended(backup.pk)  # FailedValidation: it ended as it was made
         return backup
     raise BackupExists(taken)
 

@@ -79,3 +79,11 @@ def audit_details(details) -> str:
 
     text = json.dumps(details, sort_keys=True, default=str, ensure_ascii=False)
     return text if len(text) <= 300 else text[:299] + "…"
+
+
+@register.filter
+def notification_url(target) -> str:
+    """A target's URL as pages show it: scheme and host, never a token."""
+    from backups.services.notifications import shown_url
+
+    return shown_url(target)

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from backups import queries
 from backups.forms import ClusterForm, UserRoleForm
 from backups.models import Cluster, StorageLocation
 from backups.permissions import ROLES, VIEWER, admin_required, can_download, role_of
@@ -18,6 +19,7 @@ def settings_page(request):
         "locations": [(location, credentials_shown(location)) for location in StorageLocation.objects.all()],
         "users": [(user, role_of(user), can_download(user)) for user in users],
         "roles": ROLES,
+        "targets": queries.notification_targets(),
     }
     return render(request, "backups/settings.html", context)
 
