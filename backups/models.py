@@ -653,3 +653,24 @@ class NotificationDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.target_name}: {self.state}"
+
+
+class SsoIdentity(models.Model):
+    """The OpenID Connect subject a user signs in as: SSO users are found by (issuer, subject),
+    never by a username or email a local account may share."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True, help_text="The groups of the last sign-in.")
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject")
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.issuer or 'SSO'})"

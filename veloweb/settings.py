@@ -159,6 +159,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "veloweb.security.lockout_response"
 
+# Single sign-on (OpenID Connect, mozilla-django-oidc) beside local users, from VELOWEB_OIDC_*
+# (veloweb/oidc_settings.py, README "Single sign-on"); off when VELOWEB_OIDC_CLIENT_ID is unset.
+from veloweb.oidc_settings import oidc_settings  # noqa: E402
+
+globals().update(oidc_settings())
+if VELOWEB_OIDC_ENABLED:  # noqa: F821 - set just above
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS.append("backups.services.sso.VelowebOIDCBackend")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -269,6 +278,14 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# Signing out of Veloweb also signs out of the SSO provider: the sign-out form's redirect goes there.
+if VELOWEB_OIDC_ENABLED and VELOWEB_OIDC_END_SESSION_ENDPOINT:  # noqa: F821 - set by oidc_settings()
+    from urllib.parse import urlsplit as _urlsplit
+
+    _end = _urlsplit(VELOWEB_OIDC_END_SESSION_ENDPOINT)  # noqa: F821
+    CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {_end.scheme}://{_end.netloc}"
+    )
 # django-rq's queue pages (admins only) carry inline scripts and styles of their own.
 CONTENT_SECURITY_POLICY_EXCEPTIONS = {
     "/rq/": CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(

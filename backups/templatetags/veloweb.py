@@ -87,3 +87,30 @@ def notification_url(target) -> str:
     from backups.services.notifications import shown_url
 
     return shown_url(target)
+
+
+@register.simple_tag(takes_context=True)
+def sso_login(context):
+    """The SSO button's link and label when single sign-on is on (VELOWEB_OIDC_*), else None."""
+    from urllib.parse import urlencode
+
+    from django.conf import settings
+    from django.urls import reverse
+
+    if not getattr(settings, "VELOWEB_OIDC_ENABLED", False):
+        return None
+    url = reverse("oidc_authentication_init")
+    following = context.get("next") or ""
+    if following:
+        url += "?" + urlencode({"next": following})
+    return {"url": url, "label": settings.VELOWEB_OIDC_LABEL}
+
+
+@register.simple_tag
+def sign_out_url() -> str:
+    """Django's sign-out, or with SSO on mozilla-django-oidc's, which also ends the provider's
+    session of an SSO sign-in (`services.sso.provider_logout_url`)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return reverse("oidc_logout" if getattr(settings, "VELOWEB_OIDC_ENABLED", False) else "logout")
