@@ -51,6 +51,24 @@ def admin_context(browser, live_server_url, stack_env):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def notification_target(stack_env) -> int:
+    """A webhook target with a delivery sent and one given up, for the Settings pages."""
+    out = shell(
+        stack_env,
+        "from backups.models import NotificationDelivery as D, NotificationTarget as T\n"
+        "t = T.objects.create(name='ops-webhook', url='https://hooks.example.org/veloweb?token=x',"
+        " secret='a-long-enough-secret', events=['backup.failed', 'backup.partially_failed'])\n"
+        "D.objects.create(target=t, target_name=t.name, event='backup.failed',"
+        " subject='Backup a11y-0 Failed', state='sent', attempts=1)\n"
+        "D.objects.create(target=t, target_name=t.name, event='test',"
+        " subject='Veloweb test notification', state='failed', attempts=5,"
+        " last_error='webhook https://hooks.example.org answered HTTP 503')\n"
+        "print('TARGET', t.pk)",
+    )
+    return int(re.search(r"TARGET (\d+)", out).group(1))
+
+
 def audit(page) -> list[str]:
     """axe-core's WCAG 2.1 A/AA violations on the page, one line each."""
     page.add_script_tag(path=str(AXE))
@@ -82,6 +100,8 @@ def pages(backup_id: int, location_id: int) -> dict[str, str]:
         "new-cluster": "/settings/clusters/new/",
         "new-location": "/settings/locations/new/",
         "audit": "/settings/audit/",
+        "new-notification": "/settings/notifications/new/",
+        "notification-deliveries": "/settings/notifications/deliveries/",
     }
 
 
@@ -97,10 +117,16 @@ def check(page, name: str, problems: list[str]) -> None:
         screenshot(page, f"a11y-{name}-{label}")
 
 
-def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, live_server_url, browser):
+def test_every_page_passes_axe_and_fits_a_phone(
+    admin_context, finished_backup, notification_target, live_server_url, browser
+):
     problems: list[str] = []
     page = admin_context.new_page()
-    for name, url in pages(*finished_backup).items():
+    every = {
+        **pages(*finished_backup),
+        "notification-edit": f"/settings/notifications/{notification_target}/",
+    }
+    for name, url in every.items():
         page.goto(url)
         page.wait_for_load_state("networkidle")
         check(page, name, problems)
