@@ -17,9 +17,10 @@ class BackupsConfig(AppConfig):
 
         _import_channel_layer_backend()
 
-        from backups.services import sign_ins
+        from backups.services import sign_ins, users
 
         sign_ins.connect()
+        users.connect()
 
 
 def _import_channel_layer_backend() -> None:

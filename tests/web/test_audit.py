@@ -8,14 +8,14 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
 from backups.engine.storage import LocalStore
 from backups.models import AuditEntry, Backup, BackupDefinition, StorageLocation
-from backups.services import audit, expiry, schedules
+from backups.services import audit, expiry, schedules, users
 from tests.web.test_locations import write_backup
 
 ADDRESS = "203.0.113.7"
@@ -251,7 +251,9 @@ def test_exports_stream_csv_and_json_with_the_filters(admin, operator):
     assert [r["object_name"] for r in rows] == [f"b-{n}" for n in range(0, 30, 2)]  # oldest first
 
     response = admin.get("/settings/audit/export.json")
-    data = [e for e in json.loads(b"".join(response.streaming_content)) if e["action"] != audit.LOGIN]
+    data = [
+        e for e in json.loads(b"".join(response.streaming_content)) if not e["action"].startswith("user.")
+    ]
     assert len(data) == 31 and data[-1]["details"] == {"x": [1, "é"]}
     assert data[0]["address"] == "10.0.0.1" and data[0]["action"] == audit.BACKUP_CREATED
     csv_all = b"".join(admin.get("/settings/audit/export.csv").streaming_content).decode()
@@ -260,3 +262,32 @@ def test_exports_stream_csv_and_json_with_the_filters(admin, operator):
     bad = admin.get("/settings/audit/export.csv", {"since": "yesterday"})
     assert bad.status_code == 400 and "since" in bad.content.decode()
     assert admin.get("/settings/audit/export.xml").status_code == 404
+
+
+def test_users_created_deleted_and_their_groups_changed_in_the_admin(make_user):
+    superuser = User.objects.create_superuser("root", password="pw-Secret-123")
+    site = Client(REMOTE_ADDR=ADDRESS)
+    site.force_login(superuser)
+    response = site.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "newbie",
+            "password1": "pw-Secret-123x",
+            "password2": "pw-Secret-123x",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    newbie = User.objects.get(username="newbie")
+    created = [e for e in entries(audit.USER_CREATED) if e.object_name == "newbie"]
+    assert len(created) == 1 and (created[0].username, created[0].address) == ("root", ADDRESS)
+
+    operator = Group.objects.get(name="operator")
+    newbie.groups.add(operator)  # as the admin's user page does
+    changed = only(audit.USER_GROUPS)
+    assert changed.object_name == "newbie" and changed.details == {"added": ["operator"]}
+    users.set_role(newbie, "viewer")  # recorded once, as a role change, not group by group
+    assert len(entries(audit.USER_GROUPS)) == 1
+    assert only(audit.USER_ROLE).details["role"] == ["operator", "viewer"]
+    newbie.delete()
+    assert only(audit.USER_DELETED).object_name == "newbie"
