@@ -72,12 +72,11 @@ class AuditFilterForm(forms.Form):
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, **kwargs):
-        from backups.services.audit import ACTIONS
+        from backups.services.audit import ACTIONS, OBJECT_TYPES
 
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "any action"), *((a, a) for a in ACTIONS)]
-        types = sorted({action.split(".")[0] for action in ACTIONS})
-        self.fields["object_type"].choices = [("", "any object type"), *((t, t) for t in types)]
+        self.fields["object_type"].choices = [("", "any object type"), *((t, t) for t in OBJECT_TYPES)]
 
     def clean(self):
         cleaned = super().clean()

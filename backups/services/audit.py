@@ -56,6 +56,8 @@ ACTIONS = (
     RESTORE_CREATED,
 )  # fmt: skip
 
+# Object types, as stored (schedules are their definition's).
+OBJECT_TYPES = ("backup", "restore", "definition", "cluster", "location", "user", "notification")
 _TYPES = {
     "Backup": "backup",
     "BackupDefinition": "definition",

@@ -4,10 +4,9 @@ line by line, so an export of any size holds one chunk in memory."""
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator
 
-from django.core.serializers.json import DjangoJSONEncoder
+import orjson
 from django.db.models import QuerySet
 
 COLUMNS = ("id", "time", "username", "via", "address", "action", "object_type", "object_id", "object_name")
@@ -32,7 +31,7 @@ def as_csv(entries: QuerySet) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield writer.writerow([*COLUMNS, "details"])
     for row in _rows(entries):
-        details = json.dumps(row.pop("details"), cls=DjangoJSONEncoder, sort_keys=True)
+        details = orjson.dumps(row.pop("details"), option=orjson.OPT_SORT_KEYS, default=str).decode()
         yield writer.writerow([_cell(row[c]) for c in COLUMNS] + [_cell(details)])
 
 
@@ -47,7 +46,7 @@ def as_json(entries: QuerySet) -> Iterator[str]:
     yield "[\n"
     first = True
     for row in _rows(entries):
-        yield ("" if first else ",\n") + json.dumps(row, cls=DjangoJSONEncoder, sort_keys=True)
+        yield ("" if first else ",\n") + orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str).decode()
         first = False
     yield "\n]\n"
 
