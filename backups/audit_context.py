@@ -20,16 +20,25 @@ class Actor:
 
 
 SYSTEM = Actor(username="system", via="system")
-_current: ContextVar[Actor | None] = ContextVar("veloweb_audit_actor", default=None)
+_current: ContextVar[Any] = ContextVar("veloweb_audit_actor", default=None)
 
 
 def current() -> Actor:
-    """The actor of this request or command; `system` when nobody set one (RQ jobs, cron)."""
-    return _current.get() or SYSTEM
+    """The actor of this request or command; `system` when nobody set one (RQ jobs, cron). A
+    request's user is read when an entry is written, not when the request came in: the API's
+    token authentication signs the user in inside the view."""
+    value = _current.get()
+    if value is None:
+        return SYSTEM
+    if isinstance(value, Actor):
+        return value
+    via = "api" if value.path.startswith("/api/") else "web"
+    return user_actor(getattr(value, "user", None), client_address(value), via=via)
 
 
 @contextlib.contextmanager
-def acting_as(actor: Actor) -> Iterator[Actor]:
+def acting_as(actor: Any) -> Iterator[Any]:
+    """`actor`: an Actor, or a request whose user acts."""
     token = _current.set(actor)
     try:
         yield actor

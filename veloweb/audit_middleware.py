@@ -3,7 +3,7 @@ the client's address, so that every service call in the request records both."""
 
 from __future__ import annotations
 
-from backups.audit_context import acting_as, client_address, user_actor
+from backups.audit_context import acting_as
 
 
 class AuditActorMiddleware:
@@ -11,6 +11,7 @@ class AuditActorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        # The user is read lazily (request.user is a SimpleLazyObject): only audited requests pay.
-        with acting_as(user_actor(request.user, client_address(request))):
+        # The user is read when an entry is written (`audit_context.current`): only audited
+        # requests pay, and an API token's user (signed in inside the view) is the one recorded.
+        with acting_as(request):
             return self.get_response(request)

@@ -38,6 +38,9 @@ USER_ROLE = "user.role_changed"
 USER_GROUPS = "user.groups_changed"
 USER_CREATED = "user.created"
 USER_DELETED = "user.deleted"
+USER_ENABLED = "user.enabled"
+USER_DISABLED = "user.disabled"
+USER_PASSWORD = "user.password_reset"
 LOGIN = "user.login"
 LOGIN_FAILED = "user.login_failed"
 LOGOUT = "user.logout"
@@ -46,18 +49,21 @@ NOTIFICATION_UPDATED = "notification.updated"
 NOTIFICATION_DELETED = "notification.deleted"
 NOTIFICATION_TESTED = "notification.tested"
 RESTORE_CREATED = "restore.created"
+TOKEN_CREATED = "token.created"
+TOKEN_REVOKED = "token.revoked"
 
 ACTIONS = (
     BACKUP_CREATED, BACKUP_CANCELLED, BACKUP_DELETED, BACKUP_IMPORTED,
     DEFINITION_CREATED, DEFINITION_UPDATED, DEFINITION_DELETED, SCHEDULE_PAUSED, SCHEDULE_RESUMED,
     LOCATION_CREATED, LOCATION_UPDATED, LOCATION_DEFAULT, CLUSTER_CREATED, CLUSTER_UPDATED, CLUSTER_REMOVED,
-    USER_CREATED, USER_DELETED, USER_ROLE, USER_GROUPS, LOGIN, LOGIN_FAILED, LOGOUT,
+    USER_CREATED, USER_DELETED, USER_ENABLED, USER_DISABLED, USER_PASSWORD, USER_ROLE, USER_GROUPS,
+    LOGIN, LOGIN_FAILED, LOGOUT,
     NOTIFICATION_CREATED, NOTIFICATION_UPDATED, NOTIFICATION_DELETED, NOTIFICATION_TESTED,
-    RESTORE_CREATED,
+    RESTORE_CREATED, TOKEN_CREATED, TOKEN_REVOKED,
 )  # fmt: skip
 
 # Object types, as stored (schedules are their definition's).
-OBJECT_TYPES = ("backup", "restore", "definition", "cluster", "location", "user", "notification")
+OBJECT_TYPES = ("backup", "restore", "definition", "cluster", "location", "user", "notification", "token")
 _TYPES = {
     "Backup": "backup",
     "BackupDefinition": "definition",

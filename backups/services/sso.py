@@ -99,7 +99,10 @@ class VelowebOIDCBackend(OIDCAuthenticationBackend):
         request = getattr(self, "request", None)
         address = client_address(request) if request is not None else None
         with acting_as(user_actor(user, address, via="sso")):
-            users.set_role(user, role_for(groups), via_sso=True)
+            try:
+                users.change_role(user, role_for(groups), source="sso groups claim")
+            except users.UserProblem as problem:  # a superuser, or the last admin: kept as they are
+                log.warning("SSO user %s keeps their role: %s", user.get_username(), problem)
         return user
 
 

@@ -149,7 +149,7 @@ def test_cluster_user_role_and_import(admin, emulator, make_user, tmp_path):
     assert only(audit.CLUSTER_CREATED).details["kubeconfig_path"] == emulator.kubeconfig
 
     viewer = make_user("viewer", "vince")
-    admin.post(f"/settings/users/{viewer.pk}/role/", {"role": "operator"})
+    admin.post(f"/settings/users/{viewer.pk}/role/", {"role": "operator", "confirm": "on"})
     role = only(audit.USER_ROLE)
     assert (role.object_name, role.username, role.address) == ("vince", "ada", ADDRESS)
     assert role.details == {"role": ["viewer", "operator"], "downloads": [False, True]}
@@ -286,8 +286,26 @@ def test_users_created_deleted_and_their_groups_changed_in_the_admin(make_user):
     newbie.groups.add(operator)  # as the admin's user page does
     changed = only(audit.USER_GROUPS)
     assert changed.object_name == "newbie" and changed.details == {"added": ["operator"]}
-    users.set_role(newbie, "viewer")  # recorded once, as a role change, not group by group
+    users.change_role(newbie, "viewer")  # recorded once, as a role change, not group by group
     assert len(entries(audit.USER_GROUPS)) == 1
     assert only(audit.USER_ROLE).details["role"] == ["operator", "viewer"]
     newbie.delete()
     assert only(audit.USER_DELETED).object_name == "newbie"
+
+
+def test_the_api_records_the_tokens_user(client, make_user, make_backup, cluster):
+    from backups.services import api_tokens
+
+    user = make_user("operator", "scripted")
+    row, token = api_tokens.create_token(user, "ci job")
+    created = only(audit.TOKEN_CREATED)
+    assert created.object_type == "token" and created.details == {"user": "scripted", "prefix": row.prefix}
+    assert token not in json.dumps(created.details)
+    queued = make_backup("api-queued", phase=Backup.Phase.QUEUED, queue_position=1)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": ADDRESS}
+    assert client.post(f"/api/v1/backups/{queued.pk}/cancel/", **headers).status_code == 200
+    cancelled = only(audit.BACKUP_CANCELLED)
+    assert (cancelled.username, cancelled.via, cancelled.address) == ("scripted", "api", ADDRESS)
+    api_tokens.revoke(row)
+    api_tokens.revoke(row)
+    assert only(audit.TOKEN_REVOKED).details["prefix"] == row.prefix
