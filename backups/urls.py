@@ -3,12 +3,16 @@ from django.urls import path
 from backups import converters  # noqa: F401 - registers <id:...>
 from backups.views import (
     admin_pages,
+    audit_pages,
     content_pages,
     define,
     definition_pages,
     detail,
     history,
+    log_pages,
+    notify_pages,
     preview_pages,
+    token_pages,
     user_pages,
 )
 from backups.views import location_pages as location_views
@@ -22,6 +26,7 @@ urlpatterns = [
     path("backups/delete/", history.bulk_delete, name="bulk_delete"),
     path("backups/<id:pk>/", detail.backup_detail, name="detail"),
     path("backups/<id:pk>/resources/", detail.backup_resources, name="resources"),
+    path("backups/<id:pk>/log/", log_pages.backup_log, name="log"),
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<id:pk>/items/", content_pages.backup_items, name="items"),
     path("backups/<id:pk>/item/", content_pages.backup_item, name="item"),
@@ -53,8 +58,17 @@ urlpatterns = [
     path("locations/<id:pk>/check/", location_views.location_check, name="location_check"),
     path("locations/<id:pk>/default/", location_views.location_default, name="location_default"),
     path("locations/<id:pk>/import/", location_views.location_import, name="location_import"),
+    path("settings/audit/", audit_pages.audit_page, name="audit"),
+    path("settings/notifications/new/", notify_pages.notification_edit, name="notification_new"),
+    path("settings/notifications/<id:pk>/", notify_pages.notification_edit, name="notification_edit"),
+    path("settings/notifications/<id:pk>/test/", notify_pages.notification_test, name="notification_test"),
+    path("settings/notifications/<id:pk>/delete/", notify_pages.notification_delete, name="notify_delete"),
+    path("settings/notifications/deliveries/", notify_pages.delivery_log, name="notification_deliveries"),
+    path("settings/audit/export.<str:fmt>", audit_pages.audit_download, name="audit_export"),
     path("settings/users/new/", user_pages.user_new, name="user_new"),
     path("settings/users/<id:pk>/role/", user_pages.user_role, name="user_role"),
     path("settings/users/<id:pk>/active/", user_pages.user_active, name="user_active"),
     path("settings/users/<id:pk>/password/", user_pages.user_password, name="user_password"),
+    path("settings/tokens/", token_pages.token_list, name="api_tokens"),
+    path("settings/tokens/<id:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
 ]

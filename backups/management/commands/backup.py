@@ -7,15 +7,17 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
 from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.engine.velero_format.layout import backup_file_key
+from backups.engine.velero_format.log_text import format_line
 from backups.models import Backup, Cluster, StorageLocation
-from backups.runs import cancel
 from backups.runs.steps import wait_for
 from backups.runs.watchdog import tick
 from backups.services import backups as backup_services
+from backups.services.audit import cli_actor
 from backups.validation import name_problem
 
 
@@ -126,7 +128,8 @@ class Command(BaseCommand):
         sub.add_parser("list")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _backup(self, name: str) -> Backup:
         try:
@@ -279,6 +282,8 @@ class Command(BaseCommand):
         return lines
 
     def _logs(self, name, **_):
+        """The log as `velero backup logs` prints it: the stored file's logrus lines as they are;
+        before it exists (or when it cannot be read), the lines recorded so far, in that format."""
         b = self._backup(name)
         if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
             store = b.storage_location.store()
@@ -286,17 +291,12 @@ class Command(BaseCommand):
             try:
                 with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                     for line in lines:
-                        entry = json.loads(line)
-                        where = "/".join(p for p in (entry.get("namespace"), entry.get("name")) if p)
-                        subject = f"{entry.get('resource', '')} {where}".strip()
-                        self.stdout.write(
-                            f"{entry['level']}: {subject + ': ' if subject else ''}{entry['message']}"
-                        )
+                        self.stdout.write(line.rstrip("\n"))
                 return
-            except Exception as error:  # noqa: BLE001 - fall back to the database's warnings and errors
-                self.stderr.write(f"cannot read {key}: {error}; showing warnings and errors only")
-        for e in b.log_entries.all():
-            self.stdout.write(f"{e.level}: {e.resource} {e.namespace}/{e.name}: {e.message}")
+            except Exception as error:  # noqa: BLE001 - fall back to the lines in the database
+                self.stderr.write(f"cannot read {key}: {error}; showing the lines recorded in the database")
+        for e in b.log_entries.order_by("id"):
+            self.stdout.write(format_line(e.as_log_entry(), b.name))
 
     def _delete(self, name, **_):
         b = self._backup(name)
@@ -307,7 +307,7 @@ class Command(BaseCommand):
         self.stdout.write(deferred or f"Backup {name} deleted.")
 
     def _cancel(self, name, wait, timeout, **_):
-        outcome = cancel.request_cancel(self._backup(name), by=_who())
+        outcome = backup_services.cancel_backup(self._backup(name), by=_who())
         self.stdout.write(outcome.message)  # a no-op (already ended) is not an error: exit 0
         if wait and outcome.changed:
             b = wait_for(self._backup(name).pk, timeout, tick=tick)
