@@ -58,7 +58,10 @@ def _item_key(request) -> tuple[str, str, str]:
         raise Http404(
             "an item is named by its resource and name (and namespace): ?resource=&namespace=&name="
         )
-    return resource, request.GET.get("namespace", "").strip(), name
+    namespace = request.GET.get("namespace", "").strip()
+    if any(c in part for part in (resource, namespace, name) for c in "\t\n\r\x00/"):
+        raise Http404("a resource, namespace or name holds no tab, line break or '/'")
+    return resource, namespace, name
 
 
 class _BlockDumper(yaml.SafeDumper):

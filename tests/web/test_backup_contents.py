@@ -198,6 +198,11 @@ def test_bad_ids_and_missing_items_are_404_with_a_clear_message(client_as, two_b
             {"resource": "configmaps", "namespace": "shop", "name": "web-config", "format": "xml"},
             "unknown format",
         ),
+        (
+            f"/backups/{first.pk}/item/",
+            {"resource": "configmaps", "namespace": "shop", "name": "web-config\tv1"},
+            "holds no tab, line break",
+        ),
         (f"/backups/{first.pk}/diff/", {"with": "junk"}, "&#x27;with&#x27; must be a backup id"),
         (f"/backups/{first.pk}/diff/", {"with": "987654"}, "there is no backup with id 987654"),
         (f"/backups/{first.pk}/diff/", {"with": str(first.pk)}, "compared with itself"),
