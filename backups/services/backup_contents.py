@@ -44,6 +44,7 @@ from backups.services.backup_indexes import (
     ContentsUnavailable,
     NotIndexed,
     StorageUnreachable,
+    cache_dir,
     open_index,
     open_or_request,
 )
@@ -169,16 +170,39 @@ def find_item(
 # --- which backups hold an item --------------------------------------------------------------------
 
 
-def resolve_resource(text: str) -> str:
-    """`configmap`, `ConfigMap`, `cm`, `configmaps` -> `configmaps`; `deployments.apps` as is;
-    names no built-in resource has are taken as the `resource.group` they spell."""
+def resolve_resource(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
+    """`configmap`, `ConfigMap`, `cm`, `configmaps` -> `configmaps`; `deployments.apps` as is; a
+    custom resource's kind or plural (`widget`, `widgets`) -> the `widgets.example.com` of the
+    indexes at hand (`known`); anything else as the `resource.group` it spells."""
     text = text.strip()
     if not text:
         return ""
     try:
         return builtin_resource_table().resolve(text).group_resource
     except UnknownResource:
-        return text.lower()
+        pass
+    lowered = text.lower()
+    if lowered in known:
+        return lowered
+    plurals = {
+        lowered,
+        lowered + "s",
+        lowered + "es",
+        lowered[:-1] + "ies" if lowered.endswith("y") else lowered,
+    }
+    matches = sorted(gr for gr in known if gr.split(".", 1)[0] in plurals)
+    return matches[0] if len(matches) == 1 else lowered
+
+
+def known_types() -> set[str]:
+    """The resource types of the indexes this dashboard holds locally (their headers only)."""
+    types: set[str] = set()
+    for path in cache_dir().glob("*.tsv"):
+        try:
+            types.update(TarballIndex(str(path)).types)
+        except (IndexError_, OSError):
+            continue
+    return types
 
 
 @dataclass

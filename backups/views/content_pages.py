@@ -175,7 +175,7 @@ def item_search(request):
     raw_resource = request.GET.get("resource", "").strip()
     namespace, name = request.GET.get("namespace", "").strip(), request.GET.get("name", "").strip()
     cluster_id = queries.object_id(request.GET.get("cluster"))
-    resource = contents.resolve_resource(raw_resource)
+    resource = contents.resolve_resource(raw_resource, contents.known_types() if raw_resource else set())
     holders = None
     if resource and name:
         holders = contents.backups_holding(resource, namespace, name, cluster_id)

@@ -400,3 +400,13 @@ def test_pages_of_one_namespace_of_one_type_and_unfiltered_pages(
     assert found == ["cm-0", "cm-1", "cm-2"] and "(12)" in html
     found, _ = names(namespace="b", page="2")
     assert found == ["cm-3", "s-1"]
+
+
+def test_resource_names_resolve_as_kubectl_and_custom_kinds_by_the_indexes():
+    resolve = backup_contents.resolve_resource
+    assert resolve("cm") == resolve("ConfigMap") == resolve("configmap") == "configmaps"
+    assert resolve("deploy") == "deployments.apps" and resolve("") == ""
+    known = {"widgets.example.com", "gadgets.example.com", "gadgets.other.io"}
+    assert resolve("Widget", known) == resolve("widgets", known) == "widgets.example.com"
+    assert resolve("gadget", known) == "gadget"  # two groups serve it: the user names one
+    assert resolve("gadgets.other.io", known) == "gadgets.other.io"
