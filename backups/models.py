@@ -314,6 +314,17 @@ class Backup(VeleroSpec):
     snapshots_attempted = models.PositiveIntegerField(default=0)
     snapshots_completed = models.PositiveIntegerField(default=0)
     size_bytes = models.BigIntegerField(default=0)
+    stored_log_lines = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Lines of an imported backup's stored log read into the log (None: not read yet).",
+    )
+    timings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Seconds per stage (planning, blocks, hooks, longest freeze, snapshots, upload) and "
+        "the plan's hooked blocks: see runs.timings.",
+    )
     attempt = models.PositiveIntegerField(default=0, help_text="Dispatch jobs enqueued (first and retries).")
     finalize_attempts = models.PositiveIntegerField(default=0, help_text="Finalize jobs enqueued.")
     upload_started = models.DateTimeField(
@@ -440,6 +451,12 @@ class BlockRun(RunRow):
     warnings = models.PositiveIntegerField(default=0)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    step_detail = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The hook running now, while the block is in its hooks: pod, container, command, "
+        "since (epoch seconds), timeout (runs.lanes.LiveBlock).",
+    )
 
     class Meta:
         ordering = ["run_kind", "run_id", "index"]
@@ -517,7 +534,8 @@ class OwedPostHooks(RunRow):
 
 
 class BackupLogEntry(models.Model):
-    """Warnings and errors of a backup (info lines go to the log file only)."""
+    """Every line of a backup's log, in the order recorded (the id): the full log page reads
+    these, live while the backup runs; the `-logs.gz` file holds the same lines."""
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="log_entries")
     level = models.CharField(max_length=7)
@@ -527,10 +545,74 @@ class BackupLogEntry(models.Model):
     name = models.CharField(max_length=253, blank=True)
     time = models.FloatField()
     block_index = models.IntegerField(null=True, blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Velero's logSource.")
 
     class Meta:
         ordering = ["backup", "time", "id"]
-        indexes = [models.Index(fields=["backup", "level"])]
+        indexes = [
+            models.Index(fields=["backup", "level"]),
+            models.Index(fields=["backup", "id"], name="log_entry_backup_order"),
+        ]
 
     def __str__(self):
         return f"{self.level}: {self.message}"
+
+    def as_log_entry(self):
+        from backups.engine.log import LogEntry
+
+        return LogEntry(
+            self.level, self.message, self.resource, self.namespace, self.name, self.time, self.source
+        )
+
+
+class Account(models.Model):
+    """What Veloweb keeps of a user beyond Django's User: a password an admin reset to a one-time
+    one must be changed at the next sign-in (`backups.middleware.PasswordChangeRequired`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="veloweb_account"
+    )
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"account of {self.user}"
+
+class MetricTally(models.Model):
+    """Counters that outlive their rows: what deleted backups had added to Velero's counters
+    (attempts, outcomes, the duration histogram, Veloweb's block and hook histograms) and the
+    deletion counters, which count events rather than rows. `/metrics` adds the live rows to these,
+    so a counter never goes down when a backup is deleted, in any process or after a restart."""
+
+    name = models.CharField(max_length=100)
+    schedule = models.CharField(max_length=63, blank=True, help_text="Velero's schedule label.")
+    le = models.CharField(max_length=20, blank=True, help_text="A histogram bucket's bound.")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "schedule", "le"], name="unique_metric_tally")]
+
+    def __str__(self):
+        return f"{self.name}{{schedule={self.schedule!r}, le={self.le!r}}} {self.value}"
+
+
+class ApiToken(models.Model):
+    """A user's token for the JSON API: it acts with its user's role of the moment. Only a hash
+    is kept; the token itself is shown once, when it is created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for (a script, a CI job).")
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked is None

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "django_rq",
     "django_htmx",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
     "backups",
 ]
 
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "backups.middleware.PasswordChangeRequired",  # a one-time password is changed first
     "veloweb.security.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
 ]
@@ -229,6 +232,50 @@ VELOWEB_GC_INTERVAL = int(os.environ.get("VELOWEB_GC_INTERVAL", "3600"))
 VELOWEB_PREVIEW_TTL = env_duration("VELOWEB_PREVIEW_TTL", "24h")
 # The backup page's WebSocket checks its session and role again this often (and on every message).
 VELOWEB_WS_RECHECK_SECONDS = float(os.environ.get("VELOWEB_WS_RECHECK_SECONDS", "60"))
+
+# Prometheus' /metrics (backups/metrics/access.py): closed unless a bearer token is set or the
+# scraper's address is in the allow-list (addresses and networks, comma-separated).
+VELOWEB_METRICS_TOKEN = os.environ.get("VELOWEB_METRICS_TOKEN", "").strip()
+VELOWEB_METRICS_ALLOW = env_list("VELOWEB_METRICS_ALLOW", "")
+
+
+def _check_networks(name: str, items: list[str]) -> None:
+    import ipaddress
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or network") from None
+
+
+_check_networks("VELOWEB_METRICS_ALLOW", VELOWEB_METRICS_ALLOW)
+
+# The JSON API, /api/v1/ (backups/api/): per-user tokens made in Settings > API tokens, JSON only,
+# pages of 50 (page_size up to 500), every error as {"error": {"code", "message", "fields"}}.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["backups.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["backups.api.permissions.IsViewer"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "backups.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "backups.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Veloweb API",
+    "DESCRIPTION": "Backups of Kubernetes clusters in Velero's format: what the dashboard does, as JSON. "
+    "Authenticate with `Authorization: Bearer <token>` (Settings > API tokens); the token acts with its "
+    "user's role (viewer reads, operator also creates, cancels and deletes).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"BackupPhaseEnum": "backups.models.Backup.Phase"},
+}
 
 # HTTP security. Always: X-Content-Type-Options, Referrer-Policy, X-Frame-Options DENY, COOP and a
 # Content-Security-Policy allowing only the dashboard's own scripts, styles and WebSocket

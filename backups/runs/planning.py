@@ -21,7 +21,7 @@ from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
-from backups.runs import batches, cancel, queues, steps
+from backups.runs import batches, cancel, queues, steps, timings
 from backups.runs.batch_sql import (
     insert_block_runs,
 )
@@ -99,8 +99,9 @@ def _dispatch(backup_id: int, job_id: str | None) -> None:
     BlockRun.objects.filter(backup=backup).delete()
     BackupLogEntry.objects.filter(backup=backup).delete()
     log = BackupLog()
+    stats: dict = {}
     try:
-        batch_rows, total_blocks, total_items = plan(backup, staging, log)
+        batch_rows, total_blocks, total_items = plan(backup, staging, log, stats)
     except PlanCancelled:
         cancel.finish(backup_id, by_job=job_id)
         return
@@ -122,6 +123,8 @@ def _dispatch(backup_id: int, job_id: str | None) -> None:
             warnings=log.warnings,
             expiration=expiration,
         )
+    planning = (timezone.now() - backup.started).total_seconds() if backup.started else 0.0
+    timings.record(backup_id, planning=planning, hooked_pods=stats.get("hooked_pods", 0))
     progress.backup_changed(backup_id)
     if cancel.cancelled(backup_id):  # cancelled after the last look: no batch is claimed now
         cancel.finish(backup_id, by_job=job_id)
@@ -154,9 +157,12 @@ def storage_problem(backup: Backup) -> str:
     return ""
 
 
-def plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockBatch], int, int]:
+def plan(
+    backup: Backup, staging: Staging, log: BackupLog, stats: dict | None = None
+) -> tuple[list[BlockBatch], int, int]:
     """Collect the backup's items and write its plan: the resource table, the spool, the batch
-    files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items."""
+    files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items.
+    `stats` gets `hooked_pods`, the pods with hooks (the ETA's hook work)."""
     source = backup.cluster.connect()
     watch = CancelWatch(backup.pk)
     try:
@@ -166,7 +172,10 @@ def plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockBa
         with Spool(staging.spool) as spool:
             watched = _WatchedSource(source, watch)
             walk = stream_item_blocks(watched, spec_of(backup), log, spool=spool, hooks=hooks)
-            return write_plan(backup, staging, walk, watch)
+            planned = write_plan(backup, staging, walk, watch)
+            if stats is not None:
+                stats["hooked_pods"] = len(walk.c.hooked_pods)
+            return planned
     finally:
         source.close()
 

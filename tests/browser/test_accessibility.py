@@ -76,11 +76,23 @@ def pages(backup_id: int, location_id: int) -> dict[str, str]:
         "new-backup": "/backups/new/",
         "backup-detail": f"/backups/{backup_id}/",
         "backup-resources": f"/backups/{backup_id}/resources/",
+        "backup-items": f"/backups/{backup_id}/items/?resource=configmaps",
+        "backup-item": f"/backups/{backup_id}/item/?resource=configmaps&namespace=shop&name=web-config",
+        "backup-secret": f"/backups/{backup_id}/item/?resource=secrets&namespace=shop&name=db-credentials",
+        "item-live": f"/backups/{backup_id}/item/live/?resource=configmaps&namespace=shop&name=web-config",
+        "item-search": "/items/search/?resource=configmap&namespace=shop&name=web-config",
+        "backup-diff-pick": f"/backups/{backup_id}/diff/",
+        "compare": "/compare/",
+        "backup-log": f"/backups/{backup_id}/log/",
+        "backup-log-filtered": f"/backups/{backup_id}/log/?level=info&q=db-0",
+        "backup-blocks-filtered": f"/backups/{backup_id}/?state=done&q=shop",
         "backup-delete": f"/backups/{backup_id}/delete/",
         "definitions": "/definitions/",
         "settings": "/settings/",
         "new-cluster": "/settings/clusters/new/",
         "new-location": "/settings/locations/new/",
+        "api-tokens": "/settings/tokens/",
+        "api-docs": "/api/v1/docs/",
     }
 
 
@@ -96,9 +108,20 @@ def check(page, name: str, problems: list[str]) -> None:
         screenshot(page, f"a11y-{name}-{label}")
 
 
+def check_once(page, name: str, problems: list[str]) -> None:
+    """A page that a reload would post again (a POST's answer): checked as it is, at desktop width."""
+    problems += [f"{name}: {line}" for line in audit(page)]
+    screenshot(page, f"a11y-{name}-desktop")
+
+
 def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, live_server_url, browser):
     problems: list[str] = []
     page = admin_context.new_page()
+    page.goto("/settings/tokens/")  # a token, so that its page lists one
+    page.fill("#token-name", "a11y script")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#new-token")
+    check_once(page, "api-token-created", problems)
     for name, url in pages(*finished_backup).items():
         page.goto(url)
         page.wait_for_load_state("networkidle")
@@ -136,4 +159,25 @@ def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, 
     anonymous.goto("/accounts/login/")
     check(anonymous, "login", problems)
     anonymous.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_diff_of_two_backups_passes_axe(admin_context, finished_backup, stack_env):
+    """The diff page with real changes: a second backup of shop (its snapshots are new ones)."""
+    from tests.browser.conftest import manage
+
+    manage(
+        stack_env, "backup", "create", "a11y-2", "--cluster", "sample", "--include-namespaces", "shop",
+        "--wait", "--timeout", "180", timeout=240,
+    )  # fmt: skip
+    out = shell(
+        stack_env, "from backups.models import Backup as B; print('ID', B.objects.get(name='a11y-2').pk)"
+    )
+    second = int(re.search(r"ID (\d+)", out).group(1))
+    problems: list[str] = []
+    page = admin_context.new_page()
+    page.goto(f"/backups/{second}/diff/?with={finished_backup[0]}")
+    page.wait_for_load_state("networkidle")
+    check(page, "backup-diff", problems)
+    page.close()
     assert problems == [], "\n".join(problems)

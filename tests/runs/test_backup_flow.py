@@ -66,6 +66,7 @@ def test_a_backup_of_the_sample_cluster_completes_and_matches_the_cluster(
         "full-1-logs.gz",
         "full-1-resource-list.json.gz",
         "full-1-results.gz",
+        "full-1-veloweb-index.tsv.gz",
         "full-1-volumeinfo.json.gz",
         "full-1.tar.gz",
         "velero-backup.json",

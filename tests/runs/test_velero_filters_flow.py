@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backups.engine.velero_format.archive import read_archive_items
+from backups.engine.velero_format.log_text import parse_line
 from backups.services import imports
 
 pytestmark = pytest.mark.usefixtures("rq_workers")
@@ -40,7 +41,9 @@ def gzip_json(path):
 
 
 def log_lines(path):
-    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    """The log's lines, with logrus's `msg` also as `message`."""
+    lines = [parse_line(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    return [{**line, "message": line.get("msg", "")} for line in lines]
 
 
 def test_scoped_filters_or_selectors_and_a_resource_policy_run_through_the_workers(
@@ -123,7 +126,10 @@ def test_scoped_filters_or_selectors_and_a_resource_policy_run_through_the_worke
         "resource: /namespaces name: /ghost message: /namespace ghost in included namespaces does not exist"
     ]
     logs = manage("backup", "logs", "scoped-1").stdout
-    assert "warning: namespaces ghost: namespace ghost in included namespaces does not exist" in logs
+    ghost = [parse_line(line) for line in logs.splitlines() if "ghost" in line]  # as `velero backup logs`
+    assert [(g["level"], g["msg"], g["resource"], g["name"]) for g in ghost] == [
+        ("warning", "namespace ghost in included namespaces does not exist", "namespaces", "ghost")
+    ]
 
     # an import reads the same fields back
     fields = imports.backup_fields(backup, "scoped-1", "default")

@@ -143,6 +143,20 @@ class NamespaceFilter:
             return False
         return self._include_all or any(fnmatchcase(namespace, p) for p in self.includes)
 
+    def may_hold(self, pattern: str) -> bool:
+        """Whether a backup taken with this filter may hold a namespace named `pattern`, or, for a
+        glob, one matching it: the history's namespace search. A name is matched as the backup
+        matched it (`payments` finds a backup of `pay*`); a glob finds backups whose includes it
+        matches or that include everything or a wider glob (`pay*` finds a backup of `payments` or
+        `p*`), unless an exclude covers the whole glob."""
+        if not is_glob(pattern):
+            return self.should_include(pattern)
+        if any(fnmatchcase(pattern, p) for p in self.excludes):
+            return False
+        return self._include_all or any(
+            fnmatchcase(p, pattern) or fnmatchcase(pattern, p) for p in self.includes
+        )
+
     def to_list(self) -> list[str | None]:
         """Velero's getNamespacesToList: None (one list across all namespaces) when "*" is
         included, else every included name that is not excluded, existing or not."""

@@ -5,6 +5,7 @@ and `backup_controller.go`."""
 import pytest
 
 from backups.engine.manifests.reader import ManifestSource
+from backups.engine.planning.filters import NamespaceFilter
 from backups.engine.planning.label_selectors import InvalidSelector
 from backups.engine.planning.spec import BackupSpec, SpecError, parse_or_selectors, spec_errors, spec_warnings
 from tests.engine.objects import cluster_role, configmap, namespace, pod, pv, pvc
@@ -350,6 +351,27 @@ def test_warnings_about_namespaces_need_the_clusters_namespace_names():
 def test_warnings_never_raise_on_a_spec_velero_refuses():
     spec = BackupSpec(included_resources=["*", "pods"], resource_policy="version: [", label_selector="(")
     assert spec_warnings(spec, ManifestSource([]).resources()) == []
+
+
+@pytest.mark.parametrize(
+    ("includes", "excludes", "search", "found"),
+    [
+        (["pay*"], [], "payments", True),  # a name, matched as the backup matched it
+        (["payments"], [], "pay*", True),  # a glob finds the names it matches
+        (["p*"], [], "pay*", True),  # and wider globs
+        (["pay*"], [], "pay*", True),
+        ([], [], "payments", True),  # everything
+        (["*"], [], "pay*", True),
+        (["shop"], [], "payments", False),
+        (["shop"], [], "pay*", False),
+        (["pay*"], ["payments"], "payments", False),  # an exclude wins
+        ([], ["pay*"], "pay*", False),  # an exclude covering the whole glob
+        ([], ["payments"], "pay*", True),  # pay-east may still be in it
+        (["shop-?"], [], "shop-1", True),
+    ],
+)
+def test_may_hold_a_namespace_or_a_glob(includes, excludes, search, found):
+    assert NamespaceFilter.of(includes, excludes).may_hold(search) is found
 
 
 # --- why an item or a type is left out (the preview's reasons) ---------------------------------------
