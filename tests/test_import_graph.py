@@ -33,6 +33,7 @@ LAYER_OF_PREFIX = {
     "backups.periodic_jobs": "web",
     "backups.middleware": "web",
     "backups.live": "web",
+    "backups.api": "web",
     "backups.live.progress": "base",
     "veloweb.urls": "web",
     "veloweb.asgi": "web",

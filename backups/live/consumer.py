@@ -38,6 +38,14 @@ def _page(query_string: bytes) -> int:
     return min(max(1, int(text)), LAST_BLOCKS_PAGE)
 
 
+def _block_filter(query_string: bytes):
+    """The blocks filter of the page (`?state=&q=`), checked as the page checks it."""
+    from backups.queries import BlockFilter
+
+    params = {k: v[0] for k, v in parse_qs(query_string.decode("utf-8", "replace")).items()}
+    return BlockFilter.of(params)
+
+
 def _access(session_key: str | None):
     """(user, None) while the session's user may watch backups, else (None, close code)."""
     user = session_user(session_key)
@@ -68,6 +76,7 @@ class RunProgressConsumer(AsyncWebsocketConsumer):
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
         self.page = _page(self.scope.get("query_string", b""))
+        self.where = _block_filter(self.scope.get("query_string", b""))
         self.group = group_name(self.run_id, self.run_kind)
         self.dirty: set[int] = set()
         self.details_dirty = False
@@ -82,9 +91,7 @@ class RunProgressConsumer(AsyncWebsocketConsumer):
             await self._close(refused)
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
-        refused, snapshot = await database_sync_to_async(_render)(
-            self.session_key, self.run_kind, self.run_id, self.page
-        )
+        refused, snapshot = await database_sync_to_async(self.render)()
         if refused:
             await self._close(refused)
             return
@@ -93,6 +100,11 @@ class RunProgressConsumer(AsyncWebsocketConsumer):
         self.has_rows = len(snapshot) > 1
         self.last_flush = time.monotonic()
         self.watcher = asyncio.create_task(self._watch_access())
+
+    def render(self, **kwargs):
+        """The messages for the page as of now (the snapshot without kwargs), or a close code;
+        runs in a worker thread."""
+        return _render(self.session_key, self.run_kind, self.run_id, self.page, where=self.where, **kwargs)
 
     async def disconnect(self, code):
         self.closed = True
@@ -139,11 +151,7 @@ class RunProgressConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(max(0.0, self.last_flush + FLUSH_INTERVAL - time.monotonic()))
             indexes, self.dirty = self.dirty, set()
             details, self.details_dirty, self.pending = self.details_dirty, False, False
-            refused, messages = await database_sync_to_async(_render)(
-                self.session_key,
-                self.run_kind,
-                self.run_id,
-                self.page,
+            refused, messages = await database_sync_to_async(self.render)(
                 indexes=indexes if self.has_rows else None,  # no rows yet: the plan may have appeared
                 details=details,
             )
@@ -253,3 +261,31 @@ class UnknownPathConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         await self.accept()
         await self.close(code=CLOSE_GONE)
+
+
+class LogFollowConsumer(RunProgressConsumer):
+    """The full log page's socket (`?after=<id>&follow=1&level=&q=`): on the last page it appends
+    the lines recorded after the last one the page has; elsewhere it says how many came since.
+    A reconnect sends again from the page's `after` (the page drops the rows it already has)."""
+
+    async def connect(self):
+        from backups.queries import LogFilter
+
+        params = parse_qs(self.scope.get("query_string", b"").decode("utf-8", "replace"))
+        after = params.get("after", ["0"])[0]
+        self.after = int(after) if after.isascii() and after.isdigit() and len(after) < 19 else 0
+        self.follow = params.get("follow", ["1"])[0] == "1"
+        self.log_where = LogFilter.of({k: v[0] for k, v in params.items()})
+        await super().connect()
+
+    def render(self, **kwargs):
+        from backups.live.render import log_fragments
+
+        user, refused = _access(self.session_key)
+        if refused:
+            return refused, None
+        rendered = log_fragments(self.run_id, self.log_where, self.after, self.follow)
+        if rendered is None:
+            return CLOSE_GONE, None
+        messages, self.after = rendered
+        return None, messages

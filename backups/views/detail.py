@@ -4,12 +4,13 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from backups import queries
+from backups.backup_describe import describe
 from backups.engine import storage
 from backups.engine.velero_format.layout import backup_file_key, backup_file_name
 from backups.live.render import summary_context
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
-from backups.runs import cancel, removal
+from backups.runs import removal
 from backups.services import backups as backup_services
 
 DOWNLOADS = {"tarball": "tarball", "logs": "log", "results": "results", "resource-list": "resource-list"}
@@ -41,8 +42,15 @@ def _storage_failure(request, backup: Backup, what: str, error: Exception):
 @viewer_required
 def backup_detail(request, pk):
     backup = _backup(pk)
-    blocks = queries.blocks_page(backup, request.GET.get("page"))
-    context = {**summary_context(backup, request.user), "blocks": blocks}
+    where = queries.BlockFilter.of(request.GET)
+    blocks = queries.blocks_page(backup, request.GET.get("page"), where)
+    context = {
+        **summary_context(backup, request.user, where),
+        "blocks": blocks,
+        "query": where.query(),
+        "block_states": queries.BLOCK_STATES,
+        "describe": describe(backup),
+    }
     return render(request, "backups/detail.html", context)
 
 
@@ -116,7 +124,7 @@ def backup_cancel(request, pk):
     """GET asks for confirmation; POST cancels the backup (a no-op, said so, when it ended)."""
     backup = _backup(pk)
     if request.method == "POST":
-        outcome = cancel.request_cancel(backup, by=request.user.get_username())
+        outcome = backup_services.cancel_backup(backup, by=request.user.get_username())
         (messages.success if outcome.changed else messages.info)(request, outcome.message)
         return redirect("backups:detail", pk=pk)
     return render(request, "backups/confirm_cancel.html", {"backup": backup})

@@ -7,15 +7,17 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
 from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.engine.velero_format.layout import backup_file_key
+from backups.engine.velero_format.log_text import format_line
 from backups.models import Backup, Cluster, StorageLocation
-from backups.runs import cancel
 from backups.runs.steps import wait_for
 from backups.runs.watchdog import tick
 from backups.services import backups as backup_services
+from backups.services.audit import cli_actor
 from backups.validation import name_problem
 
 
@@ -104,6 +106,13 @@ class Command(BaseCommand):
         create.add_argument("--csi-snapshot-timeout", default="10m0s")
         create.add_argument("--volume-group-label-key", default="velero.io/volume-group")
         create.add_argument("--workers", type=int, default=4)
+        create.add_argument(
+            "--hooks-concurrency",
+            choices=["concurrent", "sequential"],
+            default="concurrent",
+            help="the hooks of a block's pods at once, each pod's in order (default), "
+            "or pod after pod as Velero runs them",
+        )
         create.add_argument("--storage-location")
         create.add_argument(
             "--wait", action="store_true", help="wait until it finishes (exit 1 unless Completed)"
@@ -119,7 +128,8 @@ class Command(BaseCommand):
         sub.add_parser("list")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _backup(self, name: str) -> Backup:
         try:
@@ -183,6 +193,7 @@ class Command(BaseCommand):
                 csi_snapshot_timeout=o["csi_snapshot_timeout"],
                 volume_group_label_key=o["volume_group_label_key"],
                 workers=o["workers"],
+                hooks_concurrency=o["hooks_concurrency"],
                 storage_location=location,
             )
         except ValueError as error:
@@ -271,6 +282,8 @@ class Command(BaseCommand):
         return lines
 
     def _logs(self, name, **_):
+        """The log as `velero backup logs` prints it: the stored file's logrus lines as they are;
+        before it exists (or when it cannot be read), the lines recorded so far, in that format."""
         b = self._backup(name)
         if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
             store = b.storage_location.store()
@@ -278,17 +291,12 @@ class Command(BaseCommand):
             try:
                 with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                     for line in lines:
-                        entry = json.loads(line)
-                        where = "/".join(p for p in (entry.get("namespace"), entry.get("name")) if p)
-                        subject = f"{entry.get('resource', '')} {where}".strip()
-                        self.stdout.write(
-                            f"{entry['level']}: {subject + ': ' if subject else ''}{entry['message']}"
-                        )
+                        self.stdout.write(line.rstrip("\n"))
                 return
-            except Exception as error:  # noqa: BLE001 - fall back to the database's warnings and errors
-                self.stderr.write(f"cannot read {key}: {error}; showing warnings and errors only")
-        for e in b.log_entries.all():
-            self.stdout.write(f"{e.level}: {e.resource} {e.namespace}/{e.name}: {e.message}")
+            except Exception as error:  # noqa: BLE001 - fall back to the lines in the database
+                self.stderr.write(f"cannot read {key}: {error}; showing the lines recorded in the database")
+        for e in b.log_entries.order_by("id"):
+            self.stdout.write(format_line(e.as_log_entry(), b.name))
 
     def _delete(self, name, **_):
         b = self._backup(name)
@@ -299,7 +307,7 @@ class Command(BaseCommand):
         self.stdout.write(deferred or f"Backup {name} deleted.")
 
     def _cancel(self, name, wait, timeout, **_):
-        outcome = cancel.request_cancel(self._backup(name), by=_who())
+        outcome = backup_services.cancel_backup(self._backup(name), by=_who())
         self.stdout.write(outcome.message)  # a no-op (already ended) is not an error: exit 0
         if wait and outcome.changed:
             b = wait_for(self._backup(name).pk, timeout, tick=tick)
