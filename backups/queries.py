@@ -8,7 +8,19 @@ import json
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backups.converters import MAX_ID
@@ -31,21 +43,40 @@ def definitions_with_last_backup() -> QuerySet:
     )
 
 
-def backup_history(q="", phase="", cluster=None, namespace="", since=None, until=None) -> QuerySet:
-    """Backups newest first, filtered. A namespace matches backups naming it or taking all namespaces."""
-    backups = Backup.objects.select_related("cluster").order_by("-created", "-id")
+# The history's sortable columns: ?sort=<key> (ascending) or -<key>, stable by id.
+HISTORY_SORTS = {
+    "name": "name",
+    "phase": "phase",
+    "cluster": "cluster__name",
+    "started": "started",
+    "duration": "duration",
+    "items": "items_backed_up",
+    "errors": "errors",
+    "warnings": "warnings",
+    "size": "size_bytes",
+    "expires": "expiration",
+}
+DEFAULT_SORT = "-created"
+
+
+def history_sort(text: str | None) -> str:
+    """The sort asked for (`name`, `-size`...), or "" (newest first) for anything else."""
+    key = (text or "").removeprefix("-")
+    return text if key in HISTORY_SORTS and text else ""
+
+
+def backup_history(
+    q="", phase="", cluster=None, namespace="", since=None, until=None, sort="", now=None
+) -> QuerySet:
+    """Backups filtered, newest first or by `sort` (ties by id, so pages never overlap). The
+    namespace filter matches as the backups did (`NamespaceFilter.may_hold`: globs both ways)."""
+    backups = Backup.objects.select_related("cluster")
     if q:
         backups = backups.filter(name__icontains=q)
     if phase:
         backups = backups.filter(phase=phase)
     if cluster:
         backups = backups.filter(cluster=cluster)
-    if namespace:
-        backups = backups.filter(
-            Q(included_namespaces__icontains=f'"{namespace}"')
-            | Q(included_namespaces=[])
-            | Q(included_namespaces__icontains='"*"')
-        ).exclude(excluded_namespaces__icontains=f'"{namespace}"')
     tz = timezone.get_current_timezone()
     if since:
         backups = backups.filter(created__gte=dt.datetime.combine(since, dt.time.min, tz))
@@ -53,7 +84,39 @@ def backup_history(q="", phase="", cluster=None, namespace="", since=None, until
         backups = backups.filter(
             created__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tz)
         )
-    return backups
+    if namespace:
+        backups = _holding_namespace(backups, namespace.strip())
+    return _sorted(backups, history_sort(sort), now or timezone.now())
+
+
+def _holding_namespace(backups: QuerySet, namespace: str) -> QuerySet:
+    """The backups that may hold `namespace` (a name or a glob), decided by the engine's own
+    matching over the filtered rows' namespace lists, one pass, streamed; the smaller of the kept
+    and the dropped ids goes back to the database."""
+    from backups.engine.planning.filters import NamespaceFilter
+
+    kept, dropped = [], []
+    rows = backups.values_list("pk", "included_namespaces", "excluded_namespaces")
+    for pk, includes, excludes in rows.iterator(chunk_size=2000):
+        holds = NamespaceFilter.of(includes, excludes).may_hold(namespace)
+        (kept if holds else dropped).append(pk)
+    return backups.filter(pk__in=kept) if len(kept) <= len(dropped) else backups.exclude(pk__in=dropped)
+
+
+def _sorted(backups: QuerySet, sort: str, now) -> QuerySet:
+    if not sort:
+        return backups.order_by("-created", "-id")
+    key = sort.removeprefix("-")
+    descending = sort.startswith("-")
+    if key == "duration":  # a running backup's duration so far; not started: none, sorted last
+        backups = backups.annotate(
+            duration=ExpressionWrapper(
+                Coalesce(F("completed"), Value(now)) - F("started"), output_field=DurationField()
+            )
+        )
+    field = F(HISTORY_SORTS[key])
+    order = field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+    return backups.order_by(order, "-id" if descending else "id")
 
 
 def object_id(text: str | None) -> int | None:
@@ -296,6 +359,48 @@ def browse_resources(listing: dict[str, list[str]], namespace: str = "", resourc
             if not resource or resource == kind:
                 entries.append((kind, entry))
     return sorted(namespaces.items()), sorted(resources.items()), entries
+
+
+AUDIT_PER_PAGE = 50
+
+
+def audit_entries(user="", action="", object_type="", object="", since=None, until=None) -> QuerySet:
+    """Audit entries newest first, filtered: `user` and `object` match part of the name (`object`
+    also an exact id), `action` and `object_type` exactly, dates as days in the server's zone."""
+    from backups.models import AuditEntry
+
+    entries = AuditEntry.objects.order_by("-time", "-id")
+    if user:
+        entries = entries.filter(username__icontains=user)
+    if action:
+        entries = entries.filter(action=action)
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    if object:
+        entries = entries.filter(Q(object_name__icontains=object) | Q(object_id=object))
+    tz = timezone.get_current_timezone()
+    if since:
+        entries = entries.filter(time__gte=dt.datetime.combine(since, dt.time.min, tz))
+    if until and until < dt.date.max:
+        entries = entries.filter(time__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tz))
+    return entries
+
+
+def notification_deliveries() -> QuerySet:
+    from backups.models import NotificationDelivery
+
+    return NotificationDelivery.objects.order_by("-created", "-id").defer("payload")
+
+
+def notification_targets() -> list:
+    """Targets with their latest delivery (`last_delivery`), for Settings."""
+    from backups.models import NotificationDelivery, NotificationTarget
+
+    targets = list(NotificationTarget.objects.select_related("definition"))
+    for target in targets:
+        latest = NotificationDelivery.objects.filter(target=target).order_by("-created", "-id")
+        target.last_delivery = latest.defer("payload").first()
+    return targets
 
 
 LOG_LINES_PER_PAGE = 200

@@ -32,6 +32,18 @@
     }
     phaseSeen = phase;
   });
+  // The history's rows are replaced by live updates: the ones the operator ticked for a bulk delete
+  // are ticked again.
+  const ticked = new Set();
+  const boxes = "input[name=ids][form=bulk-delete]";
+  document.body.addEventListener("change", (event) => {
+    if (!event.target.matches(boxes)) return;
+    if (event.target.checked) ticked.add(event.target.value);
+    else ticked.delete(event.target.value);
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", () => {
+    for (const box of document.querySelectorAll(boxes)) if (ticked.has(box.value)) box.checked = true;
+  });
   // A select marked data-autosubmit sends its form when changed (the settings page's roles).
   document.body.addEventListener("change", (event) => {
     if (event.target.matches("[data-autosubmit]")) event.target.form.requestSubmit();

@@ -56,6 +56,13 @@ class BackupLog:
             self._sink(entry)
         return entry
 
+    def extend(self, entries: list[LogEntry]) -> None:
+        """Entries written elsewhere (a hook thread's own log), appended in their order."""
+        for entry in entries:
+            self.entries.append(entry)
+            if self._sink is not None:
+                self._sink(entry)
+
     def info(self, message: str, **where) -> LogEntry:
         return self._add("info", message, **where)
 

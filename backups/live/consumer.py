@@ -17,8 +17,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.http import QueryDict
 
-from backups.live.progress import BACKUP, group_name
+from backups.live.progress import BACKUP, HISTORY_GROUP, group_name
 from backups.permissions import can_view, session_user
 
 FLUSH_INTERVAL = 0.2
@@ -162,6 +163,95 @@ class RunProgressConsumer(AsyncWebsocketConsumer):
                 self.has_rows = True
             for message in messages:
                 await self.send(text_data=message)
+
+
+HISTORY_FLUSH_INTERVAL = 1.0  # a history page re-reads its page of backups at most once a second
+
+
+def _render_history(session_key: str | None, query: QueryDict, shown: list[int], changed: set[int]):
+    """(close code, None, None) when access is gone, else (None, messages, the ids now shown)."""
+    from backups.live.render import history_fragments
+
+    user, refused = _access(session_key)
+    if refused:
+        return refused, None, None
+    messages, ids = history_fragments(query, user, shown, changed)
+    return None, messages, ids
+
+
+class HistoryConsumer(AsyncWebsocketConsumer):
+    """The history page's socket (`/ws/history/?<the page's filters, sort, page>`): joins the
+    `history` group, and re-renders, coalesced, the rows of the backups that changed, or the whole
+    table body when the page's backups are no longer the same (one came, went or moved). The
+    access checks are the run pages' (`_access`, on every message and every recheck)."""
+
+    async def connect(self):
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.query = QueryDict(self.scope.get("query_string", b"").decode("latin-1"))
+        self.changed: set[int] = set()
+        self.shown: list[int] = []
+        self.closed = False
+        self.last_flush = 0.0
+        self.flusher: asyncio.Task | None = None
+        self.watcher: asyncio.Task | None = None
+        user, refused = await database_sync_to_async(_access)(self.session_key)
+        await self.accept()
+        if refused:
+            await self._close(refused)
+            return
+        await self.channel_layer.group_add(HISTORY_GROUP, self.channel_name)
+        self.joined = True
+        await self._flush_now(snapshot=True)
+        self.watcher = asyncio.create_task(self._watch_access())
+
+    async def disconnect(self, code):
+        self.closed = True
+        for task in (self.flusher, self.watcher):
+            if task:
+                task.cancel()
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(HISTORY_GROUP, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        user, refused = await database_sync_to_async(_access)(self.session_key)
+        if refused:
+            await self._close(refused)
+
+    async def history_changed(self, event):
+        self.changed.update(int(i) for i in event.get("ids", ()))
+        if not self.closed and (self.flusher is None or self.flusher.done()):
+            self.flusher = asyncio.create_task(self._flush())
+
+    async def _close(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
+
+    async def _watch_access(self):
+        while not self.closed:
+            await asyncio.sleep(settings.VELOWEB_WS_RECHECK_SECONDS)
+            user, refused = await database_sync_to_async(_access)(self.session_key)
+            if refused:
+                await self._close(refused)
+
+    async def _flush(self):
+        while self.changed and not self.closed:
+            await asyncio.sleep(max(0.0, self.last_flush + HISTORY_FLUSH_INTERVAL - time.monotonic()))
+            await self._flush_now()
+
+    async def _flush_now(self, snapshot: bool = False):
+        changed, self.changed = self.changed, set()
+        shown = [] if snapshot else self.shown  # the first answer: the whole body, as it is now
+        refused, messages, ids = await database_sync_to_async(_render_history)(
+            self.session_key, self.query, shown, changed
+        )
+        self.last_flush = time.monotonic()
+        if refused:
+            await self._close(refused)
+            return
+        self.shown = ids
+        for message in messages:
+            await self.send(text_data=message)
 
 
 class UnknownPathConsumer(AsyncWebsocketConsumer):

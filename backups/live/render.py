@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
@@ -90,6 +91,26 @@ _NO_MATCH = '<tr><td colspan="9" class="empty">No block matches the filter.</td>
 RENDERERS: dict[str, Callable[..., list[str] | None]] = {BACKUP: live_fragments}
 
 
+def history_fragments(query: QueryDict, user, shown: list[int], changed) -> tuple[list[str], list[int]]:
+    """The history page's live update: (WebSocket messages, the ids now shown). When the page (its
+    filters, sort and number in `query`) still shows the backups `shown`, the rows of the `changed`
+    among them, one message each (htmx's ws extension swaps one `<tr>` per message reliably);
+    when a backup came, went or moved, the whole table body in one message."""
+    from backups.views.history import history_rows
+
+    rows, can_operate_ = history_rows(query, user)
+    ids = [b.pk for b in rows]
+    context = {"can_operate": can_operate_, "oob": True}
+    if ids != shown:
+        context["page"] = rows
+        body = render_to_string("backups/partials/history_body.html", context)
+        return [body], ids
+    wanted = set(changed)
+    return [
+        render_to_string("backups/partials/history_row.html", {**context, "backup": b})
+        for b in rows
+        if b.pk in wanted
+    ], ids
 LOG_LINES_SENT = 500  # at most this many new lines per message; the next message sends more
 
 

@@ -28,6 +28,7 @@ write_turn = threading.RLock()
 RESULT_COLUMNS = (
     "state",
     "items_written",
+    "snapshot_objects",
     "items_skipped",
     "errors",
     "warnings",
@@ -58,6 +59,7 @@ def insert_block_runs(kind: RunKind, run_id: int, rows: list[tuple]) -> None:
         "state": BlockRun.State.QUEUED,
         "attempts": 0,
         "items_written": 0,
+        "snapshot_objects": 0,
         "items_skipped": 0,
         "errors": 0,
         "warnings": 0,

@@ -12,6 +12,7 @@ import time
 from django.db.models import F
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
 from backups.engine.running.crds import backup_crds
@@ -34,6 +35,7 @@ from backups.validation import spec_of
 Phase = Backup.Phase
 logger = logging.getLogger(__name__)
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
+
 
 def _read_log_entries(staging: Staging):
     for path in staging.log_files():
@@ -188,6 +190,7 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
     )
     staging.remove()
     progress.backup_changed(backup_id)
+    notices.backup_ended(backup_id)
     admission.admit()
     cancel.delete_if_requested(backup)
 
@@ -235,4 +238,3 @@ def _crds_member(backup: Backup, staging: Staging, types: set, written: list, lo
         source.close()
     written.extend(crds)
     return path
-

@@ -18,6 +18,7 @@ from backups.engine.planning.resource_policies import ResourcePolicies
 from backups.engine.planning.spool import SpoolReader
 from backups.engine.running.blocks import run_block
 from backups.engine.running.csi_snapshots import snapshot_claim
+from backups.engine.running.hook_runner import pods_at_once
 from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.engine.velero_format.archive import (
@@ -176,6 +177,7 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: Batc
                         backup_id, index, number, session.job_id, worker, pods
                     ),
                     post_hooks_ran=lambda index=index: owed_hooks.settle(backup_id, index, session.job_id),
+                    hooks_concurrency=pods_at_once(backup.hooks_concurrency),
                 )
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
@@ -241,4 +243,3 @@ def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | Non
         )
 
     return take
-

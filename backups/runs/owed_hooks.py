@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backups.engine.log import BackupLog
-from backups.engine.running.hook_runner import run_block_hooks
+from backups.engine.running.hook_runner import pods_at_once, run_block_hooks
 from backups.engine.running.hook_spec import POST, parse_resource_hooks
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, OwedPostHooks
@@ -84,7 +84,8 @@ def rescue(row: OwedPostHooks, by: str) -> bool:
         spec_hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
         source = backup.cluster.connect()
         try:
-            outcome = run_block_hooks(row.pods, POST, spec_hooks, source.exec, log)
+            at_once = pods_at_once(backup.hooks_concurrency)
+            outcome = run_block_hooks(row.pods, POST, spec_hooks, source.exec, log, concurrency=at_once)
         finally:
             source.close()
     except Exception:

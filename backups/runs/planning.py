@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from backups.engine import dry_run
 from backups.engine.durations import expiration_at
 from backups.engine.log import BackupLog
 from backups.engine.planning.itemblocks import stream_item_blocks
@@ -187,7 +188,7 @@ def policies_of(backup: Backup) -> ResourcePolicies | None:
 def takes_snapshots(backup: Backup, policies: ResourcePolicies | None) -> bool:
     """Claims are snapshotted unless snapshotVolumes is false, and then still where a volume
     policy says `snapshot` (Velero's volume helper)."""
-    return backup.snapshot_volumes is not False or bool(policies and policies.volume_policies)
+    return dry_run.takes_snapshots(backup.snapshot_volumes, policies)
 
 
 def runs_alone(walk, block, snapshots: bool) -> bool:
@@ -247,4 +248,3 @@ def write_plan(
     if current:
         flush()
     return batch_rows, index, total_items
-

@@ -11,6 +11,7 @@ import redis
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from backups import notices
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry
 from backups.runs import admission, cancel
@@ -33,6 +34,7 @@ TRANSIENT = (
     redis.exceptions.TimeoutError,
 )
 
+
 def fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     """End a backup that has not ended yet as Failed (or FailedValidation), with the reason; its
     place goes to the queue at once."""
@@ -42,6 +44,7 @@ def fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     if not rows.update(phase=phase, completed=timezone.now(), **{field: value}):
         return
     progress.backup_changed(backup_id)
+    notices.backup_ended(backup_id)
     admission.admit()
     backup = Backup.objects.filter(pk=backup_id).first()
     if backup is not None:
@@ -87,4 +90,3 @@ def wait_for(backup_id: int, timeout: float, tick=None, poll: float = 0.5) -> Ba
         if tick:
             tick()
         time.sleep(poll)
-

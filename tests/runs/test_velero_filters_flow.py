@@ -143,7 +143,19 @@ def test_namespaces_as_velero_lists_them_and_unknown_resources_as_warnings(
     manage, registered, cluster, stack_env
 ):
     """A pod in a Terminating namespace is backed up with an include or an exclude filter too, and
-    an unknown resource name only matches nothing."""
+    an unknown resource name only matches nothing, in the backup's filters and in a hook's (which
+    then runs in no pod)."""
+    hooks = json.dumps(
+        {
+            "resources": [
+                {
+                    "name": "typo",
+                    "includedResources": ["podz"],
+                    "pre": [{"exec": {"command": ["/bin/true", "typo-hook"]}}],
+                }
+            ]
+        }
+    )
     cluster.add(
         {
             "apiVersion": "v1",
@@ -161,7 +173,7 @@ def test_namespaces_as_velero_lists_them_and_unknown_resources_as_warnings(
     ]:
         result = manage(
             "backup", "create", name, "--cluster", registered, *args,
-            "--include-resources", "pods,unresolvable", "--wait", "--timeout", "120",
+            "--include-resources", "pods,unresolvable", "--hooks", hooks, "--wait", "--timeout", "120",
             check=False,
         )  # fmt: skip
         assert "Phase:        Completed" in result.stdout, result.stdout + result.stderr
@@ -176,8 +188,10 @@ def test_namespaces_as_velero_lists_them_and_unknown_resources_as_warnings(
             e for e in log_lines(folder(stack_env, name) / f"{name}-logs.gz") if e["level"] == "warning"
         ]
         assert [w["message"].split(":")[0] for w in warnings] == [
-            "unknown resource 'unresolvable' in included resources"
+            "unknown resource 'unresolvable' in included resources",
+            "unknown resource 'podz' in hook 'typo' includedResources",
         ]
+    assert not [r for r in cluster.exec_log if "typo-hook" in r["command"]]
 
 
 def test_what_veleros_controller_refuses_ends_failed_validation_naming_it(manage, registered, tmp_path):

@@ -1,0 +1,46 @@
+"""Durable counters: what a backup added to the counters is moved into `MetricTally` in the
+transaction that deletes it, and events that leave no row (a deletion and its outcome) are
+counted there directly. One UPDATE per key, so concurrent processes add up correctly."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from backups.metrics.counts import Key, backup_counters, run_row_counters
+from backups.models import Backup, MetricTally
+
+DELETION_ATTEMPT = "velero_backup_deletion_attempt_total"
+DELETION_SUCCESS = "velero_backup_deletion_success_total"
+DELETION_FAILURE = "velero_backup_deletion_failure_total"
+
+
+def add(values: dict[Key, float]) -> None:
+    """Add each value to its tally row (created at 0 when missing)."""
+    with transaction.atomic():
+        for (name, schedule, le), value in values.items():
+            if not value:
+                continue
+            rows = MetricTally.objects.filter(name=name, schedule=schedule, le=le)
+            if rows.update(value=F("value") + value):
+                continue
+            try:
+                with transaction.atomic():
+                    MetricTally.objects.create(name=name, schedule=schedule, le=le, value=value)
+            except IntegrityError:  # created meanwhile by another process
+                rows.update(value=F("value") + value)
+
+
+def count(name: str, schedule: str) -> None:
+    add({(name, schedule, ""): 1})
+
+
+def totals() -> dict[Key, float]:
+    return {(t.name, t.schedule, t.le): t.value for t in MetricTally.objects.all()}
+
+
+def retire_backup(backup: Backup) -> None:
+    """Keep what `backup` counted before its rows go (called on its pre_delete, inside the
+    deleting transaction, while its blocks, hooks and batches still exist)."""
+    rows = Backup.objects.filter(pk=backup.pk)
+    add({**backup_counters(rows), **run_row_counters(rows)})
