@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
+from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.models import Backup, Cluster, Credentials, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
@@ -54,6 +55,12 @@ class HistoryFilterForm(forms.Form):
     namespace = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "namespace"}))
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)  # queries.HISTORY_SORTS
+
+    def clean_sort(self):
+        from backups.queries import history_sort
+
+        return history_sort(self.cleaned_data["sort"])
 
 
 class BackupForm(forms.Form):
@@ -107,8 +114,9 @@ class BackupForm(forms.Form):
     )
     hooks = forms.CharField(
         required=False,
+        strip=False,  # error lines count from the first line the operator sees
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-        help_text='Velero\'s spec.hooks as JSON: {"resources": [{"name": ..., "pre": [{"exec": ...}]}]}',
+        help_text="Velero's spec.hooks in YAML or JSON: resources: [{name: ..., pre: [{exec: ...}]}]",
     )
     snapshot_volumes = forms.ChoiceField(choices=TRI_STATE, required=False)
     ttl = forms.CharField(
@@ -128,6 +136,17 @@ class BackupForm(forms.Form):
         help_text="Claims sharing a value of this label are backed up in one block.",
     )
     workers = forms.IntegerField(initial=4, min_value=1, max_value=64)
+    hooks_concurrency = forms.ChoiceField(
+        choices=[
+            ("concurrent", "Concurrent: the pods of a block at once, each pod's hooks in order"),
+            ("sequential", "Sequential: pod after pod (Velero's order)"),
+        ],
+        initial="concurrent",
+        required=False,
+        label="Hooks of a block's pods",
+        help_text="Concurrent keeps each pod frozen only for its own hooks; all pre-hooks still end before "
+        "any item is written, and post-hooks start after the block's items and snapshots.",
+    )
     storage_location = forms.ModelChoiceField(
         StorageLocation.objects.all(), required=False, empty_label="default"
     )
@@ -165,6 +184,7 @@ class BackupForm(forms.Form):
             "csi_snapshot_timeout": backup.csi_snapshot_timeout,
             "volume_group_label_key": backup.volume_group_label_key,
             "workers": backup.workers,
+            "hooks_concurrency": backup.hooks_concurrency,
             "storage_location": backup.storage_location_id,
             "schedule": getattr(backup, "schedule", ""),
             "paused": getattr(backup, "paused", False),
@@ -211,15 +231,12 @@ class BackupForm(forms.Form):
             raise forms.ValidationError(str(error)) from error
 
     def clean_hooks(self):
-        text = self.cleaned_data["hooks"].strip()
-        if not text:
-            return {}
         try:
-            hooks = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"invalid JSON: {error}") from error
-        except RecursionError:
-            raise forms.ValidationError("invalid JSON: nested too deeply") from None
+            hooks = parse_hooks_text(self.cleaned_data["hooks"])
+        except HooksTextError as error:
+            raise forms.ValidationError(str(error)) from None
+        if hooks is None:
+            return {}
         if isinstance(hooks, list):
             hooks = {"resources": hooks}
         return hooks  # checked with the other options in clean()
@@ -245,6 +262,7 @@ class BackupForm(forms.Form):
             "csi_snapshot_timeout": data.get("csi_snapshot_timeout", "").strip() or "10m0s",
             "volume_group_label_key": data.get("volume_group_label_key", "").strip() or DEFAULT_GROUP_KEY,
             "workers": data.get("workers") or 4,
+            "hooks_concurrency": data.get("hooks_concurrency") or "concurrent",
             "storage_location_id": location.pk if location else None,
         }
 
@@ -259,7 +277,10 @@ class BackupForm(forms.Form):
         }
         fields["storage_location"] = cleaned.get("storage_location")
         for problem in backup_problems(fields):
-            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
+            message = problem.message
+            if problem.field == "hooks" and (line := line_of(self.data.get("hooks", ""), message)):
+                message = f"line {line}: {message}"
+            self.add_error(problem.field if problem.field in self.fields else None, message)
         return cleaned
 
     def find_warnings(self) -> dict[str, list[str]]:
@@ -439,8 +460,29 @@ class StorageLocationForm(CheckedOnSave):
         return None
 
 
+class UserCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=[("", "no access yet"), *((r, r) for r in ROLES)], required=False)
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty for a one-time password, shown once, to be changed at the first sign-in.",
+    )
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        label="New password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty for a one-time password, shown once, to be changed at the next sign-in.",
+    )
+
 
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("", "no access"), *((r, r) for r in ROLES)], required=False)
     # A viewer allowed to download tarballs and read hook output (operators and admins are).
     downloader = forms.BooleanField(required=False)
+    confirm = forms.BooleanField(required=False)  # a role change is confirmed on a page of its own

@@ -184,6 +184,14 @@ class VeleroSpec(models.Model):
     snapshot_volumes = models.BooleanField(null=True, blank=True)
     csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
     workers = models.PositiveSmallIntegerField(default=4)
+    # Veloweb's, not Velero's (not in velero-backup.json): the pre- and post-hooks of a block's
+    # pods at once (each pod's own in order), or pod after pod as Velero runs them
+    hooks_concurrency = models.CharField(
+        max_length=12,
+        choices=[("concurrent", "Concurrent"), ("sequential", "Sequential")],
+        default="concurrent",
+        help_text="A block's pods at once, each one's hooks in order; or pod after pod (Velero).",
+    )
 
     class Meta:
         abstract = True
@@ -213,6 +221,7 @@ class BackupDefinition(VeleroSpec):
         "snapshot_volumes",
         "csi_snapshot_timeout",
         "workers",
+        "hooks_concurrency",
         "storage_location_id",
     )
 
@@ -305,6 +314,17 @@ class Backup(VeleroSpec):
     snapshots_attempted = models.PositiveIntegerField(default=0)
     snapshots_completed = models.PositiveIntegerField(default=0)
     size_bytes = models.BigIntegerField(default=0)
+    stored_log_lines = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Lines of an imported backup's stored log read into the log (None: not read yet).",
+    )
+    timings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Seconds per stage (planning, blocks, hooks, longest freeze, snapshots, upload) and "
+        "the plan's hooked blocks: see runs.timings.",
+    )
     attempt = models.PositiveIntegerField(default=0, help_text="Dispatch jobs enqueued (first and retries).")
     finalize_attempts = models.PositiveIntegerField(default=0, help_text="Finalize jobs enqueued.")
     upload_started = models.DateTimeField(
@@ -421,9 +441,7 @@ class BlockRun(RunRow):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    backup = models.ForeignKey(
-        Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
-    )
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True)
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -431,12 +449,19 @@ class BlockRun(RunRow):
     pods = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
-    items_written = models.PositiveIntegerField(default=0)
+    items_written = models.PositiveIntegerField(default=0)  # the block's items and the objects it added
+    snapshot_objects = models.PositiveIntegerField(default=0)  # of those, VolumeSnapshots and contents
     items_skipped = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     warnings = models.PositiveIntegerField(default=0)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    step_detail = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The hook running now, while the block is in its hooks: pod, container, command, "
+        "since (epoch seconds), timeout (runs.lanes.LiveBlock).",
+    )
 
     class Meta:
         ordering = ["run_kind", "run_id", "index"]
@@ -446,6 +471,12 @@ class BlockRun(RunRow):
 
     def __str__(self):
         return f"{self.run_kind} {self.run_id} block {self.index}"
+
+    @property
+    def block_items_written(self) -> int:
+        """The block's own items written, without the snapshot objects it added (which the
+        plan's item count does not hold)."""
+        return max(0, self.items_written - self.snapshot_objects)
 
 
 class HookRun(RunRow):
@@ -508,7 +539,8 @@ class OwedPostHooks(RunRow):
 
 
 class BackupLogEntry(models.Model):
-    """Warnings and errors of a backup (info lines go to the log file only)."""
+    """Every line of a backup's log, in the order recorded (the id): the full log page reads
+    these, live while the backup runs; the `-logs.gz` file holds the same lines."""
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="log_entries")
     level = models.CharField(max_length=7)
@@ -518,14 +550,37 @@ class BackupLogEntry(models.Model):
     name = models.CharField(max_length=253, blank=True)
     time = models.FloatField()
     block_index = models.IntegerField(null=True, blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Velero's logSource.")
 
     class Meta:
         ordering = ["backup", "time", "id"]
-        indexes = [models.Index(fields=["backup", "level"])]
+        indexes = [
+            models.Index(fields=["backup", "level"]),
+            models.Index(fields=["backup", "id"], name="log_entry_backup_order"),
+        ]
 
     def __str__(self):
         return f"{self.level}: {self.message}"
 
+    def as_log_entry(self):
+        from backups.engine.log import LogEntry
+
+        return LogEntry(
+            self.level, self.message, self.resource, self.namespace, self.name, self.time, self.source
+        )
+
+
+class Account(models.Model):
+    """What Veloweb keeps of a user beyond Django's User: a password an admin reset to a one-time
+    one must be changed at the next sign-in (`backups.middleware.PasswordChangeRequired`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="veloweb_account"
+    )
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"account of {self.user}"
 
 class MetricTally(models.Model):
     """Counters that outlive their rows: what deleted backups had added to Velero's counters

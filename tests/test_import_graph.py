@@ -31,6 +31,7 @@ LAYER_OF_PREFIX = {
     "backups.management": "web",
     "backups.templatetags": "web",
     "backups.periodic_jobs": "web",
+    "backups.middleware": "web",
     "backups.live": "web",
     "backups.api": "web",
     "backups.live.progress": "base",

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "backups.middleware.PasswordChangeRequired",  # a one-time password is changed first
     "veloweb.security.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
 ]

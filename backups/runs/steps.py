@@ -33,6 +33,7 @@ TRANSIENT = (
     redis.exceptions.TimeoutError,
 )
 
+
 def fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     """End a backup that has not ended yet as Failed (or FailedValidation), with the reason; its
     place goes to the queue at once."""
@@ -60,6 +61,7 @@ def fail_unexpected(backup_id: int, error: BaseException, step: str) -> None:
 
 
 def log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]:
+    """Every line, info ones too: the full log page reads them while the backup runs."""
     return [
         BackupLogEntry(
             backup=backup,
@@ -70,9 +72,9 @@ def log_rows(backup: Backup, entries, block_index=None) -> list[BackupLogEntry]:
             name=e.name,
             time=e.time,
             block_index=block_index,
+            source=e.source[:200],
         )
         for e in entries
-        if e.level in ("warning", "error")
     ]
 
 
@@ -86,4 +88,3 @@ def wait_for(backup_id: int, timeout: float, tick=None, poll: float = 0.5) -> Ba
         if tick:
             tick()
         time.sleep(poll)
-

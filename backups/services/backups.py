@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,10 +15,12 @@ from django.utils import timezone
 
 from backups.engine.durations import expiration_at
 from backups.engine.storage import StorageError
+from backups.live import progress
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.runs import removal
 from backups.runs.admission import admit
 from backups.runs.cancel import request_cancel
+from backups.services import backup_indexes
 from backups.validation import (
     BACKUP_NAME_MAX,
     UnstorableValue,
@@ -76,7 +79,7 @@ def create_backup(
 def create_backup_now(
     prefix: str, cluster: Cluster | None, now: datetime | None = None, request_token: str = "", **fields
 ) -> Backup:
-    """"Back up now": a backup named PREFIX-YYYYmmddHHMMSS (the first free name of `run_names`,
+    """ "Back up now": a backup named PREFIX-YYYYmmddHHMMSS (the first free name of `run_names`,
     even when many requests race for the same second). With `request_token`, a repeated request
     (a double click) gets the backup the first one created."""
     now = now or timezone.now()
@@ -128,6 +131,7 @@ def _create(names: Iterable[str], cluster, now, request_token: str, fields: dict
             if request_token and (winner := Backup.objects.filter(request_token=request_token).first()):
                 return winner  # the same request, a moment earlier
             continue  # the name was taken meanwhile
+        progress.backup_changed(backup.pk)  # the history pages show it
         if backup.phase == Phase.QUEUED:
             admit()
         return backup
@@ -169,5 +173,50 @@ def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
             f"Backup {backup.name} is being cancelled; it will be deleted once its running blocks "
             "have run their post-hooks."
         )
+    backup_indexes.forget(backup)  # the local copy of its index (a cache: losing it costs nothing)
     removal.remove_ended(backup, store)
     return None
+
+
+BULK_LIMIT = 500  # backups one bulk delete takes (the history shows 25 a page)
+
+
+@dataclass
+class BulkDeletion:
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, the storage error)
+
+
+def bulk_deletable(backup: Backup) -> str:
+    """Why `backup` is left out of a bulk delete, or "" when it can go: only ended backups do (a
+    running one is cancelled from its own page first, where the wait is shown)."""
+    if backup.phase not in Backup.TERMINAL:
+        return f"it is {backup.phase}: cancel it first, or delete it from its own page"
+    return ""
+
+
+def delete_backups(ids: Iterable[int], by: str = "") -> BulkDeletion:
+    """Delete the ended backups among `ids` (read afresh, so one that started meanwhile is
+    skipped) through `delete_backup`, one location's store shared by its backups; a storage error
+    keeps that backup and the others go on."""
+    outcome = BulkDeletion()
+    stores: dict[int, object] = {}
+    wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
+    for backup in Backup.objects.select_related("storage_location").filter(pk__in=wanted).order_by("name"):
+        why = bulk_deletable(backup)
+        if why:
+            outcome.skipped.append((backup.name, why))
+            continue
+        try:
+            store = None
+            if backup.storage_location_id is not None and not removal.keeps_files(backup):
+                if backup.storage_location_id not in stores:
+                    stores[backup.storage_location_id] = backup.storage_location.store()
+                store = stores[backup.storage_location_id]
+            delete_backup(backup, store=store, by=by)
+        except (StorageError, ValueError) as error:
+            outcome.failed.append((backup.name, str(error)))
+            continue
+        outcome.deleted.append(backup.name)
+    return outcome

@@ -10,6 +10,7 @@ from django.core.cache import cache
 
 from backups.engine.planning.resources import ResourceTable
 from backups.engine.planning.spec import spec_warnings
+from backups.engine.running.hook_spec import hook_warnings, parse_resource_hooks
 from backups.models import Cluster
 from backups.validation import Problem, backup_spec
 
@@ -65,7 +66,15 @@ def option_warnings(cluster: Cluster, fields: dict) -> list[Problem]:
         return []
     namespaces, table = facts
     spec = backup_spec(fields)
-    return [Problem(field, message) for field, message in spec_warnings(spec, table, namespaces)]
+    found = [Problem(field, message) for field, message in spec_warnings(spec, table, namespaces)]
+    hooks = fields.get("hooks")
+    if isinstance(hooks, dict):
+        try:
+            parsed = parse_resource_hooks(hooks.get("resources"), table)
+        except ValueError:  # an invalid hook is the form's error, not a warning
+            parsed = []
+        found += [Problem("hooks", message) for message in hook_warnings(parsed)]
+    return found
 
 
 def _facts(cluster: Cluster) -> tuple[list[str], ResourceTable] | None:

@@ -43,6 +43,42 @@ def duration_of(backup) -> str:
 
 
 @register.filter
+def progress_percent(backup) -> int:
+    """How far a running backup got, as its page's progress bar says."""
+    from backups.queries import progress_of
+
+    return progress_of(backup).percent
+
+
+@register.filter
+def duration(value) -> str:
+    """Seconds with a tenth below a minute (0.4 → "0.4s"), else as `seconds`."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):.1f}s" if float(value) < 60 else seconds(value)
+
+
+@register.filter
+def epoch_iso(value) -> str:
+    """Epoch seconds as the log writes them: RFC 3339 in UTC, to the second."""
+    from backups.engine.velero_format.log_text import log_time
+
+    try:
+        return log_time(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+
+
+@register.filter
+def since_seconds(since, now) -> str:
+    """How long something that started at epoch `since` has run, at epoch `now`."""
+    try:
+        return seconds(max(0.0, float(now) - float(since)))
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
 def block_duration(block) -> str:
     if not block.started or not block.finished:
         return ""
@@ -70,3 +106,13 @@ def role_of(user) -> str:
     from backups.permissions import role_of as role
 
     return role(user) or ""
+
+
+@register.filter
+def json_value(value) -> str:
+    """A field's value in a diff: strings as they are, anything else as compact JSON."""
+    import json
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

@@ -76,6 +76,16 @@ def pages(backup_id: int, location_id: int) -> dict[str, str]:
         "new-backup": "/backups/new/",
         "backup-detail": f"/backups/{backup_id}/",
         "backup-resources": f"/backups/{backup_id}/resources/",
+        "backup-items": f"/backups/{backup_id}/items/?resource=configmaps",
+        "backup-item": f"/backups/{backup_id}/item/?resource=configmaps&namespace=shop&name=web-config",
+        "backup-secret": f"/backups/{backup_id}/item/?resource=secrets&namespace=shop&name=db-credentials",
+        "item-live": f"/backups/{backup_id}/item/live/?resource=configmaps&namespace=shop&name=web-config",
+        "item-search": "/items/search/?resource=configmap&namespace=shop&name=web-config",
+        "backup-diff-pick": f"/backups/{backup_id}/diff/",
+        "compare": "/compare/",
+        "backup-log": f"/backups/{backup_id}/log/",
+        "backup-log-filtered": f"/backups/{backup_id}/log/?level=info&q=db-0",
+        "backup-blocks-filtered": f"/backups/{backup_id}/?state=done&q=shop",
         "backup-delete": f"/backups/{backup_id}/delete/",
         "definitions": "/definitions/",
         "settings": "/settings/",
@@ -123,6 +133,11 @@ def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, 
     page.click("#preview-button")
     page.wait_for_selector("#preview-summary", timeout=30_000)
     check(page, "preview", problems)
+    preview_url = page.url
+    page.click("#preview-excluded")  # the excluded items, with why
+    page.wait_for_selector("#excluded-items")
+    check(page, "preview-excluded", problems)
+    page.goto(preview_url)
     page.locator("#preview-body a[href*='/blocks/']").first.click()
     page.wait_for_selector("#block-graph[data-ready]", timeout=15_000)
     check(page, "preview-block", problems)
@@ -144,4 +159,25 @@ def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, 
     anonymous.goto("/accounts/login/")
     check(anonymous, "login", problems)
     anonymous.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_diff_of_two_backups_passes_axe(admin_context, finished_backup, stack_env):
+    """The diff page with real changes: a second backup of shop (its snapshots are new ones)."""
+    from tests.browser.conftest import manage
+
+    manage(
+        stack_env, "backup", "create", "a11y-2", "--cluster", "sample", "--include-namespaces", "shop",
+        "--wait", "--timeout", "180", timeout=240,
+    )  # fmt: skip
+    out = shell(
+        stack_env, "from backups.models import Backup as B; print('ID', B.objects.get(name='a11y-2').pk)"
+    )
+    second = int(re.search(r"ID (\d+)", out).group(1))
+    problems: list[str] = []
+    page = admin_context.new_page()
+    page.goto(f"/backups/{second}/diff/?with={finished_backup[0]}")
+    page.wait_for_load_state("networkidle")
+    check(page, "backup-diff", problems)
+    page.close()
     assert problems == [], "\n".join(problems)

@@ -9,7 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
+from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.engine.velero_format.layout import backup_file_key
+from backups.engine.velero_format.log_text import format_line
 from backups.models import Backup, Cluster, StorageLocation
 from backups.runs import cancel
 from backups.runs.steps import wait_for
@@ -30,6 +32,33 @@ def _who() -> str:
 
 def _list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _hooks_text(text: str | None, path: str | None) -> tuple[str, str]:
+    """(the hooks document, the option it came from) of `--hooks` or `--hooks-file`."""
+    if not path:
+        return text or "", "--hooks"
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(), f"--hooks-file {path}"
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"cannot read --hooks-file: {error}") from None
+
+
+def _hooks(text: str, option: str) -> dict:
+    """Velero's spec.hooks from YAML or JSON text; a syntax error names the line and column."""
+    try:
+        hooks = parse_hooks_text(text)
+    except HooksTextError as error:
+        raise CommandError(f"{option}: {error}") from None
+    if isinstance(hooks, list):
+        hooks = {"resources": hooks}
+    return hooks or {}
+
+
+def _with_lines(problems: list[str], text: str) -> list[str]:
+    """Problems of the hooks prefixed with the line of the hook they name, when there is one."""
+    return [f"line {line}: {p}" if text and (line := line_of(text, p)) else p for p in problems]
 
 
 class Command(BaseCommand):
@@ -62,8 +91,12 @@ class Command(BaseCommand):
             help="Velero's resource policy YAML (volume policies, includeExcludePolicy)",
         )
         create.add_argument("--ordered-resources", default="")
-        create.add_argument(
-            "--hooks", metavar="JSON", help='Velero\'s spec.hooks as JSON: {"resources": [...]}'
+        hooks = create.add_mutually_exclusive_group()
+        hooks.add_argument(
+            "--hooks", metavar="TEXT", help="Velero's spec.hooks as YAML or JSON: {resources: [...]}"
+        )
+        hooks.add_argument(
+            "--hooks-file", metavar="PATH", help="a file holding Velero's spec.hooks, YAML or JSON"
         )
         create.add_argument("--ttl", default="720h0m0s")
         create.add_argument(
@@ -72,6 +105,13 @@ class Command(BaseCommand):
         create.add_argument("--csi-snapshot-timeout", default="10m0s")
         create.add_argument("--volume-group-label-key", default="velero.io/volume-group")
         create.add_argument("--workers", type=int, default=4)
+        create.add_argument(
+            "--hooks-concurrency",
+            choices=["concurrent", "sequential"],
+            default="concurrent",
+            help="the hooks of a block's pods at once, each pod's in order (default), "
+            "or pod after pod as Velero runs them",
+        )
         create.add_argument("--storage-location")
         create.add_argument(
             "--wait", action="store_true", help="wait until it finishes (exit 1 unless Completed)"
@@ -124,10 +164,11 @@ class Command(BaseCommand):
                     policy = f.read()
             except (OSError, UnicodeDecodeError) as error:
                 raise CommandError(f"cannot read --resource-policies-file: {error}") from None
+        hooks_text, hooks_option = _hooks_text(o["hooks"], o["hooks_file"])
         try:
             if policy:
                 parse_resource_policies(policy)
-            hooks = json.loads(o["hooks"]) if o["hooks"] else {}
+            hooks = _hooks(hooks_text, hooks_option)
             fields = dict(
                 included_namespaces=_list(o["include_namespaces"]),
                 excluded_namespaces=_list(o["exclude_namespaces"]),
@@ -150,12 +191,9 @@ class Command(BaseCommand):
                 csi_snapshot_timeout=o["csi_snapshot_timeout"],
                 volume_group_label_key=o["volume_group_label_key"],
                 workers=o["workers"],
+                hooks_concurrency=o["hooks_concurrency"],
                 storage_location=location,
             )
-        except json.JSONDecodeError as error:
-            raise CommandError(f"invalid --hooks JSON: {error}") from None
-        except RecursionError:
-            raise CommandError("invalid --hooks JSON: nested too deeply") from None
         except ValueError as error:
             raise CommandError(str(error)) from None
         try:
@@ -163,7 +201,8 @@ class Command(BaseCommand):
         except ValueError as error:  # InvalidName, BackupExists: nothing was saved
             raise CommandError(str(error)) from None
         if backup.phase == Backup.Phase.FAILED_VALIDATION:
-            raise CommandError(f"backup {name} failed validation: " + "; ".join(backup.validation_errors))
+            problems = _with_lines(backup.validation_errors, hooks_text)
+            raise CommandError(f"backup {name} failed validation: " + "; ".join(problems))
         self.stdout.write(f"Backup {name} {backup.phase}.")
         if wait:
             backup = wait_for(backup.pk, timeout, tick=tick)
@@ -241,6 +280,8 @@ class Command(BaseCommand):
         return lines
 
     def _logs(self, name, **_):
+        """The log as `velero backup logs` prints it: the stored file's logrus lines as they are;
+        before it exists (or when it cannot be read), the lines recorded so far, in that format."""
         b = self._backup(name)
         if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
             store = b.storage_location.store()
@@ -248,17 +289,12 @@ class Command(BaseCommand):
             try:
                 with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                     for line in lines:
-                        entry = json.loads(line)
-                        where = "/".join(p for p in (entry.get("namespace"), entry.get("name")) if p)
-                        subject = f"{entry.get('resource', '')} {where}".strip()
-                        self.stdout.write(
-                            f"{entry['level']}: {subject + ': ' if subject else ''}{entry['message']}"
-                        )
+                        self.stdout.write(line.rstrip("\n"))
                 return
-            except Exception as error:  # noqa: BLE001 - fall back to the database's warnings and errors
-                self.stderr.write(f"cannot read {key}: {error}; showing warnings and errors only")
-        for e in b.log_entries.all():
-            self.stdout.write(f"{e.level}: {e.resource} {e.namespace}/{e.name}: {e.message}")
+            except Exception as error:  # noqa: BLE001 - fall back to the lines in the database
+                self.stderr.write(f"cannot read {key}: {error}; showing the lines recorded in the database")
+        for e in b.log_entries.order_by("id"):
+            self.stdout.write(format_line(e.as_log_entry(), b.name))
 
     def _delete(self, name, **_):
         b = self._backup(name)
