@@ -1,5 +1,5 @@
-"""API tokens (a hash per token, per user), the metric tallies that keep Velero's counters when
-backups are deleted, and the mark of a backup whose run rows were folded into them."""
+"""API tokens (a hash per token, per user) and the metric tallies that keep Velero's counters
+when backups are deleted."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -13,15 +13,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="backup",
-            name="metrics_folded",
-            field=models.BooleanField(
-                default=False,
-                help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
-                "(backups.metrics.tally).",
-            ),
-        ),
         migrations.CreateModel(
             name="MetricTally",
             fields=[
