@@ -10,10 +10,11 @@ import uuid
 from django import forms
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
 from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
-from backups.models import Backup, Cluster, Credentials, StorageLocation
+from backups.models import Backup, Cluster, Credentials, NotificationTarget, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
 from veloweb.crypto import Unreadable
@@ -61,6 +62,35 @@ class HistoryFilterForm(forms.Form):
         from backups.queries import history_sort
 
         return history_sort(self.cleaned_data["sort"])
+
+
+class AuditFilterForm(forms.Form):
+    """The audit trail's filters (Settings > Audit trail); the export takes the same."""
+
+    user = forms.CharField(
+        required=False, max_length=150, widget=forms.TextInput(attrs={"placeholder": "user"})
+    )
+    action = forms.ChoiceField(required=False, choices=[("", "any action")])
+    object_type = forms.ChoiceField(required=False, label="Object type", choices=[("", "any object type")])
+    object = forms.CharField(
+        required=False, max_length=253, widget=forms.TextInput(attrs={"placeholder": "object name or id"})
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from backups.services.audit import ACTIONS, OBJECT_TYPES
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "any action"), *((a, a) for a in ACTIONS)]
+        self.fields["object_type"].choices = [("", "any object type"), *((t, t) for t in OBJECT_TYPES)]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
 
 
 class BackupForm(forms.Form):
@@ -486,3 +516,82 @@ class UserRoleForm(forms.Form):
     # A viewer allowed to download tarballs and read hook output (operators and admins are).
     downloader = forms.BooleanField(required=False)
     confirm = forms.BooleanField(required=False)  # a role change is confirmed on a page of its own
+
+
+class NotificationTargetForm(forms.ModelForm):
+    """A notification target. The URL and the secret are write-only, as storage credentials are:
+    never rendered back, left empty to keep the stored ones. A webhook needs an http(s) URL and a
+    secret to sign with; an Apprise URL must be one Apprise accepts."""
+
+    url = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="URL",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="Webhook: https://… that receives the JSON. Apprise: e.g. slack://…, msteams://…, "
+        "matrixs://…, mailtos://…, json://…. Write-only; leave empty to keep the stored one.",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Webhooks only: the HMAC-SHA256 key of the X-Veloweb-Signature header (16 characters "
+        "or more). Write-only; leave empty to keep the stored one.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=list(notices.EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        initial=notices.DEFAULT_EVENTS,
+    )
+
+    class Meta:
+        model = NotificationTarget
+        fields = ["name", "kind", "url", "secret", "events", "definition", "enabled"]
+        labels = {"definition": "Only for the definition"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["definition"].empty_label = "every definition (global)"
+        self.initial["url"] = self.initial["secret"] = ""  # never rendered back
+        try:
+            self.stored_url, self.stored_secret = self.instance.plain_url(), self.instance.plain_secret()
+            self.stored_problem = ""
+        except Unreadable as error:
+            self.stored_url, self.stored_secret, self.stored_problem = "", "", str(error)
+        if self.stored_url:
+            from backups.services.notifications import shown_url
+
+            self.fields["url"].widget.attrs["placeholder"] = shown_url(self.instance)
+        if self.stored_secret:
+            self.fields["secret"].widget.attrs["placeholder"] = "•••• (stored)"
+
+    def clean(self):
+        from urllib.parse import urlsplit
+
+        cleaned = super().clean()
+        url = (cleaned.get("url") or "").strip() or self.stored_url
+        secret = cleaned.get("secret") or self.stored_secret
+        kind = cleaned.get("kind")
+        if not url:
+            missing = f"The stored {self.stored_problem}" if self.stored_problem else "Give the URL."
+            self.add_error("url", missing)
+        elif kind == NotificationTarget.Kind.WEBHOOK:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.add_error("url", "A webhook needs an http:// or https:// URL with a host.")
+            if len(secret) < 16:
+                self.add_error("secret", "A webhook needs a secret of 16 characters or more to sign with.")
+        elif kind == NotificationTarget.Kind.APPRISE:
+            import apprise
+
+            if not apprise.Apprise().add(url):
+                self.add_error("url", "Apprise does not accept this URL: check its schema and parts.")
+        cleaned["url"], cleaned["secret"] = url, secret if kind == NotificationTarget.Kind.WEBHOOK else ""
+        return cleaned
+
+    def save(self, commit=True):
+        target = super().save(commit=False)
+        target.url, target.secret = self.cleaned_data["url"], self.cleaned_data["secret"]
+        if commit:
+            target.save()
+        return target

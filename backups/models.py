@@ -31,9 +31,17 @@ class Checked(models.Model):
         self.available, self.last_check_error = not problem, problem
         self.last_checked = now or timezone.now()
         if self.pk:
-            type(self).objects.filter(pk=self.pk).update(
-                available=self.available, last_checked=self.last_checked, last_check_error=problem
-            )
+            changes = dict(available=self.available, last_checked=self.last_checked, last_check_error=problem)
+            rows = type(self).objects.filter(pk=self.pk)
+            # became unavailable (from available or never checked): one UPDATE decides, so two
+            # checks at once raise the event once
+            if problem and rows.exclude(available=False).update(**changes):
+                self.became_unavailable(problem)
+            else:
+                rows.update(**changes)
+
+    def became_unavailable(self, problem: str) -> None:
+        """Hook for what depends on the transition (a storage location's notification)."""
 
 
 class Cluster(Checked):
@@ -106,6 +114,11 @@ class StorageLocation(Checked):
 
     def __str__(self):
         return self.name
+
+    def became_unavailable(self, problem: str) -> None:
+        from backups import notices
+
+        notices.location_unavailable(self, problem)
 
     def credentials(self) -> Credentials:
         """The plaintext credentials, for `store()` and the masked display only. Raises
@@ -621,3 +634,144 @@ class ApiToken(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked is None
+
+
+class AuditQuerySet(models.QuerySet):
+    """Audit entries are only ever added: bulk updates and deletes are refused too."""
+
+    def update(self, **kwargs):
+        raise PermissionError("audit entries cannot be changed")
+
+    def delete(self):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One change made to Veloweb: who (the user, or `system:...` for schedules and expiry), when,
+    from where (the client's address), what (action, object, details). Written only by
+    `backups.services.audit.record` and the sign-in signals; never changed or deleted."""
+
+    time = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(
+        max_length=150, blank=True, db_index=True, help_text="Kept after the user goes."
+    )
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="web, api, cli, sso or system.")
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_name = models.CharField(max_length=253, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class NotificationTarget(models.Model):
+    """Where notifications go: a webhook (a JSON body signed with HMAC-SHA256) or an Apprise URL
+    (Slack, Teams, Matrix, email and the rest). Global, or for one definition's backups and
+    schedule. The URL and the secret are sealed (veloweb.crypto): read them with `reveal()`."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+        APPRISE = "apprise", "Apprise URL (Slack, Teams, Matrix, email...)"
+
+    name = models.CharField(max_length=63, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
+    url = SealedField(help_text="Sealed: a webhook's or Apprise's URL may carry a token.")
+    secret = SealedField(blank=True, help_text="The webhook's HMAC-SHA256 key (sealed).")
+    events = models.JSONField(default=list, help_text="The events it is sent (notifications.EVENTS).")
+    definition = models.ForeignKey(
+        BackupDefinition,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_targets",
+        help_text="Only this definition's backups and schedule; empty: every one (global).",
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def plain_url(self) -> str:
+        """The URL in plaintext, for sending only; raises `Unreadable` under another SECRET_KEY."""
+        return reveal(self.url)
+
+    def plain_secret(self) -> str:
+        return reveal(self.secret)
+
+
+class NotificationDelivery(models.Model):
+    """One notification to one target, and how its sending went (the log Settings shows)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        SENT = "sent"
+        FAILED = "failed"
+
+    target = models.ForeignKey(
+        NotificationTarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    target_name = models.CharField(max_length=63)
+    event = models.CharField(max_length=40)
+    subject = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    test = models.BooleanField(default=False, help_text="Sent by Send test.")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "notification deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.target_name}: {self.state}"
+
+
+class SsoIdentity(models.Model):
+    """The OpenID Connect subject a user signs in as: SSO users are found by (issuer, subject),
+    never by a username or email a local account may share."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True, help_text="The groups of the last sign-in.")
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject")
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.issuer or 'SSO'})"

@@ -361,6 +361,48 @@ def browse_resources(listing: dict[str, list[str]], namespace: str = "", resourc
     return sorted(namespaces.items()), sorted(resources.items()), entries
 
 
+AUDIT_PER_PAGE = 50
+
+
+def audit_entries(user="", action="", object_type="", object="", since=None, until=None) -> QuerySet:
+    """Audit entries newest first, filtered: `user` and `object` match part of the name (`object`
+    also an exact id), `action` and `object_type` exactly, dates as days in the server's zone."""
+    from backups.models import AuditEntry
+
+    entries = AuditEntry.objects.order_by("-time", "-id")
+    if user:
+        entries = entries.filter(username__icontains=user)
+    if action:
+        entries = entries.filter(action=action)
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    if object:
+        entries = entries.filter(Q(object_name__icontains=object) | Q(object_id=object))
+    tz = timezone.get_current_timezone()
+    if since:
+        entries = entries.filter(time__gte=dt.datetime.combine(since, dt.time.min, tz))
+    if until and until < dt.date.max:
+        entries = entries.filter(time__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tz))
+    return entries
+
+
+def notification_deliveries() -> QuerySet:
+    from backups.models import NotificationDelivery
+
+    return NotificationDelivery.objects.order_by("-created", "-id").defer("payload")
+
+
+def notification_targets() -> list:
+    """Targets with their latest delivery (`last_delivery`), for Settings."""
+    from backups.models import NotificationDelivery, NotificationTarget
+
+    targets = list(NotificationTarget.objects.select_related("definition"))
+    for target in targets:
+        latest = NotificationDelivery.objects.filter(target=target).order_by("-created", "-id")
+        target.last_delivery = latest.defer("payload").first()
+    return targets
+
+
 LOG_LINES_PER_PAGE = 200
 LOG_LEVELS = ("error", "warning", "info", "debug")  # most severe first
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0021_merge_0015_api_tokens_0020_merge_timings"),
+        ("backups", "0016_audit_notifications"),
     ]
 
     operations = [

@@ -51,6 +51,24 @@ def admin_context(browser, live_server_url, stack_env):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def notification_target(stack_env) -> int:
+    """A webhook target with a delivery sent and one given up, for the Settings pages."""
+    out = shell(
+        stack_env,
+        "from backups.models import NotificationDelivery as D, NotificationTarget as T\n"
+        "t = T.objects.create(name='ops-webhook', url='https://hooks.example.org/veloweb?token=x',"
+        " secret='a-long-enough-secret', events=['backup.failed', 'backup.partially_failed'])\n"
+        "D.objects.create(target=t, target_name=t.name, event='backup.failed',"
+        " subject='Backup a11y-0 Failed', state='sent', attempts=1)\n"
+        "D.objects.create(target=t, target_name=t.name, event='test',"
+        " subject='Veloweb test notification', state='failed', attempts=5,"
+        " last_error='webhook https://hooks.example.org answered HTTP 503')\n"
+        "print('TARGET', t.pk)",
+    )
+    return int(re.search(r"TARGET (\d+)", out).group(1))
+
+
 def audit(page) -> list[str]:
     """axe-core's WCAG 2.1 A/AA violations on the page, one line each."""
     page.add_script_tag(path=str(AXE))
@@ -91,6 +109,9 @@ def pages(backup_id: int, location_id: int) -> dict[str, str]:
         "settings": "/settings/",
         "new-cluster": "/settings/clusters/new/",
         "new-location": "/settings/locations/new/",
+        "audit": "/settings/audit/",
+        "new-notification": "/settings/notifications/new/",
+        "notification-deliveries": "/settings/notifications/deliveries/",
         "api-tokens": "/settings/tokens/",
         "api-docs": "/api/v1/docs/",
     }
@@ -114,7 +135,9 @@ def check_once(page, name: str, problems: list[str]) -> None:
     screenshot(page, f"a11y-{name}-desktop")
 
 
-def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, live_server_url, browser):
+def test_every_page_passes_axe_and_fits_a_phone(
+    admin_context, finished_backup, notification_target, live_server_url, browser
+):
     problems: list[str] = []
     page = admin_context.new_page()
     page.goto("/settings/tokens/")  # a token, so that its page lists one
@@ -122,7 +145,11 @@ def test_every_page_passes_axe_and_fits_a_phone(admin_context, finished_backup, 
     page.click("main form button[type=submit]")
     page.wait_for_selector("#new-token")
     check_once(page, "api-token-created", problems)
-    for name, url in pages(*finished_backup).items():
+    every = {
+        **pages(*finished_backup),
+        "notification-edit": f"/settings/notifications/{notification_target}/",
+    }
+    for name, url in every.items():
         page.goto(url)
         page.wait_for_load_state("networkidle")
         check(page, name, problems)
