@@ -360,6 +360,11 @@ class Backup(VeleroSpec):
     )
     gc_failure_detail = models.TextField(blank=True)
     imported = models.BooleanField(default=False, help_text="Found in a storage location, not run here.")
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
     # The form's one-time token: a second post of the same form (a double click) finds this
     # backup instead of creating another.
     request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
