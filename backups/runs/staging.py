@@ -44,6 +44,11 @@ class Staging:
     def of(cls, backup) -> Staging:
         return cls(child_of(settings.VELOWEB_STAGING_DIR, f"{backup.name}-{backup.pk}"))
 
+    @classmethod
+    def of_restore(cls, restore) -> Staging:
+        """A restore's folder: the backup's tarball, the spool of its planned items, batch files."""
+        return cls(child_of(settings.VELOWEB_STAGING_DIR, f"restore-{restore.name}-{restore.pk}"))
+
     @property
     def spool(self) -> str:
         return str(self.root / "spool.jsonl")
@@ -86,6 +91,32 @@ class Staging:
             for block in data["blocks"]
         ]
         return data["first_block"], blocks
+
+    def write_tiers(self, tiers: list[dict]) -> None:
+        """A restore's tiers: label, item count, first batch and batch count, CRDs created."""
+        _write_json(self.root / "tiers.json", tiers)
+
+    def read_tiers(self) -> list[dict]:
+        return json.loads((self.root / "tiers.json").read_text())
+
+    def write_restore_batch(self, number: int, tier: int, items: list[dict]) -> None:
+        """A restore batch: its tier and its items (`key`, `target_namespace`, spool `at`, ...)."""
+        _write_json(self.batch_file(number), {"tier": tier, "items": items})
+
+    def read_restore_batch(self, number: int) -> tuple[int, list[dict]]:
+        data = json.loads(self.batch_file(number).read_text())
+        return data["tier"], data["items"]
+
+    def write_restore_outcome(self, number: int, rows: list[dict]) -> None:
+        """What a restore batch did, item by item (`key`, `result`, ...), for finalize."""
+        _write_json(self.outcome_file(number), rows)
+
+    def read_restore_outcome(self, number: int) -> dict[tuple, dict]:
+        """The items a batch recorded, by key; {} before it finished."""
+        path = self.outcome_file(number)
+        if not path.exists():
+            return {}
+        return {tuple(row["key"]): row for row in json.loads(path.read_text())}
 
     def outcome_file(self, number: int) -> Path:
         """What a finished batch leaves for finalize: its items written (key, kind, added by the
