@@ -150,3 +150,29 @@ def parse_item_path(entry_name: str) -> dict | None:
         "namespace": namespace,
         "name": rest[-1][: -len(".json")],
     }
+
+
+# --- a restore's files: `restores/<name>/` (object_store_layout.go getRestoreDir and friends) ---------
+
+RESTORE_FILES = {
+    "log": "restore-{name}-logs.gz",
+    "results": "restore-{name}-results.gz",
+    "resource-list": "restore-{name}-resource-list.json.gz",
+}
+
+
+def restore_dir(name: str, prefix: str = "") -> str:
+    """`[<prefix>/]restores/<name>/` (trailing slash)."""
+    _check_segment(name, "restore name")
+    prefix = prefix.strip("/")
+    return f"{prefix}/restores/{name}/" if prefix else f"restores/{name}/"
+
+
+def restore_file_name(kind: str, name: str) -> str:
+    """The file name of one of a restore's files (`RESTORE_FILES`), e.g. `restore-r1-logs.gz`."""
+    return RESTORE_FILES[kind].format(name=name)
+
+
+def restore_file_key(kind: str, name: str, prefix: str = "") -> str:
+    """`[<prefix>/]restores/<name>/<file name>`."""
+    return restore_dir(name, prefix) + restore_file_name(kind, name)
