@@ -12,13 +12,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from backups.engine.log import BackupLog
+from backups.engine.restore import RestoreResults
+from backups.engine.restore.results import FAILED
 from backups.models import BlockBatch, Restore, RestoreLogEntry, RestoreTier
 from backups.runs import batches, restore_tiers
 from backups.runs.batch_sql import add_to_run, write_turn
 from backups.runs.cancel import CancelOutcome
 from backups.runs.kinds import RESTORE
 from backups.runs.liveness import job_alive
-from backups.runs.restore_records import changed, log_rows
+from backups.runs.restore_records import changed, result_rows
+from backups.runs.restore_session import item_of
 from backups.runs.staging import Staging
 
 Phase = Restore.Phase
@@ -113,30 +116,28 @@ def cancel_finish(run_id: int, by_job: str | None = None) -> bool:
 
 
 def give_up(batch: BlockBatch, reason: str) -> None:
-    """After the last attempt, the batch's items not done are errors naming them; the restore goes on."""
+    """After the last attempt, the batch's items are errors naming them; the restore goes on."""
     restore = Restore.objects.get(pk=batch.run_id)
     staging = Staging.of_restore(restore)
-    log = BackupLog()
-    tier, items = staging.read_restore_batch(batch.number)
-    done = staging.read_restore_outcome(batch.number)  # what an earlier attempt recorded, if any
-    left = [item for item in items if tuple(item["key"]) not in done]
-    for item in left:
-        group, version, resource, namespace, name = item["key"]
-        log.error(
-            f"not restored after {batch.attempts} attempts: {reason}",
-            resource=f"{resource}.{group}" if group else resource,
-            namespace=item.get("target_namespace", namespace),
-            name=name,
-        )
-    staging.write_log(f"batch-{batch.number:07d}-given-up", log.entries)
+    results, log = RestoreResults(), BackupLog()
+    tier, rows = staging.read_restore_batch(batch.number)
+    for row in rows:
+        item = item_of(row)
+        message = f"{item}: not restored after {batch.attempts} attempts: {reason}"
+        results.error(item.namespace, message)
+        results.item(item.api_version, item.kind, item.namespace, item.name, FAILED)
+        log.error(message, resource=item.group_resource, namespace=item.namespace, name=item.name)
+    doc = results.as_json()
+    staging.write_part(f"batch-{batch.number:07d}", {"results": doc, "hooks": []})
+    staging.write_log(f"batch-{batch.number:07d}", log.entries)
     with write_turn, transaction.atomic():
         if not BlockBatch.objects.filter(
             pk=batch.pk, state__in=(BlockBatch.State.RUNNING, BlockBatch.State.ENQUEUED)
         ).update(state=BlockBatch.State.DONE, lease_until=None):
             return
-        RestoreLogEntry.objects.bulk_create(log_rows(restore.pk, log.entries), batch_size=500)
-        add_to_run(RESTORE, restore.pk, items_failed=len(left), blocks_done=len(left), errors=log.errors)
-        RestoreTier.objects.filter(restore=restore, index=tier).update(failed=F("failed") + len(left))
+        RestoreLogEntry.objects.bulk_create(result_rows(restore.pk, doc), batch_size=500)
+        add_to_run(RESTORE, restore.pk, items_failed=len(rows), blocks_done=len(rows), errors=len(rows))
+        RestoreTier.objects.filter(restore=restore, index=tier).update(failed=F("failed") + len(rows))
     changed(restore.pk)
     batches.enqueue_next_batches(restore.pk, [1], kind=RESTORE)
     batches.maybe_finalize(restore.pk, RESTORE)

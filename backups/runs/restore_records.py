@@ -3,6 +3,8 @@ to its live page that it changed."""
 
 from __future__ import annotations
 
+import time
+
 from backups.live import progress
 from backups.models import RestoreLogEntry
 from backups.runs.kinds import RESTORE
@@ -28,3 +30,42 @@ def log_rows(restore_id: int, entries) -> list[RestoreLogEntry]:
         for e in entries
         if e.level in ("warning", "error")
     ]
+
+
+def result_rows(restore_id: int, doc: dict, when: float | None = None) -> list[RestoreLogEntry]:
+    """A results document's warnings and errors (`RestoreResults.as_json()`) as rows, under their
+    namespace ("" for cluster scope; Velero's own under the resource "velero"), as `velero restore
+    describe` groups them."""
+    when = when or time.time()
+    rows = []
+    for level, which in (("warning", "warnings"), ("error", "errors")):
+        part = doc.get(which) or {}
+        scoped = [("", "velero", m) for m in part.get("velero") or []]
+        scoped += [("", "", m) for m in part.get("cluster") or []]
+        scoped += [(ns, "", m) for ns, messages in (part.get("namespaces") or {}).items() for m in messages]
+        rows += [
+            RestoreLogEntry(
+                restore_id=restore_id,
+                level=level,
+                message=message,
+                namespace=namespace[:253],
+                resource=resource,
+                time=when,
+            )
+            for namespace, resource, message in scoped
+        ]
+    return rows
+
+
+def counts_of(doc: dict) -> tuple[int, int]:
+    """(warnings, errors) of a results document, counted as Velero counts them."""
+
+    def count(part: dict) -> int:
+        namespaces = part.get("namespaces") or {}
+        return (
+            len(part.get("velero") or [])
+            + len(part.get("cluster") or [])
+            + sum(map(len, namespaces.values()))
+        )
+
+    return count(doc.get("warnings") or {}), count(doc.get("errors") or {})

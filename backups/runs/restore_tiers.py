@@ -21,7 +21,8 @@ from backups.models import BlockBatch, Restore, RestoreLogEntry, RestoreTier
 from backups.runs import queues
 from backups.runs.batch_sql import add_to_run, write_turn
 from backups.runs.kinds import RESTORE
-from backups.runs.restore_records import changed, log_rows
+from backups.runs.restore_records import changed, counts_of, result_rows
+from backups.runs.restore_session import open_context
 from backups.runs.staging import Staging
 
 Phase = Restore.Phase
@@ -41,7 +42,7 @@ def next_tier(run_id: int) -> bool:
     index = restore.current_tier + 1
     while index < len(tiers):
         if index > 0 and tiers[index - 1].get("crds"):
-            _wait_for_crds(restore, tiers[index - 1]["crds"])
+            _wait_for_crds(restore, index - 1, tiers[index - 1]["crds"])
         started = start_tier(restore, index, tiers[index])
         if started is None:
             return True  # another lane or the watchdog started it
@@ -85,24 +86,33 @@ def start_tier(restore: Restore, index: int, tier: dict) -> bool | None:
     return bool(rows)
 
 
-def _wait_for_crds(restore: Restore, names: list[str]) -> None:
-    """Wait until the CRDs the last tier created are established; those that are not by then are
-    warnings (their custom resources will fail, each saying why)."""
-    from backups.engine.restore import wait_for_crds
+def _wait_for_crds(restore: Restore, tier: int, names: list[str]) -> None:
+    """Wait until the CRDs tier `tier` created are established; those that are not by then are
+    errors (their custom resources will fail too, each saying why)."""
+    from backups.engine.restore import BackupReadError, RestoreResults, wait_for_crds
 
-    log = BackupLog()
+    staging = Staging.of_restore(restore)
+    results, log = RestoreResults(), BackupLog()
     try:
-        target = restore.cluster.connect()
-    except (SourceError, ValueError, OSError) as error:
-        log.warning(f"cannot wait for the restored CRDs: {error}")
+        ctx = open_context(restore, staging)
+    except (SourceError, ValueError, OSError, BackupReadError) as error:
+        results.warn(None, f"cannot wait for the restored CRDs: {error}")
     else:
         try:
-            wait_for_crds(target, names, CRD_WAIT_SECONDS, log)
+            for name in wait_for_crds(names, ctx, timeout=CRD_WAIT_SECONDS):
+                results.error("", f"CRD {name} not established after {CRD_WAIT_SECONDS:.0f}s")
         except SourceError as error:
-            log.warning(f"cannot wait for the restored CRDs: {error}")
+            results.warn(None, f"cannot wait for the restored CRDs: {error}")
         finally:
-            target.close()
-    if log.warnings or log.errors:
+            ctx.target.close()
+    for which, level in (("warnings", "warning"), ("errors", "error")):
+        for message in results.results_json()[which]["velero"] + results.results_json()[which]["cluster"]:
+            getattr(log, level)(message, resource="customresourcedefinitions")
+    doc = results.as_json()
+    staging.write_part(f"tier-{tier:04d}-crds", {"results": doc, "hooks": []})
+    staging.write_log(f"tier-{tier:04d}-crds", log.entries)
+    warnings, errors = counts_of(doc)
+    if warnings or errors:
         with write_turn, transaction.atomic():
-            RestoreLogEntry.objects.bulk_create(log_rows(restore.pk, log.entries))
-            add_to_run(RESTORE, restore.pk, warnings=log.warnings, errors=log.errors)
+            RestoreLogEntry.objects.bulk_create(result_rows(restore.pk, doc))
+            add_to_run(RESTORE, restore.pk, warnings=warnings, errors=errors)

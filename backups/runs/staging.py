@@ -107,16 +107,16 @@ class Staging:
         data = json.loads(self.batch_file(number).read_text())
         return data["tier"], data["items"]
 
-    def write_restore_outcome(self, number: int, rows: list[dict]) -> None:
-        """What a restore batch did, item by item (`key`, `result`, ...), for finalize."""
-        _write_json(self.outcome_file(number), rows)
+    def write_part(self, name: str, doc: dict) -> None:
+        """What one step of a restore found (a batch's results and pods' hooks, the wait for
+        CRDs...), rewritten whole by a retry; finalize merges every part."""
+        (self.root / "parts").mkdir(exist_ok=True)
+        _write_json(self.root / "parts" / f"{name}.json", doc)
 
-    def read_restore_outcome(self, number: int) -> dict[tuple, dict]:
-        """The items a batch recorded, by key; {} before it finished."""
-        path = self.outcome_file(number)
-        if not path.exists():
-            return {}
-        return {tuple(row["key"]): row for row in json.loads(path.read_text())}
+    def read_parts(self):
+        """(name, doc) of every part, in name order."""
+        for path in sorted((self.root / "parts").glob("*.json")):
+            yield path.stem, json.loads(path.read_text())
 
     def outcome_file(self, number: int) -> Path:
         """What a finished batch leaves for finalize: its items written (key, kind, added by the
@@ -155,7 +155,7 @@ class Staging:
     def log_files(self) -> list[Path]:
         """Dispatch log first, then batches in order, then finalize."""
         logs = self.root / "logs"
-        ordered = sorted(p for p in logs.glob("batch-*.jsonl"))
+        ordered = sorted(p for p in logs.glob("batch-*.jsonl")) + sorted(logs.glob("tier-*.jsonl"))
         return (
             [p for p in (logs / "dispatch.jsonl",) if p.exists()]
             + ordered
