@@ -1,7 +1,7 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages
+from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages, restore_pages
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -15,6 +15,18 @@ urlpatterns = [
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),
     path("backups/<id:pk>/cancel/", detail.backup_cancel, name="cancel"),
+    path("backups/<id:pk>/restore/", restore_pages.restore_new, name="restore_new"),
+    path("backups/<id:pk>/restore/check/", restore_pages.restore_check, name="restore_check"),
+    path("restores/", restore_pages.restore_history, name="restores"),
+    path("restores/<id:pk>/", restore_pages.restore_detail, name="restore_detail"),
+    path("restores/<id:pk>/cancel/", restore_pages.restore_cancel, name="restore_cancel"),
+    path("restores/<id:pk>/delete/", restore_pages.restore_delete, name="restore_delete"),
+    path("restores/dry-runs/<str:token>/", restore_pages.restore_dry_run, name="restore_dry_run"),
+    path(
+        "restores/dry-runs/<str:token>/restore/",
+        restore_pages.restore_from_dry_run,
+        name="restore_from_dry_run",
+    ),
     path("definitions/", definition_pages.definition_list, name="definitions"),
     path("definitions/<id:pk>/edit/", definition_pages.definition_edit, name="definition_edit"),
     path("definitions/<id:pk>/backup/", definition_pages.definition_backup_now, name="definition_backup_now"),

@@ -5,9 +5,10 @@ from django.urls import path, re_path
 
 from backups import converters  # noqa: F401 - registers <id:...>
 from backups.live.consumer import RunProgressConsumer, UnknownPathConsumer
-from backups.live.progress import BACKUP
+from backups.live.progress import BACKUP, RESTORE
 
 websocket_urlpatterns = [
     path("ws/backups/<id:run_id>/", RunProgressConsumer.as_asgi(run_kind=BACKUP)),
+    path("ws/restores/<id:run_id>/", RunProgressConsumer.as_asgi(run_kind=RESTORE)),
     re_path(r"", UnknownPathConsumer.as_asgi()),
 ]
