@@ -106,10 +106,22 @@ def tick_restores() -> None:
             continue
         if planned:
             _recover_batches(restore, RESTORE)
+            _hand_out_pending(restore)
             batches.maybe_finalize(restore.pk, RESTORE)
     for restore in Restore.objects.filter(phase=R.FINALIZING):
         if _dead(restore.job_id):
             _retry(restore, R.FINALIZING, R.FINALIZING, "finalize", restore.finalize_attempts, RESTORE)
+
+
+def _hand_out_pending(restore: Restore) -> None:
+    """A tier's batches were inserted but its process died before handing them out: nothing of
+    the restore is enqueued or running while batches wait."""
+    rows = BlockBatch.objects.filter(run_kind=RESTORE.name, run_id=restore.pk)
+    if rows.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.RUNNING)).exists():
+        return
+    if rows.filter(state=BlockBatch.State.PENDING).exists():
+        lanes = queues.split_lanes(restore.workers, queues.block_worker_processes())
+        batches.enqueue_next_batches(restore.pk, lanes, kind=RESTORE)
 
 
 def _release_dead_jobs(kind: RunKind, run_id: int) -> None:

@@ -131,3 +131,17 @@ def test_batch_job_ids_are_kept_apart_by_kind():
     assert queues.batch_job_id(12, 3, 1) == "batch-12-3-1"
     assert queues.batch_job_id(12, 3, 1, kind=RESTORE) == "restore-batch-12-3-1"
     assert BACKUP.ops().batches_done(12) is False
+
+
+def test_the_watchdog_hands_out_a_tier_whose_batches_nobody_enqueued(restore):
+    from backups.runs.watchdog import tick_restores
+
+    restore_tiers.next_tier(restore.pk)
+    finish_all(restore)
+    tiers = Staging.of_restore(restore).read_tiers()
+    restore_tiers.start_tier(restore, 1, tiers[1])  # committed, then the process died
+    django_rq.get_queue(queues.BLOCKS_QUEUE).empty()
+    tick_restores()
+    rows = BlockBatch.objects.filter(run_kind="restore", run_id=restore.pk, number__gte=1)
+    assert rows.filter(state="enqueued").exists()
+    assert django_rq.get_queue(queues.BLOCKS_QUEUE).job_ids
