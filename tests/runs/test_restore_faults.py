@@ -54,9 +54,8 @@ def test_a_worker_killed_mid_restore_is_replaced_and_the_restore_completes(stack
         assert state["phase"] == "Completed", json.dumps(state, indent=1)
         assert state["restored"] + state["skipped"] == state["total"] and state["failed"] == 0
         assert state["errors"] == 0
-        labelled = [o for o in target.objects() if "velero.io/restore-name" in str(o["metadata"])]
-        keys = [(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in labelled]
-        # each object once: the dead attempt's creations were found again, not created twice
-        assert len(keys) == len(set(keys))
-        assert state["restored"] <= len(keys) <= state["total"]
+        # every item once in the target (the emulator provisions the claims' volumes itself): the
+        # dead attempt's creations were found again on the retry, not failed nor doubled
+        restored = [o for o in target.objects() if o["kind"] != "PersistentVolume"]
+        assert len(restored) == state["total"]
         assert not [line for line in state["log"] if line[0] == "warning" and "already exists" in line[2]]
