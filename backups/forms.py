@@ -439,7 +439,6 @@ class StorageLocationForm(CheckedOnSave):
         return None
 
 
-
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("", "no access"), *((r, r) for r in ROLES)], required=False)
     # A viewer allowed to download tarballs and read hook output (operators and admins are).

@@ -12,8 +12,10 @@ import yaml
 from aiohttp import web
 
 from backups.engine.planning.label_selectors import InvalidSelector, parse_selector
+from backups.engine.restore.modifiers import PatchError, apply_json_patch
 
 from .api_status import _NOT_FOUND_MSG, status_response
+from .controllers import WorkloadControllers
 from .field_selectors import SelectorError, match_fields, parse_field_selector
 from .store import Store, decode_continue, encode_continue
 
@@ -40,6 +42,7 @@ class ObjectsMixin:
 
     store: Store
     requests: collections.Counter
+    controllers: WorkloadControllers
 
     async def _resource_request(
         self, request: web.Request, group: str, version: str, rest: list[str]
@@ -178,7 +181,7 @@ class ObjectsMixin:
         )
         return web.Response(body=body, content_type="application/json")
 
-    async def _read_body(self, request: web.Request) -> dict:
+    async def _read_body(self, request: web.Request) -> Any:
         try:
             body = await request.json(loads=json.loads)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -187,7 +190,9 @@ class ObjectsMixin:
                 body = yaml.safe_load(text)
             except yaml.YAMLError:
                 raise ValueError("the request body is not valid JSON or YAML") from None
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) and not (
+            isinstance(body, list) and request.content_type == "application/json-patch+json"
+        ):
             raise ValueError("the request body must be an object")
         return body
 
@@ -247,10 +252,12 @@ class ObjectsMixin:
                     },
                 )
             try:
-                obj = self.store.add(body)
+                obj = self.store.add(body, register=not self.controllers.is_crd(info))
             except ValueError as e:
                 return status_response(400, str(e))
-        self.snapshots.on_created(info, obj, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.snapshots.on_created(info, obj, loop)
+        self.controllers.on_created(info, obj, loop)
         return web.json_response(obj, status=201)
 
     async def _update(
@@ -261,11 +268,15 @@ class ObjectsMixin:
         except ValueError as e:
             return status_response(400, str(e))
         ctype = request.content_type
-        if patch and ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        if patch and ctype not in (
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+            "application/json-patch+json",
+        ):
             return status_response(
                 415,
                 f"the body of the request was in an unknown format - accepted media "
-                f"types include: application/merge-patch+json, "
+                f"types include: application/json-patch+json, application/merge-patch+json, "
                 f"application/strategic-merge-patch+json (got {ctype})",
             )
         with self.store.lock:
@@ -273,7 +284,13 @@ class ObjectsMixin:
             if entry is None:
                 return self._not_found(info, name)
             current = entry.obj
-            if patch:
+            if patch and isinstance(body, list):
+                try:
+                    patched = apply_json_patch(current, body)
+                except PatchError as e:
+                    return status_response(422, f"the JSON patch cannot be applied: {e}", "Invalid")
+                new = dict(current, status=patched.get("status")) if sub == "status" else patched
+            elif patch:
                 new = merge_patch(current, {"status": body.get("status")} if sub == "status" else body)
             elif sub == "status":
                 new = dict(current, status=body.get("status"))

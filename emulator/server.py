@@ -25,6 +25,7 @@ from .api_exec import ExecMixin
 from .api_faults import FaultsMixin
 from .api_objects import ObjectsMixin
 from .api_status import _NOT_FOUND_MSG, status_response
+from .controllers import WorkloadControllers
 from .manifests import load_manifests
 from .snapshots import SnapshotController
 from .store import Store
@@ -63,6 +64,7 @@ class KubeEmulator(DiscoveryMixin, ObjectsMixin, ExecMixin, FaultsMixin, Control
         self._latency = {}
         self._scripts = {}
         self.snapshots = SnapshotController(self.store)
+        self.controllers = WorkloadControllers(self.store)
         self._thread = None
         self._loop = None
         self._stop_event = None

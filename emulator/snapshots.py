@@ -14,6 +14,8 @@ import uuid
 
 GROUP = "snapshot.storage.k8s.io"
 DEFAULT_DELAY = 0.5
+PROVISION_DELAY = 0.1
+RESTORED_FROM_ANNOTATION = "emulator.veloweb.io/restored-from-snapshot-handle"
 _QUANTITY = re.compile(r"^([0-9.]+)([KMGTPE]i?|)$")
 _FACTORS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 _FACTORS.update({k + "i": 1024 ** (i + 1) for i, k in enumerate("KMGTPE")})
@@ -58,12 +60,15 @@ class SnapshotController:
 
     def on_created(self, info, obj, loop):
         """Hook from the create path (runs on the server's event loop)."""
+        meta = obj["metadata"]
+        if info.group == "" and info.resource == "persistentvolumeclaims":
+            loop.call_later(PROVISION_DELAY, self.provision, meta["namespace"], meta["name"], meta["uid"])
+            return
         if info.group != GROUP or info.resource != "volumesnapshots":
             return
         settings = self.settings()
         if settings["never_ready"]:
             return
-        meta = obj["metadata"]
         loop.call_later(
             settings["delay"], self.reconcile, meta["namespace"], meta["name"], meta["uid"], settings["fail"]
         )
@@ -98,6 +103,8 @@ class SnapshotController:
                 return  # deleted (or replaced) meanwhile
             if fail:
                 return self._set_error(vs, "simulated CSI snapshot failure (emulator fail=True)")
+            if ((vs.get("spec") or {}).get("source") or {}).get("volumeSnapshotContentName"):
+                return self._bind_preprovisioned(vs)
             try:
                 content = self._content_for(vs)
             except LookupError as e:
@@ -200,3 +207,131 @@ class SnapshotController:
         if len(defaults) != 1:
             raise LookupError(f"cannot find a default snapshot class for driver {driver}")
         return defaults[0]
+
+    # ------------------------------------------------------------ restores: pre-provisioned snapshots
+    def _bind_preprovisioned(self, vs):
+        """A VolumeSnapshot naming its VolumeSnapshotContent (a restore's): the content must exist,
+        point back at it and carry a snapshot handle; both become ready."""
+        meta, spec = vs["metadata"], vs.get("spec") or {}
+        content_name = spec["source"]["volumeSnapshotContentName"]
+        vsc = self._get(GROUP, "volumesnapshotcontents", None, content_name)
+        if vsc is None:
+            return self._set_error(vs, f'VolumeSnapshotContent "{content_name}" not found')
+        vsc_spec = vsc.get("spec") or {}
+        ref = vsc_spec.get("volumeSnapshotRef") or {}
+        if ref.get("name") != meta["name"] or ref.get("namespace") != meta["namespace"]:
+            return self._set_error(
+                vs,
+                f"VolumeSnapshotContent {content_name} is bound to {ref.get('namespace')}/{ref.get('name')}",
+            )
+        handle = (vsc_spec.get("source") or {}).get("snapshotHandle")
+        if not handle:
+            return self._set_error(vs, f"VolumeSnapshotContent {content_name} has no snapshotHandle")
+        size = (vsc.get("status") or {}).get("restoreSize")
+        self.store.add(
+            dict(
+                vsc,
+                spec={**vsc_spec, "volumeSnapshotRef": {**ref, "uid": meta["uid"]}},
+                status={
+                    "snapshotHandle": handle,
+                    "readyToUse": True,
+                    "creationTime": time.time_ns(),
+                    **({"restoreSize": size} if size is not None else {}),
+                },
+            )
+        )
+        status = {
+            "boundVolumeSnapshotContentName": content_name,
+            "creationTime": _now_rfc3339(),
+            "readyToUse": True,
+        }
+        self.store.add(dict(vs, status=status))
+
+    # ------------------------------------------------------------------ claims: a provisioner
+    def provision(self, ns, name, uid, attempt=0):
+        """Bind a claim created through the API, as the PV controller and a CSI provisioner do:
+        to its `volumeName` PV when it names one; from its VolumeSnapshot (`dataSource`) once that
+        is ready; else dynamically, from its StorageClass's provisioner. Retries a few times while
+        the snapshot is not ready."""
+        with self.store.lock:
+            pvc = self._get("", "persistentvolumeclaims", ns, name)
+            if (
+                pvc is None
+                or pvc["metadata"].get("uid") != uid
+                or (pvc.get("status") or {}).get("phase") == "Bound"
+            ):
+                return
+            spec = pvc.get("spec") or {}
+            pv_info = self._info("", "persistentvolumes")
+            if spec.get("volumeName"):
+                pv = self._get("", "persistentvolumes", None, spec["volumeName"])
+                if pv is None:
+                    return
+                ref = {"kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid}
+                self.store.add(
+                    dict(pv, spec={**(pv.get("spec") or {}), "claimRef": ref}, status={"phase": "Bound"})
+                )
+                capacity = ((pv.get("spec") or {}).get("capacity")) or {}
+                self.store.add(
+                    dict(
+                        pvc,
+                        status={
+                            "phase": "Bound",
+                            "capacity": capacity,
+                            "accessModes": spec.get("accessModes") or [],
+                        },
+                    )
+                )
+                return
+            source = spec.get("dataSource") or {}
+            handle = None
+            driver = None
+            if source.get("kind") == "VolumeSnapshot":
+                vs = self._get(GROUP, "volumesnapshots", ns, source.get("name"))
+                ready = vs is not None and (vs.get("status") or {}).get("readyToUse")
+                if not ready:
+                    if attempt < 50:
+                        threading.Timer(0.1, self.provision, (ns, name, uid, attempt + 1)).start()
+                    return
+                vsc = self._get(
+                    GROUP, "volumesnapshotcontents", None, vs["status"]["boundVolumeSnapshotContentName"]
+                )
+                handle = ((vsc or {}).get("status") or {}).get("snapshotHandle")
+                driver = ((vsc or {}).get("spec") or {}).get("driver")
+            cls_name = spec.get("storageClassName")
+            cls = self._get("storage.k8s.io", "storageclasses", None, cls_name) if cls_name else None
+            if cls is None and driver is None:
+                return  # nothing to provision with: the claim stays Pending
+            driver = driver or cls.get("provisioner")
+            storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+            pv_name = f"pvc-{uid}"
+            pv = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": driver}},
+                "spec": {
+                    "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                    "capacity": {"storage": storage},
+                    "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid},
+                    "csi": {"driver": driver, "volumeHandle": f"vol-{uuid.uuid4()}"},
+                    "persistentVolumeReclaimPolicy": (cls or {}).get("reclaimPolicy") or "Delete",
+                    "storageClassName": cls_name or "",
+                    "volumeMode": spec.get("volumeMode") or "Filesystem",
+                },
+                "status": {"phase": "Bound"},
+            }
+            if handle:
+                pv["metadata"]["annotations"][RESTORED_FROM_ANNOTATION] = handle
+            if pv_info is not None:
+                self.store.add(pv)
+            self.store.add(
+                dict(
+                    pvc,
+                    spec={**spec, "volumeName": pv_name},
+                    status={
+                        "phase": "Bound",
+                        "capacity": {"storage": storage},
+                        "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                    },
+                )
+            )

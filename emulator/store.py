@@ -372,14 +372,20 @@ class Store:
             meta["creationTimestamp"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return info, meta.get("namespace", ""), name, obj
 
-    def add(self, obj, bulk=False, bump_rv=True):
+    def add(self, obj, bulk=False, bump_rv=True, register=True):
+        """Add or replace an object; a CRD's resources are served at once unless ``register`` is
+        False (a CRD created through the API is served once established, see controllers)."""
         with self.lock:
             info, ns, name, obj = self.prepare(obj)
             meta = obj["metadata"]
             if bump_rv or "resourceVersion" not in meta:
                 meta["resourceVersion"] = str(self._next_rv())
             self.stores[info.storage].put(ns, name, Entry(obj), bulk=bulk)
-            if info.group == "apiextensions.k8s.io" and info.resource == "customresourcedefinitions":
+            if (
+                register
+                and info.group == "apiextensions.k8s.io"
+                and info.resource == "customresourcedefinitions"
+            ):
                 self.register_crd(obj)
             return obj
 

@@ -28,6 +28,7 @@ from backups.engine.planning.relations import Relation
 from backups.engine.planning.spec import BackupSpec
 from backups.engine.running.blocks import BlockResult, run_block
 from backups.engine.running.crds import backup_crds
+from backups.engine.running.csi_snapshots import snapshot_claim
 from backups.engine.running.hook_runner import Executor
 from backups.engine.running.hook_spec import ResourceHook, parse_resource_hooks
 from backups.engine.velero_format.archive import BlockArchiveWriter, block_member_path, closed_members
@@ -39,6 +40,7 @@ from backups.engine.velero_format.backup_json import (
     velero_backup_json,
 )
 from backups.engine.velero_format.layout import backup_dir
+from backups.engine.velero_format.volume_info import volume_info
 
 from .items import BlockPlan, ItemKey
 from .log import BackupLog
@@ -82,6 +84,44 @@ def _hooks(spec_hooks: Iterable, source: Source) -> tuple[list[ResourceHook], di
     return spec_hooks, {}
 
 
+def _snapshotter(source: LiveSource, table, backup_name: str, timeout: float):
+    """CSI snapshots of the claims, the snapshot classes listed once (as the workers' lanes do)."""
+    classes: list = []
+
+    def take(pvc: dict, log: BackupLog):
+        if not classes:
+            info = table.by_group_resource("volumesnapshotclasses.snapshot.storage.k8s.io")
+            classes.append(list(source.list(info)) if info else [])
+        return snapshot_claim(
+            pvc, source=source, table=table, backup_name=backup_name, log=log, timeout=timeout,
+            snapshot_classes=classes[0],
+        )  # fmt: skip
+
+    return take
+
+
+def _snapshot_classes(
+    snapshots: list, already: set[ItemKey], writer: BlockArchiveWriter
+) -> list[tuple[ItemKey, str]]:
+    """The VolumeSnapshotClasses the snapshots used and the backup did not collect, written once."""
+    written = []
+    for obj in {
+        s.snapshot_class["metadata"]["name"]: s.snapshot_class for s in snapshots if s.ok and s.snapshot_class
+    }.values():
+        key = ItemKey(
+            "snapshot.storage.k8s.io",
+            obj["apiVersion"].split("/")[-1],
+            "volumesnapshotclasses",
+            "",
+            obj["metadata"]["name"],
+        )
+        if key not in already:
+            already.add(key)
+            writer.add_item(key, obj)
+            written.append((key, "VolumeSnapshotClass"))
+    return written
+
+
 def run_local_backup(
     source: LiveSource,
     spec: BackupSpec,
@@ -93,11 +133,16 @@ def run_local_backup(
     clock: Callable[[], float] = time.time,
     executor: Executor | None = None,
     relations: list[Relation] | None = None,
+    snapshot_volumes: bool = False,
+    csi_snapshot_timeout: float = 60.0,
 ) -> LocalBackupResult:
     """Back up `source` per `spec` into `<out_dir>/backups/<name>/`. See the module docstring.
 
     `spec_hooks` are `spec.hooks.resources[]` entries, raw (Backup CR dicts) or parsed ResourceHooks.
     `executor` defaults to `source.exec`; `relations` replace Velero's built-in ones (an added plugin).
+    `snapshot_volumes` takes a CSI snapshot of each bound claim as the workers do (the
+    VolumeSnapshot and its content join the tarball, the claims their annotation, the volume info
+    its entries, the snapshot classes used the tarball once).
     Raises ValueError when the backup already exists or the spec is invalid (nothing written then).
     """
     target = os.path.join(out_dir, backup_dir(name).rstrip("/"))
@@ -120,6 +165,7 @@ def run_local_backup(
     try:
         blocks: list[BlockResult] = []
         already: set[ItemKey] = set()
+        snapshot = _snapshotter(source, table, name, csi_snapshot_timeout) if snapshot_volumes else None
         for index, block in enumerate(plan.blocks):
             with BlockArchiveWriter(block_member_path(staging, index)) as writer:
                 blocks.append(
@@ -134,11 +180,16 @@ def run_local_backup(
                         clock=clock,
                         already_backed_up=already,
                         backup_name=name,
+                        snapshot=snapshot and (lambda pvc: snapshot(pvc, log)),
                     )
                 )
+        snapshots = [s for block in blocks for s in block.snapshots]
+        infos = [info for info in map(volume_info, snapshots) if info]
+        infos.sort(key=lambda info: not info.get("skipped"))  # Velero lists the skipped volumes first
         with BlockArchiveWriter(block_member_path(staging, len(plan.blocks))) as writer:
             types = set().union(*(b.backed_up_resources for b in blocks))
             crds = backup_crds(source, table, spec, types, already, writer, log)
+            crds += _snapshot_classes(snapshots, already, writer)
         written = [item for block in blocks for item in block.written] + crds
         attempted = sum(b.hooks_attempted for b in blocks)
         failed = sum(b.hooks_failed for b in blocks)
@@ -147,7 +198,7 @@ def run_local_backup(
         errors, warnings = log.errors, log.warnings
         phase = PARTIALLY_FAILED if errors else COMPLETED
         files = BackupFilesWriter(target, name)
-        files.write_contents(closed_members(staging), written, log.entries, [])
+        files.write_contents(closed_members(staging), written, log.entries, infos)
         finished = clock()
         files.write_metadata(
             velero_backup_json(

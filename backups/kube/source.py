@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,11 @@ from .execution import ExecClients, ExecResult
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER = 10.0
 _NOT_SERVED = "the server could not find the requested resource"
+_PATCH_TYPES = (
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+)
 
 
 class KubeSource:
@@ -69,7 +75,8 @@ class KubeSource:
         namespace: str | None,
         *,
         method: str = "GET",
-        body: dict | None = None,
+        body: dict | builtins.list | None = None,
+        content_type: str = "application/json",
     ):
         """METHOD path -> (status, body bytes, reason). Transport failures raise SourceError.
 
@@ -78,7 +85,7 @@ class KubeSource:
         """
         header_params = {"Accept": "application/json"}
         if body is not None:
-            header_params["Content-Type"] = "application/json"
+            header_params["Content-Type"] = content_type
         method, url, headers, payload, _post = self.api_client.param_serialize(
             method,
             path,
@@ -288,6 +295,44 @@ class KubeSource:
         path = self._base_path(resource, namespace)
         gr = resource.group_resource
         status, data, reason = self._request(path, None, gr, namespace, method="POST", body=body)
+        if not 200 <= status < 300:
+            raise http_error(
+                status, data, reason=reason, resource=gr, namespace=namespace, extra=_named(name)
+            )
+        item = self._json(data, path, gr, namespace)
+        if "kind" not in item or "apiVersion" not in item:
+            item = {"apiVersion": resource.api_version, "kind": resource.kind, **item}
+        return item
+
+    def patch(
+        self,
+        resource: ResourceInfo,
+        namespace: str | None,
+        name: str,
+        patch: dict | builtins.list,
+        *,
+        patch_type: str = "application/merge-patch+json",
+        subresource: str | None = None,
+    ) -> dict:
+        """PATCH one object (or its `status`/`scale` subresource) with a merge, strategic merge or
+        JSON patch (`patch_type` is the content type); returns the object as stored. A missing
+        object is a SourceError with status 404, naming it."""
+        if not name:
+            raise ValueError("patch needs a name")
+        if patch_type not in _PATCH_TYPES:
+            raise ValueError(f"unknown patch type {patch_type!r}: use one of {', '.join(_PATCH_TYPES)}")
+        if patch_type == "application/json-patch+json" and not isinstance(patch, list):
+            raise TypeError("a JSON patch is a list of operations")
+        namespace = namespace if resource.namespaced else None
+        if resource.namespaced and not namespace:
+            raise ValueError(f"{resource.group_resource} is namespaced: patch needs a namespace")
+        path = f"{self._base_path(resource, namespace)}/{quote(name, safe='')}"
+        if subresource:
+            path += f"/{quote(subresource, safe='')}"
+        gr = resource.group_resource
+        status, data, reason = self._request(
+            path, None, gr, namespace, method="PATCH", body=patch, content_type=patch_type
+        )
         if not 200 <= status < 300:
             raise http_error(
                 status, data, reason=reason, resource=gr, namespace=namespace, extra=_named(name)

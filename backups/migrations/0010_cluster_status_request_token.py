@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backups', '0008_velero_filters'),
+        ("backups", "0008_velero_filters"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='backup',
-            name='request_token',
+            model_name="backup",
+            name="request_token",
             field=models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='available',
-            field=models.BooleanField(blank=True, help_text='None until first checked.', null=True),
+            model_name="cluster",
+            name="available",
+            field=models.BooleanField(blank=True, help_text="None until first checked.", null=True),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='last_check_error',
+            model_name="cluster",
+            name="last_check_error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='last_checked',
+            model_name="cluster",
+            name="last_checked",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

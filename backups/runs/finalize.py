@@ -34,6 +34,7 @@ Phase = Backup.Phase
 logger = logging.getLogger(__name__)
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 
+
 def _read_log_entries(staging: Staging):
     for path in staging.log_files():
         with open(path, encoding="utf-8") as f:
@@ -220,4 +221,3 @@ def _crds_member(backup: Backup, staging: Staging, types: set, written: list, lo
         source.close()
     written.extend(crds)
     return path
-

@@ -221,4 +221,3 @@ def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | Non
         )
 
     return take
-

@@ -238,4 +238,3 @@ def write_plan(
     if current:
         flush()
     return batch_rows, index, total_items
-

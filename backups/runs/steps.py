@@ -33,6 +33,7 @@ TRANSIENT = (
     redis.exceptions.TimeoutError,
 )
 
+
 def fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     """End a backup that has not ended yet as Failed (or FailedValidation), with the reason; its
     place goes to the queue at once."""
@@ -86,4 +87,3 @@ def wait_for(backup_id: int, timeout: float, tick=None, poll: float = 0.5) -> Ba
         if tick:
             tick()
         time.sleep(poll)
-

@@ -76,7 +76,7 @@ def create_backup(
 def create_backup_now(
     prefix: str, cluster: Cluster | None, now: datetime | None = None, request_token: str = "", **fields
 ) -> Backup:
-    """"Back up now": a backup named PREFIX-YYYYmmddHHMMSS (the first free name of `run_names`,
+    """ "Back up now": a backup named PREFIX-YYYYmmddHHMMSS (the first free name of `run_names`,
     even when many requests race for the same second). With `request_token`, a repeated request
     (a double click) gets the backup the first one created."""
     now = now or timezone.now()

@@ -16,9 +16,7 @@ def settings_page(request):
     users = get_user_model().objects.order_by("username").prefetch_related("groups")
     context = {
         "clusters": Cluster.objects.all(),
-        "locations": [
-            (location, credentials_shown(location)) for location in StorageLocation.objects.all()
-        ],
+        "locations": [(location, credentials_shown(location)) for location in StorageLocation.objects.all()],
         "users": [(user, role_of(user), can_download(user)) for user in users],
         "roles": ROLES,
     }

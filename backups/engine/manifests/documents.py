@@ -333,4 +333,3 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     context = getattr(exc, "context", None)
     detail = f"{context}, {problem}" if context else problem
     return f"{where}: {' '.join(str(detail).split())}"
-

@@ -298,4 +298,3 @@ def crd_versions(spec: dict) -> list[dict]:
 def describe(obj: dict) -> str:
     keys = ", ".join(list(obj)[:4])
     return f"keys: {keys}" if keys else "empty mapping"
-

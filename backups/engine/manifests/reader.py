@@ -39,8 +39,6 @@ from .object_checks import (
 CRD_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
 
 
-
-
 _log = logging.getLogger(__name__)
 
 
@@ -342,4 +340,3 @@ def _crd_served_kinds(crd: dict) -> set[tuple[str, str]]:
         return set()
     versions = crd_versions(spec)
     return {(f"{group}/{v['name']}", kind) for v in versions if v.get("served", True) and v.get("name")}
-

@@ -311,9 +311,7 @@ class Collector:
         excluded ones before validating, so one also named among the included is refused."""
         named = set(self.spec.included_namespaces)
         both = sorted(
-            ns["metadata"]["name"]
-            for ns in listed
-            if ns["metadata"]["name"] in named and _labelled_out(ns)
+            ns["metadata"]["name"] for ns in listed if ns["metadata"]["name"] in named and _labelled_out(ns)
         )
         if both:
             raise SpecError(

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
@@ -95,7 +96,8 @@ class BackupContents:
             if i == len(entries) or entries[i].group_resource != entries[start].group_resource:
                 self._by_gr[entries[start].group_resource] = (start, i)
                 start = i
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None
+        self._fd_lock = threading.Lock()
 
     # ------------------------------------------------------------------ build
 
@@ -255,10 +257,21 @@ class BackupContents:
 
     def read(self, entry: BackupEntry) -> dict:
         """The backed-up object of one entry (a fresh dict the caller may change)."""
-        with open(os.path.join(self.work_dir, OBJECTS_FILE), "rb") as f:
-            f.seek(entry.offset)
-            data = f.read(entry.length)
-        return orjson.loads(data)
+        return self.read_at(entry.offset, entry.length)
+
+    def read_at(self, offset: int, length: int) -> dict:
+        """The object whose JSON line is at `offset` (a PlannedItem's offset and length). One file
+        descriptor read with pread, so threads share it safely."""
+        if self._fd is None:
+            with self._fd_lock:
+                if self._fd is None:
+                    self._fd = os.open(os.path.join(self.work_dir, OBJECTS_FILE), os.O_RDONLY)
+        return orjson.loads(os.pread(self._fd, length, offset))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def iter_objects(self, entries: list[BackupEntry]) -> Iterator[tuple[BackupEntry, dict]]:
         """(entry, object) for entries in spool order, one open file, one object at a time."""

@@ -1,16 +1,29 @@
 """A whole restore in one process (tests, the bench), as `sequential_backup.run_local_backup` is for
-backups. Implemented in the next commit; the interface is final."""
+backups: index the tarball, plan, restore the tiers in order (a tier's items on `spec.workers`
+threads), wait for the CRDs a tier created before the next, run restored pods' post-restore hooks
+beside the restore and wait for them at the end (as Velero's finalizer does), then write Velero's
+three files of the restore.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .item import ItemOutcome
+from backups.engine.log import BackupLog
+
+from .contents import BackupContents
+from .context import RestoreContext
+from .crds import wait_for_crds
+from .hooks import HookRun, run_post_restore_hooks
+from .item import ItemOutcome, restore_item
 from .plan_types import RestorePlan
-from .results import RestoreResults
-from .spec import RestoreSpec
+from .planner import plan_restore
+from .results import CREATED, UPDATED, RestoreResults, write_restore_files
+from .spec import RestoreSpec, restore_spec_problems
 from .target import RestoreTarget
 
 
@@ -20,10 +33,17 @@ class LocalRestoreResult:
     phase: str
     plan: RestorePlan
     results: RestoreResults
+    log: BackupLog
     outcomes: list[ItemOutcome] = field(default_factory=list)
+    hooks: list[HookRun] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     started: float = 0.0
     finished: float = 0.0
+    tier_seconds: list[tuple[str, int, float]] = field(default_factory=list)  # (tier, items, seconds)
+
+    @property
+    def restored(self) -> int:
+        return sum(1 for o in self.outcomes if o.result in (CREATED, UPDATED))
 
 
 def run_local_restore(
@@ -37,8 +57,74 @@ def run_local_restore(
     volume_infos: list[dict] | None = None,
     out_dir: str | None = None,
     clock: Callable[[], float] = time.time,
+    crd_timeout: float = 60.0,
+    hook_wait: float = 600.0,
+    keep_outcomes: bool = True,
 ) -> LocalRestoreResult:
-    """Restore `tarball` into `target`: tiers in order, a tier's items on `spec.workers` threads,
-    CRDs established before the next tier, post-restore hooks waited for; the restore's files
-    written into `out_dir` (default `<work_dir>/restores/<name>`)."""
-    raise NotImplementedError
+    """Restore `tarball` into `target` (module docstring); the restore's files go into `out_dir`
+    (default `<work_dir>/restores/<name>`). Raises ValueError for an invalid spec (nothing done)."""
+    problems = restore_spec_problems(spec)
+    if problems:
+        raise ValueError("; ".join(f"{f}: {m}" for f, m in problems))
+    started = clock()
+    contents = BackupContents.open(
+        tarball, os.path.join(work_dir, "contents"), backup=backup, volume_infos=volume_infos
+    )
+    ctx = RestoreContext(name, spec, contents, target, clock=clock)
+    ctx.log.info(f"Starting restore of backup {spec.backup_name}")
+    plan = plan_restore(contents, spec, target, dry_run=False, restore_name=name, context=ctx)
+    outcomes: list[ItemOutcome] = []
+    hook_futures: list[Future] = []
+    tier_seconds: list[tuple[str, int, float]] = []
+    with (
+        ThreadPoolExecutor(max_workers=spec.workers, thread_name_prefix="restore") as lanes,
+        ThreadPoolExecutor(max_workers=8, thread_name_prefix="restore-hooks") as hook_pool,
+    ):
+        for tier in plan.tiers:
+            items = tier.to_restore()
+            t0 = time.monotonic()
+            tier_outcomes = list(lanes.map(lambda i: restore_item(i, ctx), items)) if items else []
+            for outcome in tier_outcomes:
+                if outcome.pod is not None and outcome.post_hooks:
+                    hook_futures.append(
+                        hook_pool.submit(
+                            run_post_restore_hooks,
+                            outcome.pod,
+                            outcome.post_hooks,
+                            target,
+                            ctx.log,
+                            max_wait=hook_wait,
+                        )
+                    )
+            if tier.waits_for_crds:
+                created = [o.item.name for o in tier_outcomes if o.result in (CREATED, UPDATED)]
+                wait_for_crds(created, ctx, timeout=crd_timeout)
+            tier_seconds.append((tier.name, len(items), time.monotonic() - t0))
+            if keep_outcomes:
+                outcomes.extend(tier_outcomes)
+        hooks: list[HookRun] = []
+        for future in hook_futures:
+            hooks.extend(future.result())
+    for run in hooks:
+        if not run.ok:
+            ctx.results.error(run.pod.partition("/")[0], run.error)
+    restored = sum(1 for _k in ctx.results.items)
+    ctx.log.info(f"Restored {restored} items")
+    phase = ctx.results.phase()
+    finished = clock()
+    folder = out_dir or os.path.join(work_dir, "restores", name)
+    files = write_restore_files(folder, name, ctx.results, ctx.log.entries)
+    contents.close()
+    return LocalRestoreResult(
+        name=name,
+        phase=phase,
+        plan=plan,
+        results=ctx.results,
+        log=ctx.log,
+        outcomes=outcomes,
+        hooks=hooks,
+        files=files,
+        started=started,
+        finished=finished,
+        tier_seconds=tier_seconds,
+    )

@@ -16,28 +16,28 @@ from backups.engine.durations import parse_duration
 from backups.engine.planning.filters import list_errors, namespace_name_problem
 from backups.engine.planning.label_selectors import InvalidSelector, Selector, label_key_problem
 
-# Velero's restore priorities (pkg/cmd/server/server.go defaultRestorePriorities, as the issue lists
-# them): each entry a tier restored before the next; everything else after them; the low
-# priorities last. Resource names as Velero writes them (`resource.group`).
+# Velero's restore priorities (pkg/cmd/server/config/config.go defaultRestorePriorities): each high
+# priority a tier restored before the next, then everything else, then the low priorities. Names as
+# Velero lists them; the planner resolves them against the backup's `resource.group` names.
 DEFAULT_HIGH_PRIORITIES: tuple[str, ...] = (
     "customresourcedefinitions",
     "namespaces",
     "storageclasses",
-    "volumesnapshotclasses.snapshot.storage.k8s.io",
+    "volumesnapshotclass.snapshot.storage.k8s.io",
     "volumesnapshotcontents.snapshot.storage.k8s.io",
     "volumesnapshots.snapshot.storage.k8s.io",
     "datauploads.velero.io",
     "persistentvolumes",
     "persistentvolumeclaims",
-    "clusterroles.rbac.authorization.k8s.io",
-    "roles.rbac.authorization.k8s.io",
+    "clusterroles",
+    "roles",
     "serviceaccounts",
-    "clusterrolebindings.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io",
+    "clusterrolebindings",
+    "rolebindings",
     "secrets",
     "configmaps",
     "limitranges",
-    "priorityclasses.scheduling.k8s.io",
+    "priorityclasses",
     "pods",
     "replicasets.apps",
     "clusterclasses.cluster.x-k8s.io",
@@ -48,13 +48,26 @@ DEFAULT_LOW_PRIORITIES: tuple[str, ...] = (
     "clusterbootstraps.run.tanzu.vmware.com",
     "clusters.cluster.x-k8s.io",
     "clusterresourcesets.addons.cluster.x-k8s.io",
+    "apps.kappctrl.k14s.io",
+    "packageinstalls.packaging.carvel.dev",
 )
 LOW_PRIORITY_SEPARATOR = "-"  # Velero's Priorities.String(): "a,b,-,c" puts c after everything else
 
 EXISTING_POLICIES = ("none", "update")
 DEFAULT_WORKERS = 4
 MAX_WORKERS = 64
-# resources whose status Velero never restores, whatever status.includedResources says
+# Velero's nonRestorableResources (restore_controller.go): always excluded, refused when included
+NON_RESTORABLE: tuple[str, ...] = (
+    "nodes",
+    "events",
+    "events.events.k8s.io",
+    "backups.velero.io",
+    "restores.velero.io",
+    "resticrepositories.velero.io",
+    "csinodes.storage.k8s.io",
+    "volumeattachments.storage.k8s.io",
+    "backuprepositories.velero.io",
+)
 _NAME_RE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
@@ -176,6 +189,9 @@ def restore_spec_problems(spec: RestoreSpec) -> list[tuple[str, str]]:
 
     r_includes = [n.strip() for n in spec.included_resources if n.strip()]
     r_excludes = [n.strip() for n in spec.excluded_resources if n.strip()]
+    for name in r_includes:
+        if name in NON_RESTORABLE:
+            problems.append(("included_resources", f"{name} are non-restorable resources"))
     for message in list_errors("resources", r_includes, r_excludes):
         field_name = "excluded_resources" if message.startswith("invalid excluded") else "included_resources"
         problems.append((field_name, message))

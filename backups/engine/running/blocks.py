@@ -59,7 +59,6 @@ SKIP_UNWRITABLE = "name cannot be written to a backup"
 SKIP_CANCELLED = "the backup was cancelled"
 
 
-
 @dataclass
 class BlockResult:
     """What one block did. `written` holds `(key, kind)` of every item in the block's archive member."""
