@@ -60,7 +60,8 @@ def test_restore_a_backup_from_its_page_with_a_dry_run_first(page, stack_env, ta
     assert page.inner_text("#count-conflict") == "1"  # the configmap changed by hand
     screenshot(page, "restore-02-dry-run")
     page.select_option("#filter-action", "conflict")
-    page.wait_for_function("document.querySelectorAll('#dry-run-items tbody tr').length === 1")
+    page.wait_for_selector("#dry-run-items tr.action-create", state="detached")  # htmx swapped the table
+    assert page.locator("#dry-run-items table.dry-run > tbody > tr").count() == 1
     assert target.changed_configmap in page.inner_text("#dry-run-items")
     page.click("#dry-run-items details.diff summary")
     assert "changed-by" in page.inner_text("#dry-run-items details.diff")

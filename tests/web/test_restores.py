@@ -240,3 +240,15 @@ def test_a_running_restore_is_not_deleted(client_as, restore):
     response = client_as("operator").post(f"/restores/{restore.pk}/delete/", follow=True)
     assert "cancel it before deleting it" in response.content.decode()
     assert Restore.objects.filter(pk=restore.pk).exists()
+
+
+def test_the_restore_socket_route_serves_the_restore_kind():
+    """`as_asgi(run_kind=...)`: Channels hands the keyword to the consumer's __init__ only."""
+    from backups.live.routing import websocket_urlpatterns
+
+    kinds = {}
+    for pattern in websocket_urlpatterns:
+        app = pattern.callback
+        if hasattr(app, "consumer_initkwargs") and "run_kind" in app.consumer_initkwargs:
+            kinds[str(pattern.pattern)] = app.consumer_class(**app.consumer_initkwargs).run_kind
+    assert kinds == {"ws/backups/<id:run_id>/": "backup", "ws/restores/<id:run_id>/": "restore"}
