@@ -80,6 +80,7 @@ def test_restore_a_backup_from_its_page_with_a_dry_run_first(page, stack_env, ta
     # the changed configmap exists and policy is none: Velero's warning, under its namespace
     assert "already exists" in page.inner_text("#restore-results")
     assert "Namespaces shop" in page.inner_text("#restore-results")
+    assert page.inner_text("#items-failed") == "0"  # not restored as it exists: skipped, with the warning
     done = page.locator("#restore-tiers .badge.ok").count()
     assert done == page.locator("#restore-tiers tr[id^=tier-]").count() > 1
     screenshot(page, "restore-05-done")
