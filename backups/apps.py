@@ -16,6 +16,26 @@ class BackupsConfig(AppConfig):
         from backups.runs import tasks  # noqa: F401
 
         _import_channel_layer_backend()
+        _keep_counters_of_deleted_backups()
+
+        from backups.services import sign_ins, users
+
+        sign_ins.connect()  # the audit trail's sign-ins, and users changed outside Settings
+        users.connect()
+
+
+def _keep_counters_of_deleted_backups() -> None:
+    """A deleted backup's share of the metrics counters moves into the tally in the deleting
+    transaction (backups.metrics.tally), whoever deletes it."""
+    from django.db.models.signals import pre_delete
+
+    from backups.metrics import tally
+    from backups.models import Backup
+
+    def retire(sender, instance, **kwargs):
+        tally.retire_backup(instance)
+
+    pre_delete.connect(retire, sender=Backup, weak=False, dispatch_uid="backups.metrics.retire")
 
 
 def _import_channel_layer_backend() -> None:

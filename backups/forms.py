@@ -10,9 +10,11 @@ import uuid
 from django import forms
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
-from backups.models import Backup, Cluster, Credentials, Restore, StorageLocation
+from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
+from backups.models import Backup, Cluster, Credentials, NotificationTarget, Restore, StorageLocation
 from backups.permissions import ROLES
 from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem, restore_problems
 from veloweb.crypto import Unreadable
@@ -54,6 +56,41 @@ class HistoryFilterForm(forms.Form):
     namespace = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "namespace"}))
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)  # queries.HISTORY_SORTS
+
+    def clean_sort(self):
+        from backups.queries import history_sort
+
+        return history_sort(self.cleaned_data["sort"])
+
+
+class AuditFilterForm(forms.Form):
+    """The audit trail's filters (Settings > Audit trail); the export takes the same."""
+
+    user = forms.CharField(
+        required=False, max_length=150, widget=forms.TextInput(attrs={"placeholder": "user"})
+    )
+    action = forms.ChoiceField(required=False, choices=[("", "any action")])
+    object_type = forms.ChoiceField(required=False, label="Object type", choices=[("", "any object type")])
+    object = forms.CharField(
+        required=False, max_length=253, widget=forms.TextInput(attrs={"placeholder": "object name or id"})
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from backups.services.audit import ACTIONS, OBJECT_TYPES
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "any action"), *((a, a) for a in ACTIONS)]
+        self.fields["object_type"].choices = [("", "any object type"), *((t, t) for t in OBJECT_TYPES)]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
 
 
 class BackupForm(forms.Form):
@@ -107,8 +144,9 @@ class BackupForm(forms.Form):
     )
     hooks = forms.CharField(
         required=False,
+        strip=False,  # error lines count from the first line the operator sees
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-        help_text='Velero\'s spec.hooks as JSON: {"resources": [{"name": ..., "pre": [{"exec": ...}]}]}',
+        help_text="Velero's spec.hooks in YAML or JSON: resources: [{name: ..., pre: [{exec: ...}]}]",
     )
     snapshot_volumes = forms.ChoiceField(choices=TRI_STATE, required=False)
     ttl = forms.CharField(
@@ -128,6 +166,17 @@ class BackupForm(forms.Form):
         help_text="Claims sharing a value of this label are backed up in one block.",
     )
     workers = forms.IntegerField(initial=4, min_value=1, max_value=64)
+    hooks_concurrency = forms.ChoiceField(
+        choices=[
+            ("concurrent", "Concurrent: the pods of a block at once, each pod's hooks in order"),
+            ("sequential", "Sequential: pod after pod (Velero's order)"),
+        ],
+        initial="concurrent",
+        required=False,
+        label="Hooks of a block's pods",
+        help_text="Concurrent keeps each pod frozen only for its own hooks; all pre-hooks still end before "
+        "any item is written, and post-hooks start after the block's items and snapshots.",
+    )
     storage_location = forms.ModelChoiceField(
         StorageLocation.objects.all(), required=False, empty_label="default"
     )
@@ -165,6 +214,7 @@ class BackupForm(forms.Form):
             "csi_snapshot_timeout": backup.csi_snapshot_timeout,
             "volume_group_label_key": backup.volume_group_label_key,
             "workers": backup.workers,
+            "hooks_concurrency": backup.hooks_concurrency,
             "storage_location": backup.storage_location_id,
             "schedule": getattr(backup, "schedule", ""),
             "paused": getattr(backup, "paused", False),
@@ -211,15 +261,12 @@ class BackupForm(forms.Form):
             raise forms.ValidationError(str(error)) from error
 
     def clean_hooks(self):
-        text = self.cleaned_data["hooks"].strip()
-        if not text:
-            return {}
         try:
-            hooks = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"invalid JSON: {error}") from error
-        except RecursionError:
-            raise forms.ValidationError("invalid JSON: nested too deeply") from None
+            hooks = parse_hooks_text(self.cleaned_data["hooks"])
+        except HooksTextError as error:
+            raise forms.ValidationError(str(error)) from None
+        if hooks is None:
+            return {}
         if isinstance(hooks, list):
             hooks = {"resources": hooks}
         return hooks  # checked with the other options in clean()
@@ -245,6 +292,7 @@ class BackupForm(forms.Form):
             "csi_snapshot_timeout": data.get("csi_snapshot_timeout", "").strip() or "10m0s",
             "volume_group_label_key": data.get("volume_group_label_key", "").strip() or DEFAULT_GROUP_KEY,
             "workers": data.get("workers") or 4,
+            "hooks_concurrency": data.get("hooks_concurrency") or "concurrent",
             "storage_location_id": location.pk if location else None,
         }
 
@@ -259,7 +307,10 @@ class BackupForm(forms.Form):
         }
         fields["storage_location"] = cleaned.get("storage_location")
         for problem in backup_problems(fields):
-            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
+            message = problem.message
+            if problem.field == "hooks" and (line := line_of(self.data.get("hooks", ""), message)):
+                message = f"line {line}: {message}"
+            self.add_error(problem.field if problem.field in self.fields else None, message)
         return cleaned
 
     def find_warnings(self) -> dict[str, list[str]]:
@@ -439,10 +490,111 @@ class StorageLocationForm(CheckedOnSave):
         return None
 
 
+class UserCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=[("", "no access yet"), *((r, r) for r in ROLES)], required=False)
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty for a one-time password, shown once, to be changed at the first sign-in.",
+    )
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        label="New password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty for a one-time password, shown once, to be changed at the next sign-in.",
+    )
+
+
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("", "no access"), *((r, r) for r in ROLES)], required=False)
     # A viewer allowed to download tarballs and read hook output (operators and admins are).
     downloader = forms.BooleanField(required=False)
+    confirm = forms.BooleanField(required=False)  # a role change is confirmed on a page of its own
+
+
+class NotificationTargetForm(forms.ModelForm):
+    """A notification target. The URL and the secret are write-only, as storage credentials are:
+    never rendered back, left empty to keep the stored ones. A webhook needs an http(s) URL and a
+    secret to sign with; an Apprise URL must be one Apprise accepts."""
+
+    url = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="URL",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="Webhook: https://… that receives the JSON. Apprise: e.g. slack://…, msteams://…, "
+        "matrixs://…, mailtos://…, json://…. Write-only; leave empty to keep the stored one.",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Webhooks only: the HMAC-SHA256 key of the X-Veloweb-Signature header (16 characters "
+        "or more). Write-only; leave empty to keep the stored one.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=list(notices.EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        initial=notices.DEFAULT_EVENTS,
+    )
+
+    class Meta:
+        model = NotificationTarget
+        fields = ["name", "kind", "url", "secret", "events", "definition", "enabled"]
+        labels = {"definition": "Only for the definition"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["definition"].empty_label = "every definition (global)"
+        self.initial["url"] = self.initial["secret"] = ""  # never rendered back
+        try:
+            self.stored_url, self.stored_secret = self.instance.plain_url(), self.instance.plain_secret()
+            self.stored_problem = ""
+        except Unreadable as error:
+            self.stored_url, self.stored_secret, self.stored_problem = "", "", str(error)
+        if self.stored_url:
+            from backups.services.notifications import shown_url
+
+            self.fields["url"].widget.attrs["placeholder"] = shown_url(self.instance)
+        if self.stored_secret:
+            self.fields["secret"].widget.attrs["placeholder"] = "•••• (stored)"
+
+    def clean(self):
+        from urllib.parse import urlsplit
+
+        cleaned = super().clean()
+        url = (cleaned.get("url") or "").strip() or self.stored_url
+        secret = cleaned.get("secret") or self.stored_secret
+        kind = cleaned.get("kind")
+        if not url:
+            missing = f"The stored {self.stored_problem}" if self.stored_problem else "Give the URL."
+            self.add_error("url", missing)
+        elif kind == NotificationTarget.Kind.WEBHOOK:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.add_error("url", "A webhook needs an http:// or https:// URL with a host.")
+            if len(secret) < 16:
+                self.add_error("secret", "A webhook needs a secret of 16 characters or more to sign with.")
+        elif kind == NotificationTarget.Kind.APPRISE:
+            import apprise
+
+            if not apprise.Apprise().add(url):
+                self.add_error("url", "Apprise does not accept this URL: check its schema and parts.")
+        cleaned["url"], cleaned["secret"] = url, secret if kind == NotificationTarget.Kind.WEBHOOK else ""
+        return cleaned
+
+    def save(self, commit=True):
+        target = super().save(commit=False)
+        target.url, target.secret = self.cleaned_data["url"], self.cleaned_data["secret"]
+        if commit:
+            target.save()
+        return target
 
 
 class RestoreHistoryFilterForm(forms.Form):

@@ -31,9 +31,17 @@ class Checked(models.Model):
         self.available, self.last_check_error = not problem, problem
         self.last_checked = now or timezone.now()
         if self.pk:
-            type(self).objects.filter(pk=self.pk).update(
-                available=self.available, last_checked=self.last_checked, last_check_error=problem
-            )
+            changes = dict(available=self.available, last_checked=self.last_checked, last_check_error=problem)
+            rows = type(self).objects.filter(pk=self.pk)
+            # became unavailable (from available or never checked): one UPDATE decides, so two
+            # checks at once raise the event once
+            if problem and rows.exclude(available=False).update(**changes):
+                self.became_unavailable(problem)
+            else:
+                rows.update(**changes)
+
+    def became_unavailable(self, problem: str) -> None:
+        """Hook for what depends on the transition (a storage location's notification)."""
 
 
 class Cluster(Checked):
@@ -106,6 +114,11 @@ class StorageLocation(Checked):
 
     def __str__(self):
         return self.name
+
+    def became_unavailable(self, problem: str) -> None:
+        from backups import notices
+
+        notices.location_unavailable(self, problem)
 
     def credentials(self) -> Credentials:
         """The plaintext credentials, for `store()` and the masked display only. Raises
@@ -184,6 +197,14 @@ class VeleroSpec(models.Model):
     snapshot_volumes = models.BooleanField(null=True, blank=True)
     csi_snapshot_timeout = models.CharField(max_length=30, default="10m0s")
     workers = models.PositiveSmallIntegerField(default=4)
+    # Veloweb's, not Velero's (not in velero-backup.json): the pre- and post-hooks of a block's
+    # pods at once (each pod's own in order), or pod after pod as Velero runs them
+    hooks_concurrency = models.CharField(
+        max_length=12,
+        choices=[("concurrent", "Concurrent"), ("sequential", "Sequential")],
+        default="concurrent",
+        help_text="A block's pods at once, each one's hooks in order; or pod after pod (Velero).",
+    )
 
     class Meta:
         abstract = True
@@ -213,6 +234,7 @@ class BackupDefinition(VeleroSpec):
         "snapshot_volumes",
         "csi_snapshot_timeout",
         "workers",
+        "hooks_concurrency",
         "storage_location_id",
     )
 
@@ -305,6 +327,17 @@ class Backup(VeleroSpec):
     snapshots_attempted = models.PositiveIntegerField(default=0)
     snapshots_completed = models.PositiveIntegerField(default=0)
     size_bytes = models.BigIntegerField(default=0)
+    stored_log_lines = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Lines of an imported backup's stored log read into the log (None: not read yet).",
+    )
+    timings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Seconds per stage (planning, blocks, hooks, longest freeze, snapshots, upload) and "
+        "the plan's hooked blocks: see runs.timings.",
+    )
     attempt = models.PositiveIntegerField(default=0, help_text="Dispatch jobs enqueued (first and retries).")
     finalize_attempts = models.PositiveIntegerField(default=0, help_text="Finalize jobs enqueued.")
     upload_started = models.DateTimeField(
@@ -327,6 +360,11 @@ class Backup(VeleroSpec):
     )
     gc_failure_detail = models.TextField(blank=True)
     imported = models.BooleanField(default=False, help_text="Found in a storage location, not run here.")
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
     # The form's one-time token: a second post of the same form (a double click) finds this
     # backup instead of creating another.
     request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
@@ -432,12 +470,19 @@ class BlockRun(RunRow):
     pods = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
-    items_written = models.PositiveIntegerField(default=0)
+    items_written = models.PositiveIntegerField(default=0)  # the block's items and the objects it added
+    snapshot_objects = models.PositiveIntegerField(default=0)  # of those, VolumeSnapshots and contents
     items_skipped = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     warnings = models.PositiveIntegerField(default=0)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    step_detail = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The hook running now, while the block is in its hooks: pod, container, command, "
+        "since (epoch seconds), timeout (runs.lanes.LiveBlock).",
+    )
 
     class Meta:
         ordering = ["run_kind", "run_id", "index"]
@@ -447,6 +492,12 @@ class BlockRun(RunRow):
 
     def __str__(self):
         return f"{self.run_kind} {self.run_id} block {self.index}"
+
+    @property
+    def block_items_written(self) -> int:
+        """The block's own items written, without the snapshot objects it added (which the
+        plan's item count does not hold)."""
+        return max(0, self.items_written - self.snapshot_objects)
 
 
 class HookRun(RunRow):
@@ -515,7 +566,8 @@ class OwedPostHooks(RunRow):
 
 
 class BackupLogEntry(models.Model):
-    """Warnings and errors of a backup (info lines go to the log file only)."""
+    """Every line of a backup's log, in the order recorded (the id): the full log page reads
+    these, live while the backup runs; the `-logs.gz` file holds the same lines."""
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="log_entries")
     level = models.CharField(max_length=7)
@@ -525,13 +577,218 @@ class BackupLogEntry(models.Model):
     name = models.CharField(max_length=253, blank=True)
     time = models.FloatField()
     block_index = models.IntegerField(null=True, blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Velero's logSource.")
 
     class Meta:
         ordering = ["backup", "time", "id"]
-        indexes = [models.Index(fields=["backup", "level"])]
+        indexes = [
+            models.Index(fields=["backup", "level"]),
+            models.Index(fields=["backup", "id"], name="log_entry_backup_order"),
+        ]
 
     def __str__(self):
         return f"{self.level}: {self.message}"
+
+    def as_log_entry(self):
+        from backups.engine.log import LogEntry
+
+        return LogEntry(
+            self.level, self.message, self.resource, self.namespace, self.name, self.time, self.source
+        )
+
+
+class Account(models.Model):
+    """What Veloweb keeps of a user beyond Django's User: a password an admin reset to a one-time
+    one must be changed at the next sign-in (`backups.middleware.PasswordChangeRequired`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="veloweb_account"
+    )
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"account of {self.user}"
+
+class MetricTally(models.Model):
+    """Counters that outlive their rows: what deleted backups had added to Velero's counters
+    (attempts, outcomes, the duration histogram, Veloweb's block and hook histograms) and the
+    deletion counters, which count events rather than rows. `/metrics` adds the live rows to these,
+    so a counter never goes down when a backup is deleted, in any process or after a restart."""
+
+    name = models.CharField(max_length=100)
+    schedule = models.CharField(max_length=63, blank=True, help_text="Velero's schedule label.")
+    le = models.CharField(max_length=20, blank=True, help_text="A histogram bucket's bound.")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "schedule", "le"], name="unique_metric_tally")]
+
+    def __str__(self):
+        return f"{self.name}{{schedule={self.schedule!r}, le={self.le!r}}} {self.value}"
+
+
+class ApiToken(models.Model):
+    """A user's token for the JSON API: it acts with its user's role of the moment. Only a hash
+    is kept; the token itself is shown once, when it is created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for (a script, a CI job).")
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked is None
+
+
+class AuditQuerySet(models.QuerySet):
+    """Audit entries are only ever added: bulk updates and deletes are refused too."""
+
+    def update(self, **kwargs):
+        raise PermissionError("audit entries cannot be changed")
+
+    def delete(self):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One change made to Veloweb: who (the user, or `system:...` for schedules and expiry), when,
+    from where (the client's address), what (action, object, details). Written only by
+    `backups.services.audit.record` and the sign-in signals; never changed or deleted."""
+
+    time = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(
+        max_length=150, blank=True, db_index=True, help_text="Kept after the user goes."
+    )
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="web, api, cli, sso or system.")
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_name = models.CharField(max_length=253, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class NotificationTarget(models.Model):
+    """Where notifications go: a webhook (a JSON body signed with HMAC-SHA256) or an Apprise URL
+    (Slack, Teams, Matrix, email and the rest). Global, or for one definition's backups and
+    schedule. The URL and the secret are sealed (veloweb.crypto): read them with `reveal()`."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+        APPRISE = "apprise", "Apprise URL (Slack, Teams, Matrix, email...)"
+
+    name = models.CharField(max_length=63, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
+    url = SealedField(help_text="Sealed: a webhook's or Apprise's URL may carry a token.")
+    secret = SealedField(blank=True, help_text="The webhook's HMAC-SHA256 key (sealed).")
+    events = models.JSONField(default=list, help_text="The events it is sent (notifications.EVENTS).")
+    definition = models.ForeignKey(
+        BackupDefinition,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_targets",
+        help_text="Only this definition's backups and schedule; empty: every one (global).",
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def plain_url(self) -> str:
+        """The URL in plaintext, for sending only; raises `Unreadable` under another SECRET_KEY."""
+        return reveal(self.url)
+
+    def plain_secret(self) -> str:
+        return reveal(self.secret)
+
+
+class NotificationDelivery(models.Model):
+    """One notification to one target, and how its sending went (the log Settings shows)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        SENT = "sent"
+        FAILED = "failed"
+
+    target = models.ForeignKey(
+        NotificationTarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    target_name = models.CharField(max_length=63)
+    event = models.CharField(max_length=40)
+    subject = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    test = models.BooleanField(default=False, help_text="Sent by Send test.")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "notification deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.target_name}: {self.state}"
+
+
+class SsoIdentity(models.Model):
+    """The OpenID Connect subject a user signs in as: SSO users are found by (issuer, subject),
+    never by a username or email a local account may share."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True, help_text="The groups of the last sign-in.")
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject")
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.issuer or 'SSO'})"
 
 
 class Restore(models.Model):

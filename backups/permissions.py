@@ -39,6 +39,14 @@ def role_of(user) -> str | None:
     return role
 
 
+def assigned_role(user) -> str | None:
+    """The role `user` was given, active or not (Settings shows a disabled user's role)."""
+    if user.is_superuser:
+        return ADMIN
+    names = {group.name for group in user.groups.all()} & set(ROLES)
+    return max(names, key=_RANK.__getitem__) if names else None
+
+
 def has_role(user, role: str) -> bool:
     current = role_of(user)
     return current is not None and _RANK[current] >= _RANK[role]

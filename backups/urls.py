@@ -1,7 +1,21 @@
 from django.urls import path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.views import admin_pages, define, definition_pages, detail, history, preview_pages, restore_pages
+from backups.views import (
+    admin_pages,
+    audit_pages,
+    content_pages,
+    define,
+    definition_pages,
+    detail,
+    history,
+    log_pages,
+    notify_pages,
+    preview_pages,
+    restore_pages,
+    token_pages,
+    user_pages,
+)
 from backups.views import location_pages as location_views
 
 app_name = "backups"
@@ -10,9 +24,17 @@ urlpatterns = [
     path("", history.home, name="home"),
     path("backups/new/", define.new_backup, name="new"),
     path("backups/new/check/", define.define_check, name="define_check"),
+    path("backups/delete/", history.bulk_delete, name="bulk_delete"),
     path("backups/<id:pk>/", detail.backup_detail, name="detail"),
     path("backups/<id:pk>/resources/", detail.backup_resources, name="resources"),
+    path("backups/<id:pk>/log/", log_pages.backup_log, name="log"),
     path("backups/<id:pk>/download/<str:kind>/", detail.backup_download, name="download"),
+    path("backups/<id:pk>/items/", content_pages.backup_items, name="items"),
+    path("backups/<id:pk>/item/", content_pages.backup_item, name="item"),
+    path("backups/<id:pk>/item/live/", content_pages.item_live, name="item_live"),
+    path("backups/<id:pk>/diff/", content_pages.backup_diff, name="diff"),
+    path("items/search/", content_pages.item_search, name="item_search"),
+    path("compare/", content_pages.compare, name="compare"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),
     path("backups/<id:pk>/cancel/", detail.backup_cancel, name="cancel"),
     path("backups/<id:pk>/restore/", restore_pages.restore_new, name="restore_new"),
@@ -37,6 +59,7 @@ urlpatterns = [
     path("previews/<str:token>/", preview_pages.preview_page, name="preview"),
     path("previews/<str:token>/blocks/<id:index>/", preview_pages.preview_block, name="preview_block"),
     path("previews/<str:token>/backup/", preview_pages.preview_backup_now, name="preview_backup_now"),
+    path("previews/<str:token>/excluded/", preview_pages.preview_excluded, name="preview_excluded"),
     path("settings/", admin_pages.settings_page, name="settings"),
     path("settings/clusters/new/", admin_pages.cluster_edit, name="cluster_new"),
     path("settings/clusters/<id:pk>/", admin_pages.cluster_edit, name="cluster_edit"),
@@ -47,5 +70,17 @@ urlpatterns = [
     path("locations/<id:pk>/check/", location_views.location_check, name="location_check"),
     path("locations/<id:pk>/default/", location_views.location_default, name="location_default"),
     path("locations/<id:pk>/import/", location_views.location_import, name="location_import"),
-    path("settings/users/<id:pk>/role/", admin_pages.user_role, name="user_role"),
+    path("settings/audit/", audit_pages.audit_page, name="audit"),
+    path("settings/notifications/new/", notify_pages.notification_edit, name="notification_new"),
+    path("settings/notifications/<id:pk>/", notify_pages.notification_edit, name="notification_edit"),
+    path("settings/notifications/<id:pk>/test/", notify_pages.notification_test, name="notification_test"),
+    path("settings/notifications/<id:pk>/delete/", notify_pages.notification_delete, name="notify_delete"),
+    path("settings/notifications/deliveries/", notify_pages.delivery_log, name="notification_deliveries"),
+    path("settings/audit/export.<str:fmt>", audit_pages.audit_download, name="audit_export"),
+    path("settings/users/new/", user_pages.user_new, name="user_new"),
+    path("settings/users/<id:pk>/role/", user_pages.user_role, name="user_role"),
+    path("settings/users/<id:pk>/active/", user_pages.user_active, name="user_active"),
+    path("settings/users/<id:pk>/password/", user_pages.user_password, name="user_password"),
+    path("settings/tokens/", token_pages.token_list, name="api_tokens"),
+    path("settings/tokens/<id:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
 ]

@@ -26,6 +26,7 @@ BACKUP_NAME_MAX = 63  # a Kubernetes object name label, and Velero's Backup name
 # Definition names leave room for the `-YYYYmmddHHMMSS` of their runs.
 DEFINITION_NAME_MAX = 48
 MAX_WORKERS = 64
+HOOKS_CONCURRENCY = ("concurrent", "sequential")  # models.VeleroSpec.hooks_concurrency
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,15 @@ def backup_problems(fields: Mapping[str, Any]) -> list[Problem]:
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         problems.append(
             Problem("workers", f"invalid workers {workers!r}: a whole number from 1 to {MAX_WORKERS}")
+        )
+    concurrency = fields.get("hooks_concurrency", "concurrent")
+    if concurrency not in HOOKS_CONCURRENCY:
+        problems.append(
+            Problem(
+                "hooks_concurrency",
+                f"invalid hooks concurrency {str(concurrency)[:40]!r}: "
+                f"expected {' or '.join(HOOKS_CONCURRENCY)}",
+            )
         )
     location = fields.get("storage_location")
     if location is not None and location.read_only:

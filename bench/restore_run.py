@@ -3,11 +3,12 @@
     python bench/restore_run.py scale [--objects 300000 --workers 8]
     python bench/restore_run.py speedup [--items 400 --api-latency 0.02]
 
-`scale`: a generated cluster (served by its own emulator process) is backed up with
-`run_local_backup`, then that backup is restored into a second, empty emulator process with
-`run_local_restore` (tiers in order, a tier's items on --workers threads); each run happens in a
-process of its own, so its time and peak memory (VmHWM) are its own. The emulators' memory is
-reported apart (they stand in for API servers).
+`scale`: a generated cluster (served by its own emulator process) is backed up as Veloweb backs
+up (2 RQ workers, as `bench/backup_run.py scale`; `--backup sequential`: `run_local_backup`, slow:
+one block after the other, each fsynced), then that backup is restored into a second, empty
+emulator process with `run_local_restore` (tiers in order, a tier's items on --workers threads) in a
+process of its own; times and peak memory (VmHWM: the restore's process, the largest process of
+the backup's stack). The emulators' memory is reported apart (they stand in for API servers).
 
 `speedup`: --items ConfigMaps (one tier) restored into an empty emulator whose every request
 takes --api-latency seconds, with 1, 2, 4, 8 and 16 workers; prints the time of the tier and the
@@ -96,6 +97,31 @@ def _child(kind: str, raw: str) -> None:
     print(json.dumps(figures))
 
 
+def backup_with_workers(tmp: str, kubeconfig: str, workers: int) -> dict:
+    """The backup as Veloweb runs it (RQ workers, `bench/backup_run.py scale`'s stack), metadata only;
+    its figures and a copy of its tarball."""
+    import shutil
+
+    from bench.backup_run import MemoryWatch, run_backup
+    from veloweb.devstack import DevStack
+
+    with DevStack(Path(tmp) / "stack", VELOWEB_BATCH_ITEMS="2000") as stack:
+        stack.start(workers=workers)
+        stack.manage("cluster", "add", "big", "--kubeconfig", kubeconfig)
+        with MemoryWatch(stack) as memory:
+            create = ["--workers", str(workers), "--snapshot-volumes", "false"]
+            state, elapsed = run_backup(stack, "big", create, timeout=3600, poll=0.5)
+        tarball = os.path.join(tmp, "big.tar.gz")
+        shutil.copyfile(stack.storage() / "backups" / "big" / "big.tar.gz", tarball)
+    return {
+        "phase": state["phase"],
+        "items": state["done"],
+        "seconds": elapsed,
+        "peak_mib": max(memory.peaks.values()),
+        "tarball": tarball,
+    }
+
+
 def scale(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -103,31 +129,40 @@ def scale(args) -> None:
         target, target_kc = start_emulator(tmp, "target", 0)
         print(f"emulators ready in {time.perf_counter() - t0:.1f} s ({args.objects:,} generated objects)")
         try:
-            backup = child("backup", {"kubeconfig": source_kc, "out": os.path.join(tmp, "out")})
+            if args.backup == "workers":
+                backup = backup_with_workers(tmp, source_kc, args.backup_workers)
+                label = f"backup ({args.backup_workers} RQ workers)"
+            else:
+                backup = child("backup", {"kubeconfig": source_kc, "out": os.path.join(tmp, "out")})
+                label = "backup (run_local_backup)"
             size = os.path.getsize(backup["tarball"]) / 2**20
+            work = os.path.join(tmp, "work")
             restore = child(
                 "restore",
-                {"kubeconfig": target_kc, "tarball": backup["tarball"], "work": os.path.join(tmp, "work"),
-                 "workers": args.workers},
-            )  # fmt: skip
+                {
+                    "kubeconfig": target_kc,
+                    "tarball": backup["tarball"],
+                    "work": work,
+                    "workers": args.workers,
+                },
+            )
             print(f"{'':28}{'items':>10}{'seconds':>10}{'items/s':>10}{'peak MiB':>10}")
-            for label, f in (
-                ("backup (run_local_backup)", backup),
-                (f"restore ({args.workers} workers)", restore),
-            ):
-                print(
-                    f"{label:28}{f['items']:>10,}{f['seconds']:>10.1f}{f['items'] / f['seconds']:>10,.0f}"
-                    f"{f['peak_mib']:>10.0f}"
-                )
-            print(f"backup {backup['phase']}, tarball {size:.1f} MiB")
+            for name, f in ((label, backup), (f"restore ({args.workers} threads)", restore)):
+                rate = f["items"] / f["seconds"]
+                print(f"{name:28}{f['items']:>10,}{f['seconds']:>10.1f}{rate:>10,.0f}{f['peak_mib']:>10.0f}")
+            print(
+                f"backup {backup['phase']}, tarball {size:.1f} MiB (peak: the largest process of its stack)"
+            )
             print(
                 f"restore {restore['phase']}: {restore['counts']}, {restore['errors']} errors, "
                 f"{restore['warnings']} warnings"
             )
             slowest = sorted(restore["tiers"], key=lambda t: -t[2])[:5]
             print("slowest tiers: " + ", ".join(f"{n} {i:,} items {s:.1f} s" for n, i, s in slowest))
-            print(f"emulators (the API servers): source {peak_rss_mib(source.pid):.0f} MiB, "
-                  f"target {peak_rss_mib(target.pid):.0f} MiB")  # fmt: skip
+            print(
+                f"emulators (the API servers): source {peak_rss_mib(source.pid):.0f} MiB, "
+                f"target {peak_rss_mib(target.pid):.0f} MiB"
+            )
         finally:
             for proc in (source, target):
                 proc.terminate()
@@ -188,7 +223,9 @@ def main() -> None:
     sub = parser.add_subparsers(dest="bench", required=True)
     c = sub.add_parser("scale")
     c.add_argument("--objects", type=int, default=300_000)
-    c.add_argument("--workers", type=int, default=8)
+    c.add_argument("--workers", type=int, default=8, help="restore threads")
+    c.add_argument("--backup", choices=["workers", "sequential"], default="workers")
+    c.add_argument("--backup-workers", type=int, default=2)
     s = sub.add_parser("speedup")
     s.add_argument("--items", type=int, default=400)
     s.add_argument("--api-latency", type=float, default=0.02)

@@ -1,11 +1,14 @@
 import inspect
 
 import django_rq.urls
+from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, include, path
 from django.views.decorators.cache import never_cache
 
 from backups.permissions import admin_required
+from backups.views.metrics_endpoint import metrics
+from backups.views.user_pages import PasswordChange
 
 
 def _admins_only(patterns):
@@ -19,8 +22,15 @@ def _admins_only(patterns):
 
 
 urlpatterns = [
+    *([path("oidc/", include("mozilla_django_oidc.urls"))] if settings.VELOWEB_OIDC_ENABLED else []),
     path("admin/", admin.site.urls),
     path("rq/", include((_admins_only(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
+    path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),
+    path("metrics", metrics, name="metrics"),
+    path("api/v1/", include("backups.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("backups.urls")),
 ]
+
+handler403 = "backups.views.errors.permission_denied"
+handler404 = "backups.views.errors.page_not_found"

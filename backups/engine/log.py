@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_sources: dict[str, str] = {}
+
+
+def _log_source(depth: int) -> str:
+    """`path/of/module.py:line` of the code that logged (Velero's `logSource` field), relative to
+    the project, as Velero's LogLocationHook names its Go files."""
+    frame = sys._getframe(depth + 1)
+    filename = frame.f_code.co_filename
+    where = _sources.get(filename)
+    if where is None:
+        where = os.path.relpath(filename, _ROOT) if filename.startswith(_ROOT) else os.path.basename(filename)
+        _sources[filename] = where
+    return f"{where}:{frame.f_lineno}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +31,7 @@ class LogEntry:
     namespace: str = ""
     name: str = ""
     time: float = field(default_factory=time.time)
+    source: str = ""  # where in our code it was logged (Velero's logSource)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -32,11 +50,18 @@ class BackupLog:
         self._sink = sink
 
     def _add(self, level: str, message: str, **where) -> LogEntry:
-        entry = LogEntry(level, message, **where)
+        entry = LogEntry(level, message, **where, source=_log_source(2))
         self.entries.append(entry)
         if self._sink is not None:
             self._sink(entry)
         return entry
+
+    def extend(self, entries: list[LogEntry]) -> None:
+        """Entries written elsewhere (a hook thread's own log), appended in their order."""
+        for entry in entries:
+            self.entries.append(entry)
+            if self._sink is not None:
+                self._sink(entry)
 
     def info(self, message: str, **where) -> LogEntry:
         return self._add("info", message, **where)

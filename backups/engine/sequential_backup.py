@@ -133,6 +133,7 @@ def run_local_backup(
     clock: Callable[[], float] = time.time,
     executor: Executor | None = None,
     relations: list[Relation] | None = None,
+    hooks_concurrency: int = 1,
     snapshot_volumes: bool = False,
     csi_snapshot_timeout: float = 60.0,
 ) -> LocalBackupResult:
@@ -140,6 +141,7 @@ def run_local_backup(
 
     `spec_hooks` are `spec.hooks.resources[]` entries, raw (Backup CR dicts) or parsed ResourceHooks.
     `executor` defaults to `source.exec`; `relations` replace Velero's built-in ones (an added plugin).
+    `hooks_concurrency`: pods of a block whose hooks run at once (1, Velero's order, by default).
     `snapshot_volumes` takes a CSI snapshot of each bound claim as the workers do (the
     VolumeSnapshot and its content join the tarball, the claims their annotation, the volume info
     its entries, the snapshot classes used the tarball once).
@@ -152,7 +154,7 @@ def run_local_backup(
     hooks, hooks_json = _hooks(spec_hooks, source)
     started = clock()
     log = BackupLog()
-    plan = plan_item_blocks(source, spec, log, relations=relations)
+    plan = plan_item_blocks(source, spec, log, relations=relations, hooks=hooks)
     table = source.resources()
 
     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -180,6 +182,7 @@ def run_local_backup(
                         clock=clock,
                         already_backed_up=already,
                         backup_name=name,
+                        hooks_concurrency=hooks_concurrency,
                         snapshot=snapshot and (lambda pvc: snapshot(pvc, log)),
                     )
                 )

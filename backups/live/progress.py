@@ -1,9 +1,10 @@
 """Progress notifications from the jobs to the dashboard's WebSocket consumers, keyed by run
 (kind, id): a backup is the run ("backup", its id), and a restore will be another kind.
 
-Messages only say *what* changed; the consumer reads the current state from the database and
-renders it, so a lost message (the channel layer is lossy) is repaired by the next one, and
-nothing here can fail a run.
+A backup's row changing (phase, counters) also goes to the history pages' group, gathered: one
+`history.changed` with the ids. Messages only say *what* changed; the consumer reads the current
+state from the database and renders it, so a lost message (the channel layer is lossy) is
+repaired by the next one, and nothing here can fail a run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 BACKUP = "backup"  # the run kind of backups
 RESTORE = "restore"  # the run kind of restores
+HISTORY_GROUP = "history"  # every open history page: a backup's row changed (`history.changed`)
 SEND_TIMEOUT = 5.0  # seconds; a Redis that does not answer costs a job no more than this per message
 GATHER_SECONDS = 0.05  # after a send, changes noted within this long go out together
 
@@ -78,6 +80,9 @@ class _Sender:
                         break
                 for run, change in changes.items():
                     await self._send(run, change)
+                changed = sorted(i for (kind, i), c in changes.items() if kind == BACKUP and c["run"])
+                if changed:
+                    await self._send_to(HISTORY_GROUP, {"type": "history.changed", "ids": changed})
                 await asyncio.sleep(GATHER_SECONDS)
 
     async def _send(self, run: tuple[str, int], change: dict) -> None:
@@ -87,12 +92,19 @@ class _Sender:
             messages.append({"type": "blocks.changed", "indexes": sorted(int(i) for i in change["indexes"])})
         if change["run"]:
             messages.append({"type": "run.changed"})
+        for message in messages:
+            if not await self._send_to(group_name(run_id, kind), message):
+                return  # the channel layer is down: the next change tries again
+
+    async def _send_to(self, group: str, message: dict) -> bool:
         try:
             layer = get_channel_layer()
-            for message in messages if layer is not None else ():
-                await asyncio.wait_for(layer.group_send(group_name(run_id, kind), message), SEND_TIMEOUT)
+            if layer is not None:
+                await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT)
         except Exception:
-            logger.warning("progress of %s %s not sent", kind, run_id, exc_info=True)
+            logger.warning("live update to %s not sent", group, exc_info=True)
+            return False
+        return True
 
     def flush(self, timeout: float) -> None:
         if self._pid == os.getpid():

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0011_run_keys"),
+        ("backups", "0022_backup_metrics_folded"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

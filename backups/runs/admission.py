@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from django.conf import settings
 from django.db import connection, transaction
 
+from backups.live import progress
 from backups.models import Backup
 from backups.runs import queues
 
@@ -58,6 +59,8 @@ def admit() -> list[Backup]:
                 admitted.append(backup)
         if admitted:
             renumber_queue()
+    for backup in admitted:
+        progress.backup_changed(backup.pk)  # ReadyToStart, on its page and the history
     return admitted
 
 

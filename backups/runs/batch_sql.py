@@ -28,6 +28,7 @@ write_turn = threading.RLock()
 RESULT_COLUMNS = (
     "state",
     "items_written",
+    "snapshot_objects",
     "items_skipped",
     "errors",
     "warnings",
@@ -58,6 +59,7 @@ def insert_block_runs(kind: RunKind, run_id: int, rows: list[tuple]) -> None:
         "state": BlockRun.State.QUEUED,
         "attempts": 0,
         "items_written": 0,
+        "snapshot_objects": 0,
         "items_skipped": 0,
         "errors": 0,
         "warnings": 0,
@@ -255,23 +257,24 @@ def db_time(timestamp: float):
 
 
 class LiveSteps:
-    """The step each running block is at (pre-hooks, items, snapshots, post-hooks), written by
-    one thread per process so a lane never waits for it: the steps noted meanwhile go in one
-    statement, a newer step of a block replaces an older one, and a block's final state, which
-    its batch's commit writes, is never overwritten. A step not written before the process ends
-    is lost, and only the dashboard misses it."""
+    """The step each running block is at (pre-hooks, items, snapshots, post-hooks), with the
+    hook running now during hooks (`detail`), written by one thread per process so a lane never
+    waits for it: the steps noted meanwhile go in one statement, a newer step of a block replaces
+    an older one, and a block's final state, which its batch's commit writes, is never
+    overwritten. A step not written before the process ends is lost, and only the dashboard
+    misses it."""
 
     def __init__(self):
         self._pid: int | None = None
         self._changed = threading.Condition()
-        self._steps: dict[tuple[RunKind, int, int], str] = {}
+        self._steps: dict[tuple[RunKind, int, int], tuple[str, dict | None]] = {}
 
-    def note(self, kind: RunKind, run_id: int, index: int, step: str) -> None:
+    def note(self, kind: RunKind, run_id: int, index: int, step: str, detail: dict | None = None) -> None:
         with self._changed:
             if self._pid != os.getpid():  # first use, or a forked child: its own writer
                 self._pid, self._steps = os.getpid(), {}
                 threading.Thread(target=self._run, name="block-steps", daemon=True).start()
-            self._steps[(kind, run_id, index)] = step
+            self._steps[(kind, run_id, index)] = (step, detail)
             self._changed.notify()
 
     def _run(self) -> None:
@@ -281,12 +284,14 @@ class LiveSteps:
                     self._changed.wait()
                 steps, self._steps = self._steps, {}
             by_run: dict[tuple[RunKind, int], list[tuple]] = {}
-            for (kind, run_id, index), step in steps.items():
-                by_run.setdefault((kind, run_id), []).append((step, index))
+            detail_field = BlockRun._meta.get_field("step_detail")
+            for (kind, run_id, index), (step, detail) in steps.items():
+                value = detail_field.get_db_prep_save(detail, connection)
+                by_run.setdefault((kind, run_id), []).append((step, value, index))
             for (kind, run_id), rows in by_run.items():
                 try:
                     with write_turn:
-                        update_block_runs(kind, run_id, ("state",), rows, unfinished=True)
+                        update_block_runs(kind, run_id, ("state", "step_detail"), rows, unfinished=True)
                 except Exception:  # noqa: BLE001 - the dashboard shows the block's outcome anyway
                     logger.warning("steps of %s %s not recorded", kind.name, run_id, exc_info=True)
                     connection.close()

@@ -106,7 +106,8 @@ def complete(
         s.snapshot_class["metadata"]["name"]: s.snapshot_class for s in snapshots if s.ok and s.snapshot_class
     }
     infos = [info for info in map(volume_info, snapshots) if info]
-    staging.write_outcome(batch.number, written, classes, infos)
+    snapshot_seconds = sum(max(0.0, s.finished - s.started) for s in snapshots if s.attempted)
+    staging.write_outcome(batch.number, written, classes, infos, {"snapshots": snapshot_seconds})
     staging.write_log(f"batch-{batch.number:07d}", log.entries)
     with write_turn, transaction.atomic():
         if not finish_batch(batch.pk, worker):
@@ -128,6 +129,7 @@ def complete(
                 run_blocks.filter(index__in=plain[chunk : chunk + 500]).update(
                     state=BlockRun.State.DONE,
                     items_written=F("item_count"),
+                    snapshot_objects=0,
                     items_skipped=0,
                     errors=0,
                     warnings=0,
@@ -143,6 +145,7 @@ def complete(
                 (
                     _block_state_of(result, block_log),
                     len(result.written),
+                    len(result.additional),
                     len(result.skipped),
                     block_log.errors,
                     block_log.warnings,

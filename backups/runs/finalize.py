@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import tempfile
+import time
 
 from django.db.models import F
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
 from backups.engine.running.crds import backup_crds
@@ -26,7 +28,7 @@ from backups.engine.velero_format.backup_json import (
 from backups.engine.velero_format.volume_info import skipped_summary
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, BlockBatch
-from backups.runs import admission, cancel, steps
+from backups.runs import admission, cancel, steps, timings
 from backups.runs.staging import Staging
 from backups.validation import spec_of
 
@@ -72,6 +74,9 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
     from backups.engine.storage import StorageError, upload_backup
 
     backup_id = backup.pk
+    began = time.monotonic()
+    blocks_ended = timezone.now()
+    snapshot_seconds = 0.0
 
     staging = Staging.of(backup)
     name = backup.name
@@ -101,6 +106,7 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
                     types.add(key.group_resource)
             classes.update(outcome["snapshot_classes"])
             infos += outcome["volume_infos"]
+            snapshot_seconds += outcome.get("seconds", {}).get("snapshots", 0.0)
     late = BackupLog()
     infos.sort(key=lambda info: not info.get("skipped"))  # Velero lists the skipped volumes first
     if any(info.get("skipped") for info in infos):
@@ -158,11 +164,21 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
         cancel.finish(backup_id, by_job=job_id)
         return
     location = backup.storage_location
+    uploading = time.monotonic()
     try:
         warnings = upload_backup(location.store(), name, out.files, prefix="")
     except StorageError as error:
         staging.remove()
         return steps.fail(backup_id, f"upload to storage location {location.name} failed: {error}")
+    planned = (backup.timings or {}).get("planning", 0.0)
+    timings.record(
+        backup_id,
+        blocks=max(0.0, (blocks_ended - backup.started).total_seconds() - planned) if backup.started else 0.0,
+        snapshots=snapshot_seconds,
+        finalize=uploading - began,
+        upload=time.monotonic() - uploading,
+        **timings.hook_times(backup_id),
+    )
     Backup.objects.filter(pk=backup_id, phase=Phase.FINALIZING).update(
         phase=phase,
         completed=completed,
@@ -174,6 +190,7 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
     )
     staging.remove()
     progress.backup_changed(backup_id)
+    notices.backup_ended(backup_id)
     admission.admit()
     cancel.delete_if_requested(backup)
 

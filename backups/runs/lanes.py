@@ -18,6 +18,7 @@ from backups.engine.planning.resource_policies import ResourcePolicies
 from backups.engine.planning.spool import SpoolReader
 from backups.engine.running.blocks import run_block
 from backups.engine.running.csi_snapshots import snapshot_claim
+from backups.engine.running.hook_runner import pods_at_once
 from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.engine.velero_format.archive import (
@@ -158,25 +159,25 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: Batc
 
                 block_log = BackupLog()
                 live = any(i.key.is_pod or i.key.is_claim for i in items)
+                shown = LiveBlock(backup_id, index, source.exec)
                 result = run_block(
                     [item.key for item in items],
                     source=source,
                     table=session.table,
                     spec_hooks=session.hooks,
-                    executor=source.exec,
+                    executor=shown.executor,
                     writer=writer,
                     log=block_log,
                     read=read,
                     snapshot=snapshot and (lambda pvc, log=block_log: snapshot(pvc, log)),
-                    on_phase=(lambda state, index=index: _block_state(backup_id, index, state))
-                    if live
-                    else None,
+                    on_phase=shown.phase if live else None,
                     backup_name=backup.name,
                     cancelled=lambda: cancel.cancelled(backup_id),
                     owe_post_hooks=lambda pods, index=index: owed_hooks.owe(
                         backup_id, index, number, session.job_id, worker, pods
                     ),
                     post_hooks_ran=lambda index=index: owed_hooks.settle(backup_id, index, session.job_id),
+                    hooks_concurrency=pods_at_once(backup.hooks_concurrency),
                 )
                 outcomes.append((index, result, block_log))
                 log.entries.extend(block_log.entries)
@@ -193,9 +194,30 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: Batc
     return batches.complete(batch, worker, outcomes, log, staging, go_on=go_on, job_id=session.job_id)
 
 
-def _block_state(backup_id: int, index: int, state: str) -> None:
-    """A block with hooks or claims shows each step live; plain blocks only their outcome."""
-    live_steps.note(BACKUP, backup_id, index, state)
+class LiveBlock:
+    """A block with hooks or claims shows each step live (plain blocks only their outcome), and
+    during its hooks the hook running now: which pod and container, the command, since when and
+    its timeout, noted as the exec starts (the backup page counts the seconds)."""
+
+    def __init__(self, backup_id: int, index: int, executor):
+        self.backup_id, self.index, self._executor = backup_id, index, executor
+        self.step = ""
+
+    def phase(self, state: str) -> None:
+        self.step = state
+        live_steps.note(BACKUP, self.backup_id, self.index, state)
+
+    def executor(self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float):
+        if self.step in ("pre-hooks", "post-hooks"):
+            running = {
+                "pod": f"{namespace}/{pod}",
+                "container": container or "",
+                "command": list(command),
+                "since": time.time(),
+                "timeout": timeout,
+            }
+            live_steps.note(BACKUP, self.backup_id, self.index, self.step, running)
+        return self._executor(namespace, pod, container, command, timeout)
 
 
 def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | None):

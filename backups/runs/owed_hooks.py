@@ -21,10 +21,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backups.engine.log import BackupLog
-from backups.engine.running.hook_runner import run_block_hooks
+from backups.engine.running.hook_runner import pods_at_once, run_block_hooks
 from backups.engine.running.hook_spec import POST, parse_resource_hooks
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, OwedPostHooks
+from backups.runs import steps
 from backups.runs.batch_sql import add_to_run, insert_hook_runs, write_turn
 from backups.runs.kinds import BACKUP
 from backups.runs.staging import Staging
@@ -83,30 +84,18 @@ def rescue(row: OwedPostHooks, by: str) -> bool:
         spec_hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
         source = backup.cluster.connect()
         try:
-            outcome = run_block_hooks(row.pods, POST, spec_hooks, source.exec, log)
+            at_once = pods_at_once(backup.hooks_concurrency)
+            outcome = run_block_hooks(row.pods, POST, spec_hooks, source.exec, log, concurrency=at_once)
         finally:
             source.close()
     except Exception:
         with write_turn:  # let the next tick, or the worker redoing the block, try again
             OwedPostHooks.objects.filter(pk=row.pk).update(claimed=None)
         raise
-    entries = [e for e in log.entries if e.level in ("warning", "error")]
     with write_turn, transaction.atomic():
         OwedPostHooks.objects.filter(pk=row.pk).delete()
         insert_hook_runs(BACKUP, backup.pk, [(row.block_index, hook) for hook in outcome.results])
-        BackupLogEntry.objects.bulk_create(
-            BackupLogEntry(
-                backup=backup,
-                level=e.level,
-                message=e.message,
-                resource=e.resource,
-                namespace=e.namespace,
-                name=e.name,
-                time=e.time,
-                block_index=row.block_index,
-            )
-            for e in entries
-        )
+        BackupLogEntry.objects.bulk_create(steps.log_rows(backup, log.entries, row.block_index))
         add_to_run(
             BACKUP,
             backup.pk,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from backups.engine import dry_run
 from backups.engine.durations import expiration_at
 from backups.engine.log import BackupLog
 from backups.engine.planning.itemblocks import stream_item_blocks
@@ -20,7 +21,7 @@ from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.engine.source import SourceError
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
-from backups.runs import batches, cancel, queues, steps
+from backups.runs import batches, cancel, queues, steps, timings
 from backups.runs.batch_sql import (
     insert_block_runs,
 )
@@ -98,8 +99,9 @@ def _dispatch(backup_id: int, job_id: str | None) -> None:
     BlockRun.objects.filter(backup=backup).delete()
     BackupLogEntry.objects.filter(backup=backup).delete()
     log = BackupLog()
+    stats: dict = {}
     try:
-        batch_rows, total_blocks, total_items = plan(backup, staging, log)
+        batch_rows, total_blocks, total_items = plan(backup, staging, log, stats)
     except PlanCancelled:
         cancel.finish(backup_id, by_job=job_id)
         return
@@ -121,6 +123,8 @@ def _dispatch(backup_id: int, job_id: str | None) -> None:
             warnings=log.warnings,
             expiration=expiration,
         )
+    planning = (timezone.now() - backup.started).total_seconds() if backup.started else 0.0
+    timings.record(backup_id, planning=planning, hooked_pods=stats.get("hooked_pods", 0))
     progress.backup_changed(backup_id)
     if cancel.cancelled(backup_id):  # cancelled after the last look: no batch is claimed now
         cancel.finish(backup_id, by_job=job_id)
@@ -153,9 +157,12 @@ def storage_problem(backup: Backup) -> str:
     return ""
 
 
-def plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockBatch], int, int]:
+def plan(
+    backup: Backup, staging: Staging, log: BackupLog, stats: dict | None = None
+) -> tuple[list[BlockBatch], int, int]:
     """Collect the backup's items and write its plan: the resource table, the spool, the batch
-    files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items."""
+    files and a BlockRun row per block; the BlockBatch rows (unsaved), total blocks and items.
+    `stats` gets `hooked_pods`, the pods with hooks (the ETA's hook work)."""
     source = backup.cluster.connect()
     watch = CancelWatch(backup.pk)
     try:
@@ -165,7 +172,10 @@ def plan(backup: Backup, staging: Staging, log: BackupLog) -> tuple[list[BlockBa
         with Spool(staging.spool) as spool:
             watched = _WatchedSource(source, watch)
             walk = stream_item_blocks(watched, spec_of(backup), log, spool=spool, hooks=hooks)
-            return write_plan(backup, staging, walk, watch)
+            planned = write_plan(backup, staging, walk, watch)
+            if stats is not None:
+                stats["hooked_pods"] = len(walk.c.hooked_pods)
+            return planned
     finally:
         source.close()
 
@@ -178,7 +188,7 @@ def policies_of(backup: Backup) -> ResourcePolicies | None:
 def takes_snapshots(backup: Backup, policies: ResourcePolicies | None) -> bool:
     """Claims are snapshotted unless snapshotVolumes is false, and then still where a volume
     policy says `snapshot` (Velero's volume helper)."""
-    return backup.snapshot_volumes is not False or bool(policies and policies.volume_policies)
+    return dry_run.takes_snapshots(backup.snapshot_volumes, policies)
 
 
 def runs_alone(walk, block, snapshots: bool) -> bool:

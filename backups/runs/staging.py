@@ -123,8 +123,13 @@ class Staging:
         block itself), the VolumeSnapshotClasses its snapshots used and their volume info entries."""
         return self.root / "batches" / f"{number:07d}.outcome.json"
 
-    def write_outcome(self, number: int, written: list, classes: dict, infos: list) -> None:
+    def write_outcome(
+        self, number: int, written: list, classes: dict, infos: list, seconds: dict | None = None
+    ) -> None:
+        """`seconds`: time the batch spent per stage (`snapshots`), summed by finalize's timings."""
         outcome = {"written": written, "snapshot_classes": classes, "volume_infos": infos}
+        if seconds:
+            outcome["seconds"] = seconds
         self.outcome_file(number).write_text(json.dumps(outcome, separators=(",", ":")))
 
     def write_table(self, table: ResourceTable) -> None:

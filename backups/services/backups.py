@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,12 +13,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.durations import expiration_at
 from backups.engine.storage import StorageError
+from backups.live import progress
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.runs import removal
 from backups.runs.admission import admit
-from backups.runs.cancel import request_cancel
+from backups.runs.cancel import CancelOutcome, request_cancel
+from backups.services import audit, backup_indexes
 from backups.validation import (
     BACKUP_NAME_MAX,
     UnstorableValue,
@@ -128,10 +132,29 @@ def _create(names: Iterable[str], cluster, now, request_token: str, fields: dict
             if request_token and (winner := Backup.objects.filter(request_token=request_token).first()):
                 return winner  # the same request, a moment earlier
             continue  # the name was taken meanwhile
+        audit.record(audit.BACKUP_CREATED, backup, details=_created_details(backup))
+        progress.backup_changed(backup.pk)  # the history pages show it
         if backup.phase == Phase.QUEUED:
             admit()
+        else:
+            notices.backup_ended(backup.pk)  # FailedValidation: it ended as it was made
         return backup
     raise BackupExists(taken)
+
+
+def _created_details(backup: Backup) -> dict:
+    details = {
+        "phase": backup.phase,
+        "cluster": backup.cluster.name if backup.cluster else "",
+        "storage_location": backup.storage_location.name if backup.storage_location else "",
+    }
+    if backup.definition_id:
+        details["definition"] = backup.definition.name
+    if backup.schedule_name:
+        details["schedule"] = backup.schedule_name
+    if backup.validation_errors:
+        details["validation_errors"] = backup.validation_errors
+    return details
 
 
 def back_up_definition(
@@ -151,6 +174,23 @@ def back_up_definition(
 
 
 def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
+    """Delete a backup (see `_delete`) and record it in the audit trail (also when deferred)."""
+    pk, phase = backup.pk, backup.phase
+    deferred = _delete(backup, store, by)
+    details = {"phase": phase, **({"deferred": deferred} if deferred else {})}
+    audit.record(audit.BACKUP_DELETED, backup, object_id=str(pk), details=details)
+    return deferred
+
+
+def cancel_backup(backup: Backup, by: str = "") -> CancelOutcome:
+    """Cancel `backup` (`runs.cancel.request_cancel`); recorded when it changed something."""
+    outcome = request_cancel(backup, by=by)
+    if outcome.changed:
+        audit.record(audit.BACKUP_CANCELLED, backup, details={"message": outcome.message})
+    return outcome
+
+
+def _delete(backup: Backup, store=None, by: str = "") -> str | None:
     """Delete a backup with its stored files (only its own `backups/<name>/`), through `store`
     when the caller already has the location's store; StorageError keeps the row. None when it is
     deleted; a running backup is cancelled first and deleted once the cancel took effect (its
@@ -162,12 +202,57 @@ def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
         if current is None:
             return None  # the cancel took effect at once, and the delete with it
         if current.is_terminal:  # it ended meanwhile, before anyone could honour the request
-            return delete_backup(current, store)
+            return _delete(current, store)
         if current.upload_started and current.phase == Phase.FINALIZING:
             return f"Backup {backup.name} is uploading; it will be deleted once the upload ended."
         return (
             f"Backup {backup.name} is being cancelled; it will be deleted once its running blocks "
             "have run their post-hooks."
         )
+    backup_indexes.forget(backup)  # the local copy of its index (a cache: losing it costs nothing)
     removal.remove_ended(backup, store)
     return None
+
+
+BULK_LIMIT = 500  # backups one bulk delete takes (the history shows 25 a page)
+
+
+@dataclass
+class BulkDeletion:
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, the storage error)
+
+
+def bulk_deletable(backup: Backup) -> str:
+    """Why `backup` is left out of a bulk delete, or "" when it can go: only ended backups do (a
+    running one is cancelled from its own page first, where the wait is shown)."""
+    if backup.phase not in Backup.TERMINAL:
+        return f"it is {backup.phase}: cancel it first, or delete it from its own page"
+    return ""
+
+
+def delete_backups(ids: Iterable[int], by: str = "") -> BulkDeletion:
+    """Delete the ended backups among `ids` (read afresh, so one that started meanwhile is
+    skipped) through `delete_backup`, one location's store shared by its backups; a storage error
+    keeps that backup and the others go on."""
+    outcome = BulkDeletion()
+    stores: dict[int, object] = {}
+    wanted = list(dict.fromkeys(ids))[:BULK_LIMIT]
+    for backup in Backup.objects.select_related("storage_location").filter(pk__in=wanted).order_by("name"):
+        why = bulk_deletable(backup)
+        if why:
+            outcome.skipped.append((backup.name, why))
+            continue
+        try:
+            store = None
+            if backup.storage_location_id is not None and not removal.keeps_files(backup):
+                if backup.storage_location_id not in stores:
+                    stores[backup.storage_location_id] = backup.storage_location.store()
+                store = stores[backup.storage_location_id]
+            delete_backup(backup, store=store, by=by)
+        except (StorageError, ValueError) as error:
+            outcome.failed.append((backup.name, str(error)))
+            continue
+        outcome.deleted.append(backup.name)
+    return outcome

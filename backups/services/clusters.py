@@ -10,7 +10,9 @@ from django.core.cache import cache
 
 from backups.engine.planning.resources import ResourceTable
 from backups.engine.planning.spec import spec_warnings
+from backups.engine.running.hook_spec import hook_warnings, parse_resource_hooks
 from backups.models import Cluster
+from backups.services import audit
 from backups.validation import Problem, backup_spec
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,28 @@ def check_cluster(cluster: Cluster, now=None) -> str:
     return problem
 
 
+CLUSTER_FIELDS = ("name", "kubeconfig_path", "context", "in_cluster")
+
+
+def cluster_save(cluster: Cluster) -> Cluster:
+    """Save a cluster (checked by its form or the command) and record what changed."""
+    before = Cluster.objects.filter(pk=cluster.pk).values(*CLUSTER_FIELDS).first() if cluster.pk else None
+    cluster.save()
+    after = {field: getattr(cluster, field) for field in CLUSTER_FIELDS}
+    if before is None:
+        audit.record(audit.CLUSTER_CREATED, cluster, details=after)
+    elif changed := audit.changes(before, after):
+        audit.record(audit.CLUSTER_UPDATED, cluster, details={"changed": changed})
+    return cluster
+
+
+def cluster_remove(cluster: Cluster) -> None:
+    """Remove a cluster (refused by the database while definitions use it: ProtectedError)."""
+    audit_id = cluster.pk
+    cluster.delete()
+    audit.record(audit.CLUSTER_REMOVED, cluster, object_id=str(audit_id))
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())[:500] or type(error).__name__
 
@@ -65,7 +89,15 @@ def option_warnings(cluster: Cluster, fields: dict) -> list[Problem]:
         return []
     namespaces, table = facts
     spec = backup_spec(fields)
-    return [Problem(field, message) for field, message in spec_warnings(spec, table, namespaces)]
+    found = [Problem(field, message) for field, message in spec_warnings(spec, table, namespaces)]
+    hooks = fields.get("hooks")
+    if isinstance(hooks, dict):
+        try:
+            parsed = parse_resource_hooks(hooks.get("resources"), table)
+        except ValueError:  # an invalid hook is the form's error, not a warning
+            parsed = []
+        found += [Problem("hooks", message) for message in hook_warnings(parsed)]
+    return found
 
 
 def _facts(cluster: Cluster) -> tuple[list[str], ResourceTable] | None:

@@ -5,7 +5,9 @@ The job writes, under `DATA_DIR/previews/<token>/`:
 - `status.json`: queued, running, done or failed (with the error);
 - `blocks.jsonl`: one line per block, `{"items": [[key, reason, parent], ...], "hooks": [...]}`;
 - `offsets.bin`: the byte offset of each line (8 bytes each), so any page is one seek away;
-- `summary.json`: counts, the largest blocks and the planning warnings.
+- `excluded.jsonl`, `excluded.offsets`: each item left out, `[key, why]`, and where its line starts;
+- `summary.json`: counts, the largest blocks, the planning warnings, the types the filters leave
+  out (never listed) and the dry run (items per type, what the run adds: `engine.dry_run`).
 So a 300,000-object cluster is never loaded whole by a page. `expire_previews` (run by `run_cron`
 every VELOWEB_GC_INTERVAL) removes previews older than VELOWEB_PREVIEW_TTL.
 """
@@ -20,6 +22,7 @@ import re
 import secrets
 import shutil
 import struct
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,8 +30,9 @@ import django_rq
 from django.conf import settings
 from django.utils import timezone
 
+from backups.engine.dry_run import DryRun
 from backups.engine.log import BackupLog
-from backups.engine.planning.itemblocks import plan_item_blocks
+from backups.engine.planning.itemblocks import stream_item_blocks
 from backups.engine.planning.spool import Spool, SpoolReader
 from backups.engine.running.hook_spec import POST, PRE, hooks_for_pod, parse_resource_hooks
 from backups.engine.source import SourceError
@@ -39,6 +43,8 @@ TOKEN = re.compile(r"^[0-9a-f]{32}$")
 PREVIEW_STALE_FACTOR = 7  # a queued or running preview is kept 7 x the TTL: a week by default
 LARGEST_SHOWN = 10
 WARNINGS_KEPT = 100
+REASONS_SHOWN = 20  # the most frequent reasons items were excluded, counted
+EXCLUDED_PER_PAGE = 100
 OFFSET = struct.Struct("<Q")
 
 
@@ -112,59 +118,92 @@ def run_preview(token: str) -> None:
 
 
 def _plan(path: Path, request: dict) -> dict:
+    """Stream the plan into the files described above: blocks as the walk yields them, each
+    excluded item as it is found (with why), the dry run's counts as they go."""
+    from backups.runs.planning import policies_of
     from backups.validation import spec_of
 
     cluster = Cluster.objects.get(pk=request["cluster"])
     backup = Backup(name="preview", cluster=cluster, **request["fields"])
     source = cluster.connect()
     table = source.resources()
+    spec = spec_of(backup)
     spec_hooks = parse_resource_hooks((backup.hooks or {}).get("resources"), table)
-    log = BackupLog()
-    with Spool(str(path / "spool")) as spool:
-        plan = plan_item_blocks(source, spec_of(backup), log, spool=spool)
+    dry_run = DryRun.start(source, table, backup.snapshot_volumes, policies_of(backup))
     pods_info = table.by_group_resource("pods")
+    pv_info = table.by_group_resource("persistentvolumes")
+    log = BackupLog()
     largest: list[tuple[int, int, str]] = []
-    hook_count = 0
+    hook_count = blocks = 0
+    reasons: Counter = Counter()
     with (
-        SpoolReader(str(path / "spool")) as reader,
+        Spool(str(path / "spool")) as spool,
         open(path / "blocks.jsonl", "wb") as out,
         open(path / "offsets.bin", "wb") as offsets,
+        open(path / "excluded.jsonl", "wb") as excluded_out,
+        open(path / "excluded.offsets", "wb") as excluded_offsets,
     ):
-        for index, block in enumerate(plan.blocks):
-            hooks = []
-            for item in block.items:
-                key = item.key
-                if not key.is_pod:
-                    continue
-                pod = reader.get(item.offset, item.length) if item.offset >= 0 else None
-                if pod is None and pods_info is not None:
-                    pod = source.get(pods_info, key.namespace, key.name)
-                for phase in (PRE, POST):
-                    for hook in hooks_for_pod(pod or {}, phase, spec_hooks)[0]:
-                        hooks.append(
-                            {
-                                "pod": f"{key.namespace}/{key.name}",
-                                "phase": phase,
-                                "container": hook.container or "",
-                                "command": list(hook.command),
-                                "on_error": hook.on_error,
-                                "source": hook.source,
-                            }
-                        )
-            hook_count += len(hooks)
-            line = {"items": [[str(i.key), i.reason, i.parent] for i in block.items], "hooks": hooks}
-            offsets.write(OFFSET.pack(out.tell()))
-            out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
-            entry = (len(block), -index, str(block.items[0].key))
-            if len(largest) < LARGEST_SHOWN:
-                heapq.heappush(largest, entry)
-            else:
-                heapq.heappushpop(largest, entry)
+
+        def excluded(key, reason: str) -> None:
+            excluded_offsets.write(OFFSET.pack(excluded_out.tell()))
+            excluded_out.write(json.dumps([str(key), reason], separators=(",", ":")).encode() + b"\n")
+            reasons[reason] += 1
+
+        walk = stream_item_blocks(source, spec, log, spool=spool, hooks=spec_hooks, on_excluded=excluded)
+        with SpoolReader(str(path / "spool")) as reader:
+            for index, block in enumerate(walk):
+                looked_at = [i for i in block.items if _looked_at(i.key) and i.offset >= 0]
+                if looked_at:
+                    spool.flush()  # a related item may have been spooled just now
+                read = {id(i): reader.get(i.offset, i.length) for i in looked_at}
+                objects = [(item.key, read.get(id(item))) for item in block.items]
+                hooks = []
+                for key, pod in objects:
+                    if not key.is_pod:
+                        continue
+                    if pod is None and pods_info is not None:
+                        pod = source.get(pods_info, key.namespace, key.name)
+                    for phase in (PRE, POST):
+                        for hook in hooks_for_pod(pod or {}, phase, spec_hooks)[0]:
+                            hooks.append(
+                                {
+                                    "pod": f"{key.namespace}/{key.name}",
+                                    "phase": phase,
+                                    "container": hook.container or "",
+                                    "command": list(hook.command),
+                                    "on_error": hook.on_error,
+                                    "source": hook.source,
+                                }
+                            )
+                adds = dry_run.add_block(
+                    objects, lambda name: source.get(pv_info, None, name) if pv_info else None
+                )
+                hook_count += len(hooks)
+                line = {
+                    "items": [[str(i.key), i.reason, i.parent] for i in block.items],
+                    "hooks": hooks,
+                    "adds": adds,
+                }
+                offsets.write(OFFSET.pack(out.tell()))
+                out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+                entry = (len(block), -index, str(block.items[0].key))
+                if len(largest) < LARGEST_SHOWN:
+                    heapq.heappush(largest, entry)
+                else:
+                    heapq.heappushpop(largest, entry)
+                blocks += 1
+    try:
+        counted = dry_run.finish(source, table, spec)
+    finally:
+        source.close()
     problems = [e for e in log.entries if e.level in ("warning", "error")]
     return {
-        "blocks": len(plan.blocks),
-        "items": plan.item_count,
-        "excluded": len(plan.excluded),
+        "blocks": blocks,
+        "items": dry_run.items,
+        "excluded": sum(reasons.values()),
+        "excluded_reasons": reasons.most_common(REASONS_SHOWN),
+        "skipped_types": walk.c.skipped_types,
+        "dry_run": counted,
         "hooks": hook_count,
         "errors": log.errors,
         "warnings": log.warnings,
@@ -173,6 +212,11 @@ def _plan(path: Path, request: dict) -> dict:
             {"index": -i, "size": size, "first": first} for size, i, first in sorted(largest, reverse=True)
         ],
     }
+
+
+def _looked_at(key) -> bool:
+    """The items whose content the preview reads: pods (their hooks), claims and volumes (snapshots)."""
+    return key.is_pod or key.is_claim or key.group_resource == "persistentvolumes"
 
 
 def read_request(token: str) -> dict:
@@ -215,6 +259,28 @@ def read_blocks(token: str, start: int, count: int) -> list[dict]:
             except IndexError:
                 break
     return blocks
+
+
+def read_excluded(token: str, start: int, count: int) -> list[dict]:
+    """Excluded items `start` .. `start + count - 1` in the order found, each with why; one seek
+    away like the blocks, so a page of 300,000 excluded objects reads 100 lines."""
+    path = folder(token)
+    found = []
+    try:
+        f = open(path / "excluded.jsonl", "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:  # a preview made before excluded items were kept
+        return found
+    with f, open(path / "excluded.offsets", "rb") as offsets:
+        total = os.fstat(offsets.fileno()).st_size // OFFSET.size
+        if start >= total or count <= 0:
+            return found
+        offsets.seek(max(0, start) * OFFSET.size)
+        first = OFFSET.unpack(offsets.read(OFFSET.size))[0]
+        f.seek(first)
+        for position in range(max(0, start), min(start + count, total)):
+            key, reason = json.loads(f.readline())
+            found.append({"position": position, "key": key, "reason": reason})
+    return found
 
 
 def read_block(token: str, index: int) -> dict:

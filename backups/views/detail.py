@@ -4,12 +4,13 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from backups import queries
+from backups.backup_describe import describe
 from backups.engine import storage
 from backups.engine.velero_format.layout import backup_file_key, backup_file_name
 from backups.live.render import summary_context
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
-from backups.runs import cancel
+from backups.runs import removal
 from backups.services import backups as backup_services
 
 DOWNLOADS = {"tarball": "tarball", "logs": "log", "results": "results", "resource-list": "resource-list"}
@@ -20,11 +21,36 @@ def _backup(pk) -> Backup:
     return get_object_or_404(Backup.objects.select_related("cluster", "storage_location"), pk=pk)
 
 
+def _storage_failure(request, backup: Backup, what: str, error: Exception):
+    """Why a file of `backup` cannot be read, said on a page: the location is unreachable (503,
+    the reason of a fresh access check, recorded on the location as "Check access" does), or it
+    answers but the file is missing (404)."""
+    location = backup.storage_location
+    problem = location.check_access()
+    missing = not problem and isinstance(error, storage.ObjectNotFoundError)
+    context = {
+        "backup": backup,
+        "location": location,
+        "what": what,
+        "problem": problem or str(error),
+        "missing": missing,
+    }
+    status = 404 if missing else 503
+    return render(request, "backups/storage_unavailable.html", context, status=status)
+
+
 @viewer_required
 def backup_detail(request, pk):
     backup = _backup(pk)
-    blocks = queries.blocks_page(backup, request.GET.get("page"))
-    context = {**summary_context(backup, request.user), "blocks": blocks}
+    where = queries.BlockFilter.of(request.GET)
+    blocks = queries.blocks_page(backup, request.GET.get("page"), where)
+    context = {
+        **summary_context(backup, request.user, where),
+        "blocks": blocks,
+        "query": where.query(),
+        "block_states": queries.BLOCK_STATES,
+        "describe": describe(backup),
+    }
     return render(request, "backups/detail.html", context)
 
 
@@ -37,7 +63,7 @@ def backup_resources(request, pk):
     try:
         listing = queries.resource_list(backup)
     except (storage.StorageError, OSError) as error:
-        raise Http404(f"resource list not readable: {error}") from error
+        return _storage_failure(request, backup, "resource list", error)
     namespace, resource = request.GET.get("namespace", ""), request.GET.get("resource", "")
     namespaces, resources, entries = queries.browse_resources(listing, namespace, resource)
     page = queries.page_of(entries, request.GET.get("page"), 200)
@@ -66,7 +92,7 @@ def backup_download(request, pk, kind):
     try:
         stream = backup.storage_location.store().open(backup_file_key(file_kind, backup.name))
     except (storage.StorageError, OSError) as error:
-        raise Http404(f"{kind} not found in {backup.storage_location.name}") from error
+        return _storage_failure(request, backup, DOWNLOADS[kind], error)
     return FileResponse(stream, as_attachment=True, filename=backup_file_name(file_kind, backup.name))
 
 
@@ -84,9 +110,13 @@ def backup_delete(request, pk):
         if deferred:
             messages.info(request, deferred)
             return redirect("backups:detail", pk=pk)
-        messages.success(request, f"Backup {backup.name} deleted.")
+        if removal.keeps_files(backup):
+            messages.success(request, f"Backup {backup.name} removed from the history; its files stay.")
+        else:
+            messages.success(request, f"Backup {backup.name} deleted.")
         return redirect("backups:home")
-    return render(request, "backups/confirm_delete.html", {"backup": backup})
+    context = {"backup": backup, "keeps_files": removal.keeps_files(backup)}
+    return render(request, "backups/confirm_delete.html", context)
 
 
 @operator_required
@@ -94,7 +124,7 @@ def backup_cancel(request, pk):
     """GET asks for confirmation; POST cancels the backup (a no-op, said so, when it ended)."""
     backup = _backup(pk)
     if request.method == "POST":
-        outcome = cancel.request_cancel(backup, by=request.user.get_username())
+        outcome = backup_services.cancel_backup(backup, by=request.user.get_username())
         (messages.success if outcome.changed else messages.info)(request, outcome.message)
         return redirect("backups:detail", pk=pk)
     return render(request, "backups/confirm_cancel.html", {"backup": backup})

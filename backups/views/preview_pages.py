@@ -13,6 +13,7 @@ from backups.services import backups as backup_services
 from backups.services import previews
 
 BLOCKS_PER_PAGE = 50
+EXCLUDED_PER_PAGE = previews.EXCLUDED_PER_PAGE
 
 
 class PreviewGone(Exception):
@@ -102,6 +103,25 @@ def preview_block(request, token, index):
         "graph": previews.block_graph(block),
     }
     return render(request, "backups/preview_block.html", context)
+
+
+@operator_required
+@_or_gone
+def preview_excluded(request, token):
+    """The items the backup would leave out, a page at a time, each with the rule that does; the
+    most frequent reasons and the types never listed above them."""
+    plan_request = _request_or_gone(token)
+    try:
+        if previews.read_status(token)["state"] != "done":
+            return redirect("backups:preview", token=token)
+        summary = previews.read_summary(token)
+        page = queries.page_of(range(summary["excluded"]), request.GET.get("page"), EXCLUDED_PER_PAGE)
+        start = page.start_index() - 1 if summary["excluded"] else 0
+        items = previews.read_excluded(token, start, EXCLUDED_PER_PAGE)
+    except (previews.PreviewNotFound, OSError, ValueError) as error:  # expired while being read
+        raise PreviewGone(token) from error
+    context = {"token": token, "plan_request": plan_request, "summary": summary, "page": page, "items": items}
+    return render(request, "backups/preview_excluded.html", context)
 
 
 @require_POST

@@ -69,6 +69,24 @@ def admin_context(browser, live_server_url, stack_env):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def notification_target(stack_env) -> int:
+    """A webhook target with a delivery sent and one given up, for the Settings pages."""
+    out = shell(
+        stack_env,
+        "from backups.models import NotificationDelivery as D, NotificationTarget as T\n"
+        "t = T.objects.create(name='ops-webhook', url='https://hooks.example.org/veloweb?token=x',"
+        " secret='a-long-enough-secret', events=['backup.failed', 'backup.partially_failed'])\n"
+        "D.objects.create(target=t, target_name=t.name, event='backup.failed',"
+        " subject='Backup a11y-0 Failed', state='sent', attempts=1)\n"
+        "D.objects.create(target=t, target_name=t.name, event='test',"
+        " subject='Veloweb test notification', state='failed', attempts=5,"
+        " last_error='webhook https://hooks.example.org answered HTTP 503')\n"
+        "print('TARGET', t.pk)",
+    )
+    return int(re.search(r"TARGET (\d+)", out).group(1))
+
+
 def audit(page) -> list[str]:
     """axe-core's WCAG 2.1 A/AA violations on the page, one line each."""
     page.add_script_tag(path=str(AXE))
@@ -97,11 +115,26 @@ def pages(backup_id: int, location_id: int, restore_id: int) -> dict[str, str]:
         "new-backup": "/backups/new/",
         "backup-detail": f"/backups/{backup_id}/",
         "backup-resources": f"/backups/{backup_id}/resources/",
+        "backup-items": f"/backups/{backup_id}/items/?resource=configmaps",
+        "backup-item": f"/backups/{backup_id}/item/?resource=configmaps&namespace=shop&name=web-config",
+        "backup-secret": f"/backups/{backup_id}/item/?resource=secrets&namespace=shop&name=db-credentials",
+        "item-live": f"/backups/{backup_id}/item/live/?resource=configmaps&namespace=shop&name=web-config",
+        "item-search": "/items/search/?resource=configmap&namespace=shop&name=web-config",
+        "backup-diff-pick": f"/backups/{backup_id}/diff/",
+        "compare": "/compare/",
+        "backup-log": f"/backups/{backup_id}/log/",
+        "backup-log-filtered": f"/backups/{backup_id}/log/?level=info&q=db-0",
+        "backup-blocks-filtered": f"/backups/{backup_id}/?state=done&q=shop",
         "backup-delete": f"/backups/{backup_id}/delete/",
         "definitions": "/definitions/",
         "settings": "/settings/",
         "new-cluster": "/settings/clusters/new/",
         "new-location": "/settings/locations/new/",
+        "audit": "/settings/audit/",
+        "new-notification": "/settings/notifications/new/",
+        "notification-deliveries": "/settings/notifications/deliveries/",
+        "api-tokens": "/settings/tokens/",
+        "api-docs": "/api/v1/docs/",
     }
 
 
@@ -117,12 +150,27 @@ def check(page, name: str, problems: list[str]) -> None:
         screenshot(page, f"a11y-{name}-{label}")
 
 
+def check_once(page, name: str, problems: list[str]) -> None:
+    """A page that a reload would post again (a POST's answer): checked as it is, at desktop width."""
+    problems += [f"{name}: {line}" for line in audit(page)]
+    screenshot(page, f"a11y-{name}-desktop")
+
+
 def test_every_page_passes_axe_and_fits_a_phone(
-    admin_context, finished_backup, finished_restore, live_server_url, browser
+    admin_context, finished_backup, finished_restore, notification_target, live_server_url, browser
 ):
     problems: list[str] = []
     page = admin_context.new_page()
-    for name, url in pages(*finished_backup, finished_restore).items():
+    page.goto("/settings/tokens/")  # a token, so that its page lists one
+    page.fill("#token-name", "a11y script")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#new-token")
+    check_once(page, "api-token-created", problems)
+    every = {
+        **pages(*finished_backup, finished_restore),
+        "notification-edit": f"/settings/notifications/{notification_target}/",
+    }
+    for name, url in every.items():
         page.goto(url)
         page.wait_for_load_state("networkidle")
         check(page, name, problems)
@@ -133,6 +181,11 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.click("#preview-button")
     page.wait_for_selector("#preview-summary", timeout=30_000)
     check(page, "preview", problems)
+    preview_url = page.url
+    page.click("#preview-excluded")  # the excluded items, with why
+    page.wait_for_selector("#excluded-items")
+    check(page, "preview-excluded", problems)
+    page.goto(preview_url)
     page.locator("#preview-body a[href*='/blocks/']").first.click()
     page.wait_for_selector("#block-graph[data-ready]", timeout=15_000)
     check(page, "preview-block", problems)
@@ -159,4 +212,25 @@ def test_every_page_passes_axe_and_fits_a_phone(
     anonymous.goto("/accounts/login/")
     check(anonymous, "login", problems)
     anonymous.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_diff_of_two_backups_passes_axe(admin_context, finished_backup, stack_env):
+    """The diff page with real changes: a second backup of shop (its snapshots are new ones)."""
+    from tests.browser.conftest import manage
+
+    manage(
+        stack_env, "backup", "create", "a11y-2", "--cluster", "sample", "--include-namespaces", "shop",
+        "--wait", "--timeout", "180", timeout=240,
+    )  # fmt: skip
+    out = shell(
+        stack_env, "from backups.models import Backup as B; print('ID', B.objects.get(name='a11y-2').pk)"
+    )
+    second = int(re.search(r"ID (\d+)", out).group(1))
+    problems: list[str] = []
+    page = admin_context.new_page()
+    page.goto(f"/backups/{second}/diff/?with={finished_backup[0]}")
+    page.wait_for_load_state("networkidle")
+    check(page, "backup-diff", problems)
+    page.close()
     assert problems == [], "\n".join(problems)

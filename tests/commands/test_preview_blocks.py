@@ -14,11 +14,15 @@ from tests.engine.objects import configmap, namespace, pod, pv, pvc
 REPO = Path(__file__).resolve().parents[2]
 
 WIDGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.com"},
-    "spec": {"group": "example.com", "scope": "Namespaced",
-             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-             "versions": [{"name": "v1", "served": True, "storage": True}]},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [{"name": "v1", "served": True, "storage": True}],
+    },
 }
 
 
@@ -30,7 +34,8 @@ def key(resource, ns, name, group="", version="v1"):
 def cluster(tmp_path):
     """A `kubectl get -A -o json` dump: a pod with a bound PVC, and a configmap."""
     items = [
-        namespace("shop"), namespace("bank"),
+        namespace("shop"),
+        namespace("bank"),
         pod("shop", "web-0", claims=["data-web-0"]),
         pvc("shop", "data-web-0", volume="pv-1"),
         pv("pv-1"),
@@ -52,7 +57,10 @@ def run(*args):
     """The command as a user runs it, for exit codes and what reaches the terminal."""
     return subprocess.run(
         [sys.executable, "manage.py", "preview_blocks", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -62,7 +70,7 @@ def blocks(output):
 
 def test_pod_pvc_and_pv_form_one_block_in_that_order_and_a_configmap_stands_alone(cluster):
     out, err = preview("--manifests", cluster, "--include-namespaces", "shop", "--output", "json")
-    assert json.loads(out).keys() == {"blocks", "excluded"}
+    assert json.loads(out).keys() == {"blocks", "excluded", "dry_run"}
     found = blocks(out)
     assert found[0] == [
         key("pods", "shop", "web-0"),
@@ -89,7 +97,11 @@ def test_table_output_summarises_then_lists_each_block(cluster):
     out, _ = preview("--manifests", cluster, "--include-namespaces", "shop", "--output", "table")
     lines = out.splitlines()
     assert lines[0].startswith("3 blocks, 5 items, 0 excluded, 0 warnings")
-    assert lines[2].split() == ["BLOCK", "ITEMS", "ITEM"]
+    assert lines[2].split() == ["RESOURCE", "ITEMS"]  # the dry run's counts, then what the run adds
+    assert lines[3].split() == ["configmaps", "1"]
+    lines = lines[lines.index("", 3) + 1 :]
+    assert lines[0] == "ADDED AT RUN TIME: 0 (expected in the backup: 5 items)"
+    lines = lines[lines.index("") - 1 :]
     assert lines[3].split()[:4] == ["1", "3", "pods", "shop/web-0"]
     assert "persistentvolumeclaims shop/data-web-0" in lines[4]
     assert "persistentvolumes pv-1" in lines[5]
@@ -97,8 +109,11 @@ def test_table_output_summarises_then_lists_each_block(cluster):
 
 
 def test_yaml_list_dump_and_custom_resources_are_read(tmp_path):
-    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
-              "metadata": {"name": "w", "namespace": "shop"}}
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "shop"},
+    }
     dump = {"apiVersion": "v1", "kind": "List", "items": [namespace("shop"), WIDGET_CRD, widget]}
     path = tmp_path / "dump.yaml"
     path.write_text(json.dumps(dump))  # JSON is YAML
@@ -141,8 +156,10 @@ def test_bad_options_exit_non_zero_with_one_line_naming_the_problem(cluster, arg
 def test_unreadable_yaml_and_missing_paths_name_the_file(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x\n")
-    for path, named in [(broken, f"{broken}: invalid YAML in document 1"),
-                        (tmp_path / "gone.yaml", "gone.yaml: no such file or folder")]:
+    for path, named in [
+        (broken, f"{broken}: invalid YAML in document 1"),
+        (tmp_path / "gone.yaml", "gone.yaml: no such file or folder"),
+    ]:
         result = run("--manifests", path)
         assert result.returncode != 0
         assert result.stderr.strip().count("\n") == 0
@@ -173,8 +190,9 @@ def test_kube_prometheus_crds_are_previewed(tmp_path):
     """Their operator enums hold a bare `=`, which PyYAML alone cannot read."""
     result = run("--manifests", ALERTMANAGER_CRD, "--include-namespaces", "monitoring")
     assert result.returncode == 0, result.stderr
-    assert [key("alertmanagerconfigs", "monitoring", "team-a", group="monitoring.coreos.com",
-                version="v1alpha1")] in blocks(result.stdout)
+    assert [
+        key("alertmanagerconfigs", "monitoring", "team-a", group="monitoring.coreos.com", version="v1alpha1")
+    ] in blocks(result.stdout)
     assert result.stderr == ""
 
 
@@ -185,8 +203,11 @@ def test_objects_with_fields_of_the_wrong_type_are_skipped_with_a_warning_each(t
     unnamed["metadata"]["name"] = 42
     volumes = pod("shop", "web-0")
     volumes["spec"] = "volumes: data"
-    dump = {"apiVersion": "v1", "kind": "List",
-            "items": [listed, unnamed, volumes, {"kind": "Secret"}, configmap("shop", "settings")]}
+    dump = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [listed, unnamed, volumes, {"kind": "Secret"}, configmap("shop", "settings")],
+    }
     path = tmp_path / "dump.json"
     path.write_text(json.dumps(dump))
     result = run("--manifests", path, "--output", "table")
@@ -243,3 +264,76 @@ def test_hand_written_manifests_without_namespace_objects_can_be_filtered_by_nam
     out, err = preview("--manifests", tmp_path, "--include-namespaces", "shop")
     assert [key("configmaps", "shop", "settings")] in blocks(out)
     assert err == ""
+
+
+SAMPLE = REPO / "emulator" / "sample_cluster"
+
+
+def test_the_dry_run_counts_items_per_type_and_what_the_run_adds():
+    out, _ = preview("--manifests", SAMPLE, "--include-namespaces", "shop")
+    result = json.loads(out)
+    run = result["dry_run"]
+    items = sum(len(b["items"]) for b in result["blocks"])
+    assert sum(n for _, n in run["types"]) == items
+    assert dict(run["types"])["pods"] == sum(
+        1 for b in result["blocks"] for i in b["items"] if i["resource"] == "pods"
+    )
+    assert run["snapshotted"] == 4 and run["snapshot_classes"] == ["csi-hostpath-snapclass"]
+    assert run["crds"] == ["widgets.example.com"]
+    assert run["total"] == items + 2 * 4 + 1 + 1
+    assert [b["adds"] for b in result["blocks"]][:3] == [6, 0, 2]
+    table, _ = preview("--manifests", SAMPLE, "--include-namespaces", "shop", "-o", "table")
+    assert "ADDED AT RUN TIME: 10 (expected in the backup: 48 items)" in table
+    assert "4 VolumeSnapshots + 4 VolumeSnapshotContents" in table
+    assert "pods shop/db-0  (+ 6 snapshot objects at run time)" in table
+    assert any(line.split() == ["pods", "6"] for line in table.splitlines())
+
+
+def test_snapshot_volumes_false_adds_no_snapshot_unless_a_volume_policy_says_so(tmp_path):
+    out, _ = preview("--manifests", SAMPLE, "--include-namespaces", "shop", "--snapshot-volumes", "false")
+    assert json.loads(out)["dry_run"]["snapshotted"] == 0
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: v1\nvolumePolicies:\n"
+        "- conditions: {pvcLabels: {app.kubernetes.io/name: web}}\n  action: {type: skip}\n"
+        "- conditions: {csi: {driver: hostpath.csi.k8s.io}}\n  action: {type: snapshot}\n"
+    )
+    out, _ = preview(
+        "--manifests", SAMPLE, "--include-namespaces", "shop", "--snapshot-volumes", "false",
+        "--resource-policies-file", policy,
+    )  # fmt: skip
+    run = json.loads(out)["dry_run"]
+    assert run["snapshotted"] == 3  # the database's claims; web's is skipped by the policy
+    assert ["volume policy 'skip'", 1] in run["not_snapshotted"]
+
+
+def test_velero_s_newer_filters_are_accepted(cluster, tmp_path):
+    out, _ = preview("--manifests", cluster, "--include-namespace-scoped-resources", "configmaps")
+    assert {i["resource"] for b in json.loads(out)["blocks"] for i in b["items"]} == {
+        "configmaps",
+        "namespaces",
+    }
+    out, _ = preview("--manifests", cluster, "--or-selector", "app=rates or app=nothing")
+    assert blocks(out) == [[key("configmaps", "bank", "rates")], [key("namespaces", "", "bank")]]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: v1\nincludeExcludePolicy:\n  excludedNamespaceScopedResources: [configmaps]\n"
+    )
+    out, _ = preview("--manifests", cluster, "--resource-policies-file", policy)
+    assert "configmaps" not in {i["resource"] for b in json.loads(out)["blocks"] for i in b["items"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--selector", "a=b", "--or-selector", "c=d"], "either a --selector or an --or-selector"),
+        (["--include-resources", "pods", "--include-cluster-scoped-resources", "nodes"], "old and new"),
+        (["--or-selector", "a=b or c in (d"], 'invalid label selector "c in (d"'),
+        (["--resource-policies-file", "/nonexistent/policy.yaml"], "cannot read --resource-policies-file"),
+        (["--snapshot-volumes", "maybe"], "invalid --snapshot-volumes 'maybe'"),
+    ],
+)
+def test_bad_new_options_exit_non_zero_naming_the_problem(cluster, args, named):
+    result = run("--manifests", cluster, *args)
+    assert result.returncode != 0 and result.stdout == ""
+    assert named in result.stderr

@@ -11,6 +11,7 @@ from backups.engine.planning.spec import BackupSpec
 from backups.engine.sequential_backup import run_local_backup
 from backups.engine.velero_format.archive import read_archive_items
 from backups.engine.velero_format.layout import item_entry_names, item_path
+from backups.engine.velero_format.log_text import parse_line
 
 
 def read_json(path):
@@ -46,6 +47,7 @@ def test_full_backup_of_the_sample_cluster_holds_every_planned_item_once(source,
         "full-logs.gz",
         "full-resource-list.json.gz",
         "full-results.gz",
+        "full-veloweb-index.tsv.gz",
         "full-volumeinfo.json.gz",
         "full.tar.gz",
         "velero-backup.json",
@@ -81,8 +83,9 @@ def test_full_backup_of_the_sample_cluster_holds_every_planned_item_once(source,
     results = read_gzip_json(folder / "full-results.gz")
     assert results["errors"] == {"velero": [], "cluster": [], "namespaces": {}}
     with gzip.open(folder / "full-logs.gz", "rt") as f:
-        lines = [json.loads(line) for line in f]
-    assert len(lines) == len(result.log.entries) and all({"level", "message"} <= set(x) for x in lines)
+        lines = [parse_line(line) for line in f]
+    assert len(lines) == len(result.log.entries) and all({"time", "level", "msg"} <= set(x) for x in lines)
+    assert all(line["backup"] == "velero/full" for line in lines)
 
 
 def test_db_block_hooks_bracket_its_items(emu, source, tmp_path):

@@ -3,6 +3,7 @@
 import gzip
 import json
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,7 @@ def test_a_backup_of_the_sample_cluster_completes_and_matches_the_cluster(
         "full-1-logs.gz",
         "full-1-resource-list.json.gz",
         "full-1-results.gz",
+        "full-1-veloweb-index.tsv.gz",
         "full-1-volumeinfo.json.gz",
         "full-1.tar.gz",
         "velero-backup.json",
@@ -85,6 +87,17 @@ def test_a_backup_of_the_sample_cluster_completes_and_matches_the_cluster(
         assert expected == obj or obj["kind"] in ("Namespace",), entry
     metadata = json.loads((folder / "velero-backup.json").read_text())
     assert metadata["status"]["progress"]["itemsBackedUp"] == len(items)
+    # each block row separates its own items (the plan's count) from the snapshot objects it added
+    rows = json.loads(
+        manage(
+            "shell", "-c",
+            "import json; from backups.models import BlockRun; print(json.dumps([(b.item_count, "
+            "b.items_written, b.snapshot_objects) for b in BlockRun.objects.filter(backup__name='full-1')]))",
+        ).stdout.strip().splitlines()[-1]
+    )  # fmt: skip
+    assert all(written - extra == planned for planned, written, extra in rows)
+    snapshot_objects = [o for o in items.values() if o["kind"] in ("VolumeSnapshot", "VolumeSnapshotContent")]
+    assert sum(extra for *_, extra in rows) == len(snapshot_objects) == 2 * len(snapshots)
     resource_list = json.loads(gzip.decompress((folder / "full-1-resource-list.json.gz").read_bytes()))
     assert sum(len(v) for v in resource_list.values()) == len(items)
     # one volume info entry per snapshot in the tarball, naming its claim, content and handle
@@ -106,7 +119,11 @@ def test_a_backup_of_the_sample_cluster_completes_and_matches_the_cluster(
 def test_a_scheduled_namespace_backup_adds_the_crds_of_its_custom_resources(
     manage, registered, cluster, stack_env
 ):
-    """Velero's end-of-backup step: shop holds widgets, so their CRD joins the backup, counted."""
+    """Velero's end-of-backup step: shop holds widgets, so their CRD joins the backup, counted; the
+    dry run (`preview_blocks`) told beforehand how many items of each type it would write."""
+    planned = json.loads(
+        manage("preview_blocks", "--kubeconfig", cluster.kubeconfig, "--include-namespaces", "shop").stdout
+    )["dry_run"]
     create = (
         "from backups.services import backups as backup_services; from backups.runs.steps import wait_for;"
         "from backups.models import Cluster;"
@@ -131,7 +148,12 @@ def test_a_scheduled_namespace_backup_adds_the_crds_of_its_custom_resources(
     )
     assert sum(1 for entry in items if entry.startswith(crd)) == 1
     metadata = json.loads((folder / "velero-backup.json").read_text())
-    assert metadata["status"]["progress"]["itemsBackedUp"] == len(items)
+    assert metadata["status"]["progress"]["itemsBackedUp"] == len(items) == planned["total"]
+    written = Counter(entry.split("/")[1] for entry in items)
+    expected = Counter(dict(planned["types"])) + Counter(planned["added_types"])
+    expected["customresourcedefinitions.apiextensions.k8s.io"] += len(planned["crds"])
+    expected["volumesnapshotclasses.snapshot.storage.k8s.io"] += len(planned["snapshot_classes"])
+    assert written == expected
     assert metadata["metadata"]["labels"] == {
         "velero.io/storage-location": metadata["spec"]["storageLocation"],
         "velero.io/schedule-name": "nightly",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backups.engine.velero_format.archive import read_archive_items
+from backups.engine.velero_format.log_text import parse_line
 from backups.services import imports
 
 pytestmark = pytest.mark.usefixtures("rq_workers")
@@ -40,7 +41,9 @@ def gzip_json(path):
 
 
 def log_lines(path):
-    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    """The log's lines, with logrus's `msg` also as `message`."""
+    lines = [parse_line(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    return [{**line, "message": line.get("msg", "")} for line in lines]
 
 
 def test_scoped_filters_or_selectors_and_a_resource_policy_run_through_the_workers(
@@ -123,7 +126,10 @@ def test_scoped_filters_or_selectors_and_a_resource_policy_run_through_the_worke
         "resource: /namespaces name: /ghost message: /namespace ghost in included namespaces does not exist"
     ]
     logs = manage("backup", "logs", "scoped-1").stdout
-    assert "warning: namespaces ghost: namespace ghost in included namespaces does not exist" in logs
+    ghost = [parse_line(line) for line in logs.splitlines() if "ghost" in line]  # as `velero backup logs`
+    assert [(g["level"], g["msg"], g["resource"], g["name"]) for g in ghost] == [
+        ("warning", "namespace ghost in included namespaces does not exist", "namespaces", "ghost")
+    ]
 
     # an import reads the same fields back
     fields = imports.backup_fields(backup, "scoped-1", "default")
@@ -137,7 +143,19 @@ def test_namespaces_as_velero_lists_them_and_unknown_resources_as_warnings(
     manage, registered, cluster, stack_env
 ):
     """A pod in a Terminating namespace is backed up with an include or an exclude filter too, and
-    an unknown resource name only matches nothing."""
+    an unknown resource name only matches nothing, in the backup's filters and in a hook's (which
+    then runs in no pod)."""
+    hooks = json.dumps(
+        {
+            "resources": [
+                {
+                    "name": "typo",
+                    "includedResources": ["podz"],
+                    "pre": [{"exec": {"command": ["/bin/true", "typo-hook"]}}],
+                }
+            ]
+        }
+    )
     cluster.add(
         {
             "apiVersion": "v1",
@@ -155,7 +173,7 @@ def test_namespaces_as_velero_lists_them_and_unknown_resources_as_warnings(
     ]:
         result = manage(
             "backup", "create", name, "--cluster", registered, *args,
-            "--include-resources", "pods,unresolvable", "--wait", "--timeout", "120",
+            "--include-resources", "pods,unresolvable", "--hooks", hooks, "--wait", "--timeout", "120",
             check=False,
         )  # fmt: skip
         assert "Phase:        Completed" in result.stdout, result.stdout + result.stderr
@@ -170,8 +188,10 @@ def test_namespaces_as_velero_lists_them_and_unknown_resources_as_warnings(
             e for e in log_lines(folder(stack_env, name) / f"{name}-logs.gz") if e["level"] == "warning"
         ]
         assert [w["message"].split(":")[0] for w in warnings] == [
-            "unknown resource 'unresolvable' in included resources"
+            "unknown resource 'unresolvable' in included resources",
+            "unknown resource 'podz' in hook 'typo' includedResources",
         ]
+    assert not [r for r in cluster.exec_log if "typo-hook" in r["command"]]
 
 
 def test_what_veleros_controller_refuses_ends_failed_validation_naming_it(manage, registered, tmp_path):

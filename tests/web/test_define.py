@@ -38,7 +38,11 @@ def post(client, cluster, follow=False, **fields):
         ({"ttl": "-1h"}, "ttl", "must not be negative"),
         ({"csi_snapshot_timeout": "48h"}, "csi_snapshot_timeout", "must be at most 24h0m0s"),
         (
-            {"hooks": json.dumps({"resources": [{"name": "db", "pre": [{"exec": {"command": ["x"], "timeout": "25h"}}]}]})},  # noqa: E501
+            {
+                "hooks": json.dumps(
+                    {"resources": [{"name": "db", "pre": [{"exec": {"command": ["x"], "timeout": "25h"}}]}]}
+                )
+            },  # noqa: E501
             "hooks",
             "must be at most 24h0m0s",
         ),
@@ -118,6 +122,36 @@ def test_the_inline_check_puts_errors_and_cluster_warnings_under_their_fields(op
     assert "errorlist" in notes["ttl"] and "errorlist" in notes["excluded_namespaces"]
     assert "<li>" not in notes["name_prefix"]
     assert not Backup.objects.exists()
+
+
+def test_an_unknown_resource_in_a_hook_is_a_warning_under_hooks_not_an_error(operator, live_cluster):
+    hooks = {
+        "resources": [
+            {"name": "freeze", "includedResources": ["podz"], "pre": [{"exec": {"command": ["x"]}}]}
+        ]
+    }
+    response = operator.post(
+        "/backups/new/check/", {**VALID, "cluster": live_cluster.pk, "hooks": json.dumps(hooks)}
+    )
+    notes = response.content.decode().split('id="notes-hooks"')[1].split('id="notes-')[0]
+    assert "unknown resource &#x27;podz&#x27; in hook &#x27;freeze&#x27; includedResources" in notes
+    assert "warnlist" in notes and "errorlist" not in notes
+    with mock.patch("backups.services.backups.admit"):
+        post(operator, live_cluster, hooks=json.dumps(hooks))
+    assert Backup.objects.get().phase == Backup.Phase.QUEUED
+
+
+def test_hooks_concurrency_is_a_choice_of_the_form_stored_on_the_backup(operator, cluster):
+    with mock.patch("backups.services.backups.admit"):
+        post(operator, cluster)
+        post(operator, cluster, name_prefix="velero-order", hooks_concurrency="sequential")
+    assert dict(Backup.objects.values_list("name", "hooks_concurrency")) == {
+        Backup.objects.get(name__startswith="nightly").name: "concurrent",
+        Backup.objects.get(name__startswith="velero-order").name: "sequential",
+    }
+    response = post(operator, cluster, hooks_concurrency="whenever")
+    assert "hooks_concurrency" in response.context["form"].errors
+    assert Backup.objects.count() == 2
 
 
 def test_warnings_do_not_refuse_the_backup_and_are_shown_after_it(operator, live_cluster):

@@ -18,7 +18,14 @@ def finished(make_backup, tmp_path):
     listing = {"v1/Pod": ["shop/db-0", "shop/web-1"], "v1/Namespace": ["shop"], "v1/ConfigMap": ["pay/cfg"]}
     (folder / "done-1-resource-list.json.gz").write_bytes(gzip.compress(json.dumps(listing).encode()))
     BlockRun.objects.create(
-        backup=backup, index=0, batch=0, item_count=3, first_item="pods shop/db-0", state="done"
+        backup=backup,
+        index=0,
+        batch=0,
+        item_count=3,
+        first_item="pods shop/db-0",
+        state="done",
+        items_written=5,
+        snapshot_objects=2,
     )
     BlockRun.objects.create(
         backup=backup, index=1, batch=0, item_count=1, first_item="configmaps pay/cfg", state="failed"
@@ -55,6 +62,9 @@ def test_the_detail_page(client_as, finished):
     ]:
         assert text in html, text
     assert "hx-swap-oob" not in html
+    # the block's own items, then what it added (a VolumeSnapshot and its content), not "5 of 3"
+    row = html.split('id="block-0"')[1].split("</tr>")[0]
+    assert '<td class="num">3 <small class="added"' in row and "+ 2 snapshot objects" in row
 
 
 def test_resource_list_is_browsable(client_as, finished):

@@ -78,5 +78,8 @@ def test_credentials_are_never_rendered(client_as, db):
 def test_an_admin_sets_a_role(client_as, make_user):
     client = client_as("admin")
     someone = make_user(None, username="someone")
-    client.post(f"/settings/users/{someone.pk}/role/", {"role": "operator"})
+    asked = client.post(f"/settings/users/{someone.pk}/role/", {"role": "operator"})
+    assert asked.status_code == 200 and "Change the role of someone?" in asked.content.decode()
+    assert not someone.groups.exists()  # confirmed first
+    client.post(f"/settings/users/{someone.pk}/role/", {"role": "operator", "confirm": "on"})
     assert list(someone.groups.values_list("name", flat=True)) == ["operator"]

@@ -177,7 +177,7 @@ def test_a_block_page_lists_its_items_why_they_joined_and_its_hooks(planned, cli
     template disagreed on a name)."""
     index = previews.read_summary(planned)["largest"][0]["index"]
     page = client_as("operator").get(f"/previews/{planned}/blocks/{index}/").content.decode()
-    assert f"<h1>Block {index} <small>10 items</small></h1>" in page
+    assert f"<h1>Block {index} <small>10 items + 6 snapshot objects at run time</small></h1>" in page
     items = page.split('<ol class="items"')[1].split("</ol>")[0]
     for key in ("pods shop/db-0", "persistentvolumeclaims shop/data-db-0", "persistentvolumes pvc-db-0"):
         assert key in items
@@ -188,3 +188,95 @@ def test_a_block_page_lists_its_items_why_they_joined_and_its_hooks(planned, cli
     assert hooks.count("<li>") == 6 and hooks.count(">pre<") == 3 and hooks.count(">post<") == 3
     assert "fsfreeze --freeze /var/lib/postgresql" in hooks and "from &lt;from-annotation&gt;" in hooks
     assert "shop/db-0" in hooks and "shop/db-2" in hooks
+
+
+def test_unknown_resource_names_are_warnings_in_the_preview_and_match_nothing(
+    db, emulator, settings, tmp_path
+):
+    """As Velero: kept as given, in the backup's filters and in a hook's, matching nothing."""
+    settings.DATA_DIR = tmp_path
+    cluster = Cluster.objects.create(name="sample", kubeconfig_path=emulator.kubeconfig)
+    hooks = {
+        "resources": [{"name": "typo", "includedResources": ["podz"], "pre": [{"exec": {"command": ["x"]}}]}]
+    }
+    fields = {"included_resources": ["pods", "gizmos"], "hooks": hooks}
+    token = previews.create_request(cluster, fields, "nightly")
+    previews.run_preview(token)
+    assert previews.read_status(token) == {"state": "done"}
+    summary = previews.read_summary(token)
+    assert [m.split(":")[0] + ":" + m.split(":")[1] for m in summary["messages"] if "unknown" in m] == [
+        "warning: unknown resource 'gizmos' in included resources",
+        "warning: unknown resource 'podz' in hook 'typo' includedResources",
+    ]
+    blocks = previews.read_blocks(token, 0, summary["blocks"])
+    assert summary["items"] > 0 and not [h for b in blocks for h in b["hooks"] if h["source"] == "typo"]
+
+
+def test_the_dry_run_counts_each_type_and_what_the_run_adds(planned, client_as):
+    """The plan's items per type add up to its items; the database block's three claims are
+    snapshotted (a VolumeSnapshot and its content each: 6 objects), the class is written once;
+    a backup of every namespace lists the CRDs itself, so none is added at the end."""
+    summary = previews.read_summary(planned)
+    run = summary["dry_run"]
+    assert sum(count for _, count in run["types"]) == summary["items"]
+    assert run["types"] == sorted(run["types"], key=lambda t: (-t[1], t[0]))
+    db = previews.read_block(planned, summary["largest"][0]["index"])
+    assert db["adds"] == 6
+    assert (
+        run["snapshotted"] == sum(b["adds"] for b in previews.read_blocks(planned, 0, summary["blocks"])) // 2
+    )
+    assert run["snapshot_classes"] == ["csi-hostpath-snapclass"] and run["crds"] == []
+    assert run["total"] == summary["items"] + 2 * run["snapshotted"] + 1
+    page = client_as("operator").get(f"/previews/{planned}/").content.decode()
+    added = page.split('id="preview-added"')[1].split("</section>")[0]
+    assert f"{run['snapshotted']} VolumeSnapshots and {run['snapshotted']} VolumeSnapshotContents" in added
+    assert f"{summary['items']} items + {run['added']} added = {run['total']}" in added
+    row = page.split(f'id="preview-block-{db["index"]}"')[1].split("</tr>")[0]
+    assert '10 <small class="added">+ 6 snapshot objects</small>' in row
+    types = page.split('id="preview-types"')[1].split("</section>")[0]
+    assert '<td class="key">pods</td>' in types
+
+
+def test_a_namespace_preview_adds_the_crds_of_its_custom_resources_and_says_why_items_are_excluded(
+    db, emulator, settings, tmp_path, client_as
+):
+    settings.DATA_DIR = tmp_path
+    cluster = Cluster.objects.create(name="sample", kubeconfig_path=emulator.kubeconfig)
+    fields = {"included_namespaces": ["shop"], "label_selector": "app.kubernetes.io/name!=web"}
+    token = previews.create_request(cluster, fields, "nightly")
+    previews.run_preview(token)
+    summary = previews.read_summary(token)
+    assert summary["dry_run"]["crds"] == ["widgets.example.com"]
+    reasons = dict(summary["excluded_reasons"])
+    assert reasons["does not match the label selector app.kubernetes.io/name!=web"] > 0
+    assert sum(reasons.values()) == summary["excluded"]
+    skipped = dict(summary["skipped_types"])
+    assert skipped["volumesnapshots.snapshot.storage.k8s.io"].endswith("(auto-excluded type)")
+    assert skipped["persistentvolumes"].startswith("cluster-scoped")
+    items = previews.read_excluded(token, 0, 1000)
+    assert len(items) == summary["excluded"]
+    assert {"key", "reason", "position"} == set(items[0])
+    web = [i for i in items if i["key"].startswith("pods shop/web-")]
+    assert web and all(i["reason"].startswith("does not match the label selector") for i in web)
+    assert previews.read_excluded(token, 1, 2) == items[1:3]
+    page = client_as("operator").get(f"/previews/{token}/excluded/").content.decode()
+    assert 'id="excluded-items"' in page and web[0]["key"] in page
+    assert "(auto-excluded type)" in page.split('id="skipped-types"')[1]
+
+
+def test_the_excluded_items_are_paginated(db, emulator, settings, tmp_path, client_as, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    cluster = Cluster.objects.create(name="sample", kubeconfig_path=emulator.kubeconfig)
+    token = previews.create_request(cluster, {"excluded_namespaces": ["shop"]}, "nightly")
+    previews.run_preview(token)
+    total = previews.read_summary(token)["excluded"]
+    assert total > 3
+    from backups.views import preview_pages
+
+    monkeypatch.setattr(preview_pages, "EXCLUDED_PER_PAGE", 2)
+    client = client_as("operator")
+    second = client.get(f"/previews/{token}/excluded/?page=2").content.decode()
+    expected = previews.read_excluded(token, 2, 2)
+    assert all(item["key"] in second for item in expected)
+    assert previews.read_excluded(token, 0, 1)[0]["key"] not in second
+    assert "namespace shop is in excluded namespaces" in second

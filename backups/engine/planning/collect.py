@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog
-from backups.engine.running.hook_spec import ResourceHook, has_hooks
+from backups.engine.running.hook_spec import ResourceHook, has_hooks, hook_warnings
 from backups.engine.source import Source, SourceError
 
 from .filters import NAMESPACES, GlobalResourceFilter, NamespaceFilter, ResourceFilter, ScopedResourceFilter
@@ -145,6 +145,9 @@ class Collection:
     # where each collected object sits in the spool (parallel to `keys`), when spooling
     offsets: array = field(default_factory=lambda: array("q"))
     lengths: array = field(default_factory=lambda: array("q"))
+    # the types the filters leave out, never listed: (group resource, why) in collection order
+    skipped_types: list[tuple[str, str]] = field(default_factory=list)
+    on_excluded: Callable[[ItemKey, str], None] | None = None
 
 
 class WatchCache:
@@ -214,7 +217,9 @@ class Collector:
         log: BackupLog,
         spool: Spool | None = None,
         hooks: list[ResourceHook] | None = None,
+        on_excluded: Callable[[ItemKey, str], None] | None = None,
     ):
+        self.on_excluded = on_excluded  # set: objects a label selector leaves out are told there
         self.source = source
         self.spec = spec
         self.relations = relations
@@ -229,8 +234,10 @@ class Collector:
         namespaces, resources = build_filters(self.spec, table, all_namespaces)
         ordered = self._ordered_resources(table)
         selectors = self.spec.selectors
-        result = Collection(table, namespaces, resources)
+        result = Collection(table, namespaces, resources, on_excluded=self.on_excluded)
         for _, message in spec_warnings(self.spec, table):
+            self.log.warning(message)
+        for message in hook_warnings(self.hooks or []):
             self.log.warning(message)
         if table.by_group_resource(NAMESPACES) is not None:
             self._check_included_namespaces(namespaces, all_namespaces)
@@ -251,6 +258,7 @@ class Collector:
         for info in collection_order(table):
             gr = info.group_resource
             if not resources.should_include(gr):
+                result.skipped_types.append((gr, resources.why_excluded(gr)))
                 continue
             groups = COHABITING.get(info.resource)
             if groups and info.group in groups:
@@ -281,9 +289,36 @@ class Collector:
     def _list(self, info: ResourceInfo, namespace: str | None, selectors: list[str]) -> Iterator[dict]:
         """One list call per label selector, as Velero lists for or-selectors; an object matching
         several selectors is collected once, where the first one found it."""
+        if selectors and self.on_excluded is not None:
+            return self._list_explained(info, namespace, selectors)
         if len(selectors) <= 1:
             return self.source.list(info, namespace, selectors[0] if selectors else None)
         return self._list_any(info, namespace, selectors)
+
+    def _list_explained(
+        self, info: ResourceInfo, namespace: str | None, selectors: list[str]
+    ) -> Iterator[dict]:
+        """The objects the selectors select, as a backup lists them (same order), then one more
+        list without them telling `on_excluded` of each object no selector matches (the preview)."""
+        from .label_selectors import parse_selector
+
+        if len(selectors) == 1:
+            yield from self.source.list(info, namespace, selectors[0])
+        else:
+            yield from self._list_any(info, namespace, selectors)
+        matchers = [parse_selector(s) for s in selectors]
+        told = self.on_excluded
+        assert told is not None
+        reason = (
+            f"matches no label selector ({' or '.join(selectors)})"
+            if len(selectors) > 1
+            else f"does not match the label selector {selectors[0]}"
+        )
+        for obj in self.source.list(info, namespace, None):
+            meta = obj["metadata"]
+            if not any(m.matches(meta.get("labels") or {}) for m in matchers):
+                ns = (meta.get("namespace") or "") if info.namespaced else ""
+                told(ItemKey(info.group, info.version, info.resource, ns, meta["name"]), reason)
 
     def _list_any(self, info: ResourceInfo, namespace: str | None, selectors: list[str]) -> Iterator[dict]:
         seen: set[tuple[str, str]] = set()

@@ -12,7 +12,7 @@ Velero's controller refuses is `spec.spec_errors`' job.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import Protocol
@@ -98,6 +98,7 @@ class NamespaceFilter:
     includes: list[str]
     excludes: list[str]
     expanded: bool = False
+    labelled_out: tuple[str, ...] = ()  # excluded by their velero.io/exclude-from-backup label
 
     @classmethod
     def build(cls, includes: list[str] | None, excludes: list[str] | None) -> NamespaceFilter:
@@ -127,7 +128,7 @@ class NamespaceFilter:
                 found.update(n for n in names if fnmatchcase(n, pattern))
             return sorted(found)
 
-        return NamespaceFilter(expand(self.includes), expand(self.excludes), expanded=True)
+        return NamespaceFilter(expand(self.includes), expand(self.excludes), True, self.labelled_out)
 
     @cached_property
     def include_everything(self) -> bool:
@@ -142,6 +143,20 @@ class NamespaceFilter:
             return False
         return self._include_all or any(fnmatchcase(namespace, p) for p in self.includes)
 
+    def may_hold(self, pattern: str) -> bool:
+        """Whether a backup taken with this filter may hold a namespace named `pattern`, or, for a
+        glob, one matching it: the history's namespace search. A name is matched as the backup
+        matched it (`payments` finds a backup of `pay*`); a glob finds backups whose includes it
+        matches or that include everything or a wider glob (`pay*` finds a backup of `payments` or
+        `p*`), unless an exclude covers the whole glob."""
+        if not is_glob(pattern):
+            return self.should_include(pattern)
+        if any(fnmatchcase(pattern, p) for p in self.excludes):
+            return False
+        return self._include_all or any(
+            fnmatchcase(p, pattern) or fnmatchcase(pattern, p) for p in self.includes
+        )
+
     def to_list(self) -> list[str | None]:
         """Velero's getNamespacesToList: None (one list across all namespaces) when "*" is
         included, else every included name that is not excluded, existing or not."""
@@ -153,9 +168,24 @@ class NamespaceFilter:
         """Included names that are not patterns: Velero reports those that do not exist."""
         return [n for n in self.includes if not is_glob(n)]
 
-    def excluding(self, more: list[str]) -> NamespaceFilter:
-        extra = [n for n in more if n not in self.excludes]
-        return NamespaceFilter(self.includes, self.excludes + extra, self.expanded) if extra else self
+    def excluding(self, labelled: list[str]) -> NamespaceFilter:
+        """The namespaces labelled velero.io/exclude-from-backup=true added to the excluded ones."""
+        extra = [n for n in labelled if n not in self.excludes]
+        if not extra:
+            return self
+        return NamespaceFilter(
+            self.includes, self.excludes + extra, self.expanded, self.labelled_out + tuple(extra)
+        )
+
+    def why_excluded(self, namespace: str) -> str:
+        """Which rule leaves `namespace` out (the preview's reason), for one should_include refuses."""
+        if namespace in self.labelled_out:
+            return f"namespace {namespace} is labelled velero.io/exclude-from-backup=true"
+        pattern = next((p for p in self.excludes if fnmatchcase(namespace, p)), None)
+        if pattern is not None:
+            shown = "" if pattern == namespace else f" ({pattern})"
+            return f"namespace {namespace} is in excluded namespaces{shown}"
+        return f"namespace {namespace} is not in included namespaces"
 
 
 class ResourceFilter(Protocol):
@@ -167,9 +197,27 @@ class ResourceFilter(Protocol):
     def should_exclude(self, group_resource: str) -> bool:
         """Is this type explicitly excluded? Related cluster-scoped items are kept unless it is."""
 
+    def why_excluded(self, group_resource: str) -> str:
+        """Which rule leaves this type out (the preview's reason)."""
+
 
 def _matches(patterns, group_resource: str) -> bool:
     return any(p == group_resource or (is_glob(p) and fnmatchcase(group_resource, p)) for p in patterns)
+
+
+def _matching(patterns, group_resource: str) -> str | None:
+    """The first pattern (or name) that matches, for the reasons the preview gives."""
+    return next(
+        (
+            p
+            for p in patterns
+            if p == "*" or p == group_resource or (is_glob(p) and fnmatchcase(group_resource, p))
+        ),
+        None,
+    )
+
+
+AUTO_EXCLUDED_REASON = "Velero backs up only the VolumeSnapshots it creates (auto-excluded type)"
 
 
 def resolve_name(table: ResourceTable, name: str) -> str:
@@ -249,6 +297,20 @@ class GlobalResourceFilter:
                 return True
         return False
 
+    def why_excluded(self, group_resource: str) -> str:
+        """Which rule leaves the type out (the preview's reason), for one the filter refuses."""
+        if group_resource in self.auto_excluded:
+            return AUTO_EXCLUDED_REASON
+        pattern = _matching(self.excludes, group_resource)
+        if pattern is not None:
+            return f"in excluded resources{'' if pattern == group_resource else f' ({pattern})'}"
+        if not self._namespaced(group_resource):
+            if self.include_cluster_resources is False:
+                return "cluster-scoped, and include-cluster-resources is false"
+            if self.include_cluster_resources is None and not self.namespaces.include_everything:
+                return "cluster-scoped, and include-cluster-resources is unset while namespaces are filtered"
+        return "not in included resources"
+
 
 @dataclass
 class ScopedResourceFilter:
@@ -266,6 +328,7 @@ class ScopedResourceFilter:
     namespaces: NamespaceFilter
     table: ResourceTable
     auto_excluded: tuple[str, ...] = ()
+    from_policy: set[str] = field(default_factory=set)  # names the resource policy added
 
     @classmethod
     def build(
@@ -319,6 +382,7 @@ class ScopedResourceFilter:
                 resolved = self._scoped(name, namespaced)
                 if resolved and not _matches(includes, resolved) and not _matches(excludes, resolved):
                     (includes if add_to_includes else excludes).append(resolved)
+                    self.from_policy.add(resolved)
 
     def _namespaced(self, group_resource: str) -> bool:
         info = self.table.by_group_resource(group_resource)
@@ -357,3 +421,19 @@ class ScopedResourceFilter:
         if self._namespaced(group_resource):
             return _matches(self.namespaced_excludes, group_resource)
         return _matches(self.cluster_excludes, group_resource)
+
+    def why_excluded(self, group_resource: str) -> str:
+        """Which rule leaves the type out (the preview's reason), for one the filter refuses."""
+        if group_resource in self.auto_excluded:
+            return AUTO_EXCLUDED_REASON
+        scope = "namespace-scoped" if self._namespaced(group_resource) else "cluster-scoped"
+        excludes = self.namespaced_excludes if scope == "namespace-scoped" else self.cluster_excludes
+        includes = self.namespaced_includes if scope == "namespace-scoped" else self.cluster_includes
+        pattern = _matching(excludes, group_resource)
+        if pattern is not None:
+            if pattern in self.from_policy:
+                return f"excluded by the resource policy's includeExcludePolicy ({scope})"
+            return f"in excluded {scope} resources{'' if pattern == group_resource else f' ({pattern})'}"
+        if scope == "cluster-scoped" and not includes:
+            return "cluster-scoped: none included, and namespaces or namespace-scoped types are filtered"
+        return f"not in included {scope} resources"

@@ -10,7 +10,7 @@ per-namespace lists that are built once.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,14 +32,15 @@ def plan_item_blocks(
     log: BackupLog | None = None,
     relations: list[Relation] | None = None,
     spool: Spool | None = None,
+    hooks: list[ResourceHook] | None = None,
 ) -> BlockPlan:
     """Collect the items `spec` selects from `source` and group them into blocks in dispatch order.
 
     Raises SpecError (a ValueError) for a spec Velero's controller refuses (`spec_errors`), and
     records per-resource API failures in `log` without stopping. With a `spool`, every object is
-    written there once and each BlockItem carries its location.
+    written there once and each BlockItem carries its location. `hooks`: as `stream_item_blocks`.
     """
-    return stream_item_blocks(source, spec, log, relations, spool).run()
+    return stream_item_blocks(source, spec, log, relations, spool, hooks).run()
 
 
 def stream_item_blocks(
@@ -49,12 +50,18 @@ def stream_item_blocks(
     relations: list[Relation] | None = None,
     spool: Spool | None = None,
     hooks: list[ResourceHook] | None = None,
+    on_excluded: Callable[[ItemKey, str], None] | None = None,
 ) -> BlockWalk:
     """Like `plan_item_blocks`, but the blocks are yielded one by one in dispatch order, so a
     dispatcher can write them out without holding 300,000 items' blocks in memory. Collection
     happens here (errors surface now); `excluded` is complete once the walk is exhausted. With
     `hooks` (the backup's parsed spec hooks), pods are checked for hooks as they are collected,
-    so `BlockWalk.has_hooks` can tell the dispatcher which blocks wait on them."""
+    so `BlockWalk.has_hooks` can tell the dispatcher which blocks wait on them.
+
+    With `on_excluded(key, reason)` (the preview's "why excluded"), every item left out is told
+    there as found instead of kept in `excluded`, including the objects a label selector leaves
+    out (then listed unfiltered and matched here, to name them); the types the filters leave out
+    without listing them are `collection.skipped_types`."""
     log = log if log is not None else BackupLog()
     relations = default_relations() if relations is None else relations
     errors = spec_errors(spec)
@@ -62,7 +69,8 @@ def stream_item_blocks(
         raise SpecError("; ".join(message for _, message in errors))
     with gc_paused():
         watch = WatchCache(source, source.resources(), spec.volume_group_label_key)
-        collection = Collector(source, spec, relations, log, spool, hooks).collect(watch)
+        collector = Collector(source, spec, relations, log, spool, hooks, on_excluded=on_excluded)
+        collection = collector.collect(watch)
     return BlockWalk(source, collection, relations, watch, log, spool)
 
 
@@ -100,6 +108,9 @@ class BlockWalk:
         self.fetched: set[ItemKey] = set()
         self.excluded: list[ItemKey] = []
         self.excluded_reasons: list[str] = []
+        # set: excluded items go there as found (a preview streams them to a file) instead of the lists
+        self.on_excluded: Callable[[ItemKey, str], None] | None = collection.on_excluded
+        self.excluded_count = 0
         self._ns_ok: dict[str, bool] = {}
         self._gr_ok: dict[tuple[str, bool], bool] = {}
 
@@ -141,6 +152,10 @@ class BlockWalk:
                 block = ItemBlock()
 
     def _exclude(self, key: ItemKey, reason: str) -> None:
+        self.excluded_count += 1
+        if self.on_excluded is not None:
+            self.on_excluded(key, reason)
+            return
         self.excluded.append(key)
         self.excluded_reasons.append(reason)
 
@@ -152,7 +167,7 @@ class BlockWalk:
             if ok is None:
                 ok = self._ns_ok[ns] = self.c.namespaces.should_include(ns)
             if not ok:
-                return f"namespace {ns} is excluded"
+                return self.c.namespaces.why_excluded(ns)
         cached = self._gr_ok.get((gr, bool(ns)))
         if cached is None:
             if ns:
@@ -161,7 +176,7 @@ class BlockWalk:
                 cached = gr == NAMESPACES or not self.c.resources.should_exclude(gr)
             self._gr_ok[(gr, bool(ns))] = cached
         if not cached:
-            return f"resource {gr} is excluded"
+            return f"resource {gr}: {self.c.resources.why_excluded(gr)}"
         return ""
 
     def _related(self, key: ItemKey, facts: tuple[tuple[Relation, Any], ...]) -> list[Related]:

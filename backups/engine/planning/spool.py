@@ -27,6 +27,10 @@ class Spool:
         self._offset += len(data)
         return offset, len(data)
 
+    def flush(self) -> None:
+        """Make what was put so far readable by a SpoolReader (a preview reads as it plans)."""
+        self._file.flush()
+
     def close(self) -> None:
         if not self._file.closed:
             self._file.flush()

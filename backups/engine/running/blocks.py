@@ -5,7 +5,8 @@
 1. fetch every item of the block fresh with `source.get` (the plan keeps keys only). An item gone since
    planning is a warning and is skipped; a failed read (SourceError) is an error naming the item, and the
    block goes on without it;
-2. run the pre-hooks of the block's pods (those not already backed up), pod after pod;
+2. run the pre-hooks of the block's pods (those not already backed up), pod after pod or several
+   pods at once (`hooks_concurrency`), each pod's own in order, all finished before step 3;
 3. write every item in block order to the block's `BlockArchiveWriter`, except
    - pods whose `Fail` pre-hook failed (not written, not counted; the hook error is already logged),
    - everything, when a `FailBlock` pre-hook failed (each item recorded as skipped "pre-hook FailBlock");
@@ -228,6 +229,7 @@ def run_block(
     cancelled: Callable[[], bool] | None = None,
     owe_post_hooks: Callable[[list[dict]], None] | None = None,
     post_hooks_ran: Callable[[], None] | None = None,
+    hooks_concurrency: int = 1,
 ) -> BlockResult:
     """Back up one block into `writer` (the caller closes or aborts it). See the module docstring.
 
@@ -241,6 +243,8 @@ def run_block(
     plugin adds them (the class is written once per backup by the caller). `backup_name` tells
     the claim action which `velero.io/backup-name` label is stale. `on_phase` hears
     "pre-hooks", "items", "snapshots" and "post-hooks" as the block reaches them (live progress).
+    `hooks_concurrency`: how many pods run their hooks at once (1: pod after pod, as Velero; see
+    `hook_runner`); either way every pre-hook ends before the first item is written.
     """
     phase = on_phase or (lambda name: None)
     already = already_backed_up if already_backed_up is not None else set()
@@ -268,7 +272,9 @@ def run_block(
             log.warning(f"post-hooks owed to pod {pod_ref} not recorded: {error}")
 
     on_passed = passed if owe_post_hooks is not None else None
-    result.pre = run_block_hooks(pods, PRE, list(spec_hooks), executor, log, clock, on_passed=on_passed)
+    result.pre = run_block_hooks(
+        pods, PRE, list(spec_hooks), executor, log, clock, on_passed=on_passed, concurrency=hooks_concurrency
+    )
     failed_pods = set(result.pre.failed_pods)
     try:
         result.cancelled = bool(hooked and cancelled is not None and cancelled())
@@ -315,7 +321,9 @@ def run_block(
             result.items_finished = clock()
         if hooked and result.pre.post_pods:
             phase("post-hooks")
-        result.post = run_block_hooks(result.pre.post_pods, POST, list(spec_hooks), executor, log, clock)
+        result.post = run_block_hooks(
+            result.pre.post_pods, POST, list(spec_hooks), executor, log, clock, concurrency=hooks_concurrency
+        )
         result.finished = clock()
         if owed and post_hooks_ran is not None:
             post_hooks_ran()

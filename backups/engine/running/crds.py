@@ -39,6 +39,30 @@ def crds_are_added(source: Source, table: ResourceTable, spec: BackupSpec) -> bo
     return not resources.should_exclude(CRD_RESOURCE) and not resources.should_include(CRD_RESOURCE)
 
 
+def crds_to_add(
+    source: Source,
+    table: ResourceTable,
+    spec: BackupSpec,
+    resource_types: Iterable[str],
+    present: Iterable[str],
+) -> list[str]:
+    """The names of the CRDs `backup_crds` would add for these backed-up types (the preview):
+    custom resource types whose CRD exists and is not among `present` (CRD names already planned).
+    Raises SourceError."""
+    info = table.by_group_resource(CRD_RESOURCE)
+    if info is None or not crds_are_added(source, table, spec):
+        return []
+    have = set(present)
+    found = []
+    for group_resource in sorted(set(resource_types)):
+        if "." not in group_resource or group_resource in have:
+            continue
+        crd = source.get(info, None, group_resource)
+        if crd is not None and not object_exclusion(crd):
+            found.append(group_resource)
+    return found
+
+
 def backup_crds(
     source: Source,
     table: ResourceTable,

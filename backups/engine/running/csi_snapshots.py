@@ -89,6 +89,37 @@ def choose_class(classes: Iterable[dict], driver: str) -> dict | None:
     return None
 
 
+def expected_snapshot(
+    pvc: dict,
+    pv: dict | None,
+    *,
+    policies: ResourcePolicies | None,
+    snapshot_volumes: bool,
+    snapshot_classes: list[dict],
+) -> tuple[dict | None, str]:
+    """Whether `snapshot_claim` would take a snapshot of this claim, told without creating
+    anything (the preview): (the VolumeSnapshotClass it would use, "") or (None, why not). The
+    same checks in the same order: bound, volume found, volume policy, snapshotVolumes, CSI
+    driver, a class for the driver."""
+    spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+    if status.get("phase") != "Bound" or not spec.get("volumeName"):
+        return None, "claim not bound to a volume"
+    if pv is None:
+        return None, "volume not found"
+    action = policies.action_for(pv, pvc) if policies is not None else None
+    if action is not None and action != SNAPSHOT:
+        return None, f"volume policy {action!r}"
+    if action is None and not snapshot_volumes:
+        return None, "snapshotVolumes is false and no volume policy matches"
+    driver = ((pv.get("spec") or {}).get("csi") or {}).get("driver") or ""
+    if not driver:
+        return None, "not a CSI volume"
+    cls = choose_class(snapshot_classes, driver)
+    if cls is None:
+        return None, f"no VolumeSnapshotClass for driver {driver}"
+    return cls, ""
+
+
 def snapshot_claim(
     pvc: dict,
     *,

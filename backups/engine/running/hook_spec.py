@@ -166,6 +166,17 @@ class ResourceHook:
     selector: Selector
     pre: list[ExecHook] = field(default_factory=list)  # container None = the pod's first container
     post: list[ExecHook] = field(default_factory=list)
+    # (field, name) of resource names discovery does not serve: kept as given, they match nothing
+    unknown_resources: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What Velero accepts in this hook but what matches nothing (the backup log says so)."""
+        return [
+            f"unknown resource {name!r} in hook {self.name!r} {field_name}: the cluster does not serve it, "
+            "so it matches nothing"
+            for field_name, name in self.unknown_resources
+        ]
 
     def applies_to(self, pod: Mapping) -> bool:
         """Velero's ResourceHook.Applicable for a pod: namespace, resource filter and label selector."""
@@ -191,17 +202,20 @@ def _string_list(hook: str, field_name: str, value: Any) -> list[str]:
     return value
 
 
-def _resource_name(hook: str, field_name: str, name: str, table: ResourceTable | None) -> str:
+def _resource_name(name: str, table: ResourceTable | None) -> tuple[str, bool]:
+    """(the name as the hook's filter keeps it, whether discovery knows it). As Velero's
+    GetResourceIncludesExcludes: a name discovery does not serve is kept as given and matches
+    nothing (dropping it could turn an include list into "everything")."""
     name = name.strip()
     if name == "*" or is_glob(name):
-        return name
+        return name, True
     if table is not None:
         try:
-            return table.resolve(name).group_resource
-        except UnknownResource as exc:
-            raise HookSpecError(f"hook {hook!r}: {field_name}: {exc}") from None
+            return table.resolve(name).group_resource, True
+        except UnknownResource:
+            return name, False
     lowered = name.lower()
-    return PODS if lowered in _POD_NAMES else lowered
+    return (PODS if lowered in _POD_NAMES else lowered), True
 
 
 def _parse_exec(hook: str, where: str, entry: Any, index: int) -> ExecHook:
@@ -250,8 +264,8 @@ def _parse_exec(hook: str, where: str, entry: Any, index: int) -> ExecHook:
 def parse_resource_hook(entry: Any, position: int = 0, table: ResourceTable | None = None) -> ResourceHook:
     """Validate one `spec.hooks.resources[]` entry (Velero's Backup CR shape).
 
-    With a discovery `table`, resource names are resolved as in the backup's own filters and an unknown
-    one is an error (Velero drops it silently, which can turn an include list into "everything").
+    With a discovery `table`, resource names are resolved as in the backup's own filters; an unknown
+    one is kept as given and matches nothing, as in Velero (`ResourceHook.warnings` says so).
     """
     if not isinstance(entry, Mapping):
         raise HookSpecError(f"hooks.resources[{position}] must be an object, not {entry!r}")
@@ -268,10 +282,17 @@ def parse_resource_hook(entry: Any, position: int = 0, table: ResourceTable | No
         )
     except SpecError as exc:
         raise HookSpecError(f"hook {name!r}: {exc}") from None
-    resources = {}
+    resources: dict[str, list[str]] = {}
+    unknown_resources: list[tuple[str, str]] = []
     for field_name in ("includedResources", "excludedResources"):
-        names = _string_list(name, field_name, entry.get(field_name))
-        resources[field_name] = [_resource_name(name, field_name, r, table) for r in names if r.strip()]
+        resources[field_name] = []
+        for given in _string_list(name, field_name, entry.get(field_name)):
+            if not given.strip():
+                continue
+            kept, known = _resource_name(given, table)
+            resources[field_name].append(kept)
+            if not known:
+                unknown_resources.append((field_name, kept))
     included = [] if resources["includedResources"] == ["*"] else resources["includedResources"]
     try:
         selector = Selector.from_label_selector(entry.get("labelSelector"))
@@ -291,6 +312,7 @@ def parse_resource_hook(entry: Any, position: int = 0, table: ResourceTable | No
         selector=selector,
         pre=phases[PRE],
         post=phases[POST],
+        unknown_resources=unknown_resources,
     )
 
 
@@ -301,6 +323,11 @@ def parse_resource_hooks(resources: Any, table: ResourceTable | None = None) -> 
     if not isinstance(resources, list):
         raise HookSpecError(f"hooks.resources must be a list, not {resources!r}")
     return [parse_resource_hook(entry, i, table) for i, entry in enumerate(resources)]
+
+
+def hook_warnings(hooks: list[ResourceHook]) -> list[str]:
+    """The warnings of every hook, in spec order (unknown resource names)."""
+    return [warning for hook in hooks for warning in hook.warnings]
 
 
 # ----------------------------------------------------------------------------------- hooks for a pod

@@ -46,6 +46,8 @@ class ObjectStore(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes: ...
+
     def delete(self, key: str) -> None: ...
 
     def delete_backup(self, name: str, prefix: str = "") -> None: ...
@@ -73,6 +75,12 @@ def check_prefix(prefix: str) -> str:
     if prefix:
         check_key(prefix.rstrip("/") or "/")
     return prefix
+
+
+def check_range(key: str, offset: int, length: int) -> None:
+    """A ranged read needs a non-negative offset and a positive length."""
+    if offset < 0 or length <= 0:
+        raise ValueError(f"invalid range of {key}: offset {offset}, length {length}")
 
 
 def backups_prefix(prefix: str) -> str:

@@ -21,6 +21,7 @@ from .base import (
     backups_prefix,
     check_key,
     check_prefix,
+    check_range,
     os_cause,
 )
 
@@ -149,6 +150,18 @@ class LocalStore:
     def open(self, key: str) -> BinaryIO:
         try:
             return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(f"{self.location}: {key} does not exist") from exc
+        except OSError as exc:
+            raise self._error(os_cause(exc), "reading", key) from exc
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (fewer at the end of the file): one seek and one read."""
+        check_range(key, offset, length)
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(offset)
+                return f.read(length)
         except FileNotFoundError as exc:
             raise ObjectNotFoundError(f"{self.location}: {key} does not exist") from exc
         except OSError as exc:

@@ -22,6 +22,7 @@ from .base import (
     backups_prefix,
     check_key,
     check_prefix,
+    check_range,
     os_cause,
 )
 
@@ -252,6 +253,23 @@ class S3Store:
         except Exception as exc:
             raise self._error(exc, "reading", key) from None
         return response["Body"]
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (fewer at the end of the object): one Range GET."""
+        check_key(key)
+        check_range(key, offset, length)
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=self._full(key), Range=f"bytes={offset}-{offset + length - 1}"
+            )
+            return response["Body"].read()
+        except StorageError:
+            raise
+        except Exception as exc:
+            error = self._error(exc, "reading", key)
+            if "InvalidRange" in str(error):  # the offset is past the end: nothing there
+                return b""
+            raise error from None
 
     def size(self, key: str) -> int:
         check_key(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from backups.engine.velero_format.layout import (
     BACKUP_FILES,
+    EXTRA_FILES,
     backup_file_key,
     logs_key,
     metadata_key,
@@ -22,6 +23,7 @@ _REST_ORDER = [
     "pod-volume-backups",
     "item-operations",
     "volume-info",
+    "index",
 ]
 
 
@@ -29,13 +31,14 @@ def upload_backup(store: ObjectStore, name: str, files: dict[str, str], prefix: 
     """Upload one backup's files in Velero's order; returns warnings, raises StorageError.
 
     `files` maps a kind (`log`, `metadata`, `tarball`, `results`, `resource-list`, `volume-snapshots`,
-    `pod-volume-backups`, `item-operations`, `volume-info`) to a local path; `metadata` and `tarball`
-    are required. Refuses a name whose `velero-backup.json` already exists before writing anything.
+    `pod-volume-backups`, `item-operations`, `volume-info`, our `index`) to a local path; `metadata`
+    and `tarball` are required. Refuses a name whose `velero-backup.json` already exists before
+    writing anything.
     Order (Velero's PutBackup): log (a failure is only a warning), metadata, tarball, the rest. A
     failure after the log removes every key this call wrote (metadata first, so a half-removed backup
     is never visible), then raises; keys of other backups are never touched.
     """
-    unknown = sorted(set(files) - set(BACKUP_FILES))
+    unknown = sorted(set(files) - set(BACKUP_FILES) - set(EXTRA_FILES))
     if unknown:
         raise ValueError(f"unknown backup file kind(s): {', '.join(unknown)}")
     for required in ("metadata", "tarball"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import hashlib
 import json
 import os
 import tarfile
@@ -40,6 +41,7 @@ from backups.engine.items import ItemKey
 
 from .layout import (
     BACKUP_FORMAT_VERSION,
+    PREFERRED_VERSION_SUFFIX,
     VERSION_ENTRY,
     item_entry_names,
     parse_item_path,
@@ -59,6 +61,8 @@ ENTRY_MODE = 0o755
 BLOCK = tarfile.BLOCKSIZE  # 512
 END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
 PARTIAL_SUFFIX = ".partial"
+ENTRIES_SUFFIX = ".entries"  # beside a member: where each object is in it (the tarball index's rows)
+DIGEST_CHARS = 16
 MEMBER_PREFIX = "block-"
 MEMBER_SUFFIX = ".tar.gz-member"
 COPY_BUFFER = 1 << 20
@@ -206,6 +210,9 @@ class BlockArchiveWriter:
         self.entries: list[str] = []
         self.raw_bytes = 0  # uncompressed tar bytes written
         self.closed = False
+        # one row per object for the tarball index: resource, namespace, name, rank+version,
+        # offset of its body in the decompressed member, size, content hash
+        self.index_rows: list[str] = []
         self._tmp = _temp_name(self.path)
         self._file = open(self._tmp, "xb", buffering=COPY_BUFFER)  # closed by close()/abort()
         self._z = zlib.compressobj(compresslevel, zlib.DEFLATED, _GZIP_WBITS)
@@ -229,8 +236,21 @@ class BlockArchiveWriter:
         names = item_entry_names(key, preferred)
         body = obj if isinstance(obj, bytes) else _compact_json(obj)
         mtime = int(time.time())
-        self._write(b"".join(_tar_entry(name, body, mtime) for name in names))
+        first_header = _tar_header(names[0], len(body), mtime)
+        body_at = self.raw_bytes + len(first_header)
+        padding = b"\0" * (-len(body) % BLOCK)
+        rest = b"".join(_tar_entry(name, body, mtime) for name in names[1:])
+        self._write(b"".join((first_header, body, padding, rest)))
         self.entries.extend(names)
+        parsed = parse_item_path(names[0])
+        if parsed is not None:
+            rank = "0" if parsed["preferred"] else "2"
+            version = parsed["version_dir"].removesuffix(PREFERRED_VERSION_SUFFIX)
+            digest = hashlib.sha256(body).hexdigest()[:DIGEST_CHARS]
+            self.index_rows.append(
+                f"{parsed['group_resource']}\t{parsed['namespace']}\t{parsed['name']}\t{rank}{version}"
+                f"\t{body_at}\t{len(body)}\t{digest}"
+            )
         return names
 
     def close(self) -> list[str]:
@@ -248,6 +268,10 @@ class BlockArchiveWriter:
             self.abort()
             raise
         self.closed = True
+        try:
+            write_member_entries(self.path, self.index_rows, self.fsync)
+        except OSError:
+            pass  # the index scans this member instead
         return list(self.entries)
 
     def abort(self) -> None:
@@ -270,6 +294,40 @@ class BlockArchiveWriter:
             self.abort()
 
 
+def member_fingerprint(path: str) -> str:
+    """A member's size and gzip trailer (CRC-32 and length of its content): a rewritten member
+    (a retried batch) does not match the entries file of the one before."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 8))
+        return f"{size}:{f.read(8).hex()}"
+
+
+def entries_path(member: str) -> str:
+    return member + ENTRIES_SUFFIX
+
+
+def write_member_entries(member: str, rows: list[str], fsync: bool = True) -> None:
+    """`<member>.entries`: the member's fingerprint, then one index row per object."""
+    with _written_atomically(entries_path(member), fsync) as out:
+        out.write((member_fingerprint(member) + "\n").encode())
+        out.write("".join(f"{row}\n" for row in rows).encode("utf-8", "surrogateescape"))
+
+
+def read_member_entries(member: str) -> list[str] | None:
+    """The member's index rows, or None when its entries file is missing or belongs to another
+    version of the member."""
+    try:
+        with open(entries_path(member), "rb") as f:
+            fingerprint = f.readline().decode().strip()
+            if fingerprint != member_fingerprint(member):
+                return None
+            return f.read().decode("utf-8", "surrogateescape").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 # --- the final tarball -------------------------------------------------------------------------------
 
 
@@ -285,13 +343,19 @@ def end_member() -> bytes:
 
 
 def assemble_tarball(
-    member_paths: list[str], out_path: str, *, buffer_size: int = COPY_BUFFER, fsync: bool = True
+    member_paths: list[str],
+    out_path: str,
+    *,
+    buffer_size: int = COPY_BUFFER,
+    fsync: bool = True,
+    member_offsets: list[int] | None = None,
 ) -> int:
     """Write `<name>.tar.gz`: version member + `member_paths` in order + end member, by byte copy.
 
     Only closed members are accepted (a `*.partial` name, a missing file, a file that does not start
     with the gzip magic, or a path given twice raise ValueError). Written to a temp name and renamed
-    onto `out_path`. Returns the tarball's size in bytes.
+    onto `out_path`. Returns the tarball's size in bytes; `member_offsets`, when given, receives
+    where each member starts in the tarball.
     """
     seen: set[str] = set()
     for path in member_paths:
@@ -307,6 +371,8 @@ def assemble_tarball(
         out.write(head)
         size += len(head)
         for path in member_paths:
+            if member_offsets is not None:
+                member_offsets.append(size)
             with open(path, "rb") as member:
                 magic = member.read(2)
                 if magic != b"\x1f\x8b":

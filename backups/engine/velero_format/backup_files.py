@@ -13,14 +13,14 @@ import json
 import os
 from collections.abc import Iterable
 
-import orjson
-
 from backups.engine.items import ItemKey
 from backups.engine.log import LogEntry
 
 from .archive import _written_atomically, assemble_tarball
 from .backup_json import dump_backup_json
 from .layout import backup_file_name
+from .log_text import format_lines
+from .tarball_index import write_index_of_members
 
 
 def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
@@ -32,12 +32,13 @@ def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
     return os.path.getsize(path)
 
 
-def write_log_lines(path: str, entries: Iterable[LogEntry]) -> int:
-    """The backup log (`<name>-logs.gz`): gzip JSON lines, one per entry, written atomically."""
+def write_log_lines(path: str, entries: Iterable[LogEntry], backup: str, run_field: str = "backup") -> int:
+    """The backup log (`<name>-logs.gz`): gzip text in Velero's logrus format (`log_text`), one
+    line per entry, written atomically."""
     with _written_atomically(path) as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            for entry in entries:
-                gz.write(orjson.dumps(entry.as_dict()) + b"\n")
+            for line in format_lines(entries, backup, run_field):
+                gz.write(line)
     return os.path.getsize(path)
 
 
@@ -126,13 +127,15 @@ class BackupFilesWriter:
         entries: list[LogEntry],
         volume_infos: list[dict],
     ) -> int:
-        """The tarball (from the archive members, in order), the resource list of the items
-        written, the volume info, the results and the log; the tarball's size."""
-        size = assemble_tarball(members, self._written("tarball"))
+        """The tarball (from the archive members, in order) and its index, the resource list of
+        the items written, the volume info, the results and the log; the tarball's size."""
+        offsets: list[int] = []
+        size = assemble_tarball(members, self._written("tarball"), member_offsets=offsets)
+        write_index_of_members(members, offsets, self._written("index"), tarball_size=size)
         write_gzip_json(self._written("resource-list"), resource_list(written))
         write_gzip_json(self._written("volume-info"), volume_infos)
         write_gzip_json(self._written("results"), results_file(entries))
-        write_log_lines(self._written("log"), entries)
+        write_log_lines(self._written("log"), entries, self.name)
         return size
 
     def write_metadata(self, backup_json: dict) -> None:

@@ -78,9 +78,15 @@ BACKUP_FILES = {
 }
 
 
+# Our own files beside Velero's: Velero reads only the keys it knows, so it ignores these
+EXTRA_FILES = {
+    "index": "{name}-veloweb-index.tsv.gz",  # the tarball's index (`tarball_index`)
+}
+
+
 def backup_file_name(kind: str, name: str) -> str:
-    """The file name of one of a backup's files (`BACKUP_FILES`), e.g. `shop-1-logs.gz`."""
-    return BACKUP_FILES[kind].format(name=name)
+    """The file name of one of a backup's files (`BACKUP_FILES`, `EXTRA_FILES`), e.g. `shop-1-logs.gz`."""
+    return (BACKUP_FILES.get(kind) or EXTRA_FILES[kind]).format(name=name)
 
 
 def backup_file_key(kind: str, name: str, prefix: str = "") -> str:

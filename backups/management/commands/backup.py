@@ -7,14 +7,17 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
+from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.engine.velero_format.layout import backup_file_key
+from backups.engine.velero_format.log_text import format_line
 from backups.models import Backup, Cluster, StorageLocation
-from backups.runs import cancel
 from backups.runs.steps import wait_for
 from backups.runs.watchdog import tick
 from backups.services import backups as backup_services
+from backups.services.audit import cli_actor
 from backups.validation import name_problem
 
 
@@ -30,6 +33,36 @@ def _who() -> str:
 
 def _list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _hooks_text(text: str | None, path: str | None) -> tuple[str, str]:
+    """(the hooks document, the option it came from) of `--hooks` or `--hooks-file`."""
+    if not path:
+        return text or "", "--hooks"
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(), f"--hooks-file {path}"
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"cannot read --hooks-file: {error}") from None
+
+
+def _hooks(text: str, option: str) -> dict:
+    """Velero's spec.hooks from YAML or JSON text; a syntax error names the line and column."""
+    try:
+        hooks = parse_hooks_text(text)
+    except HooksTextError as error:
+        raise CommandError(f"{option}: {error}") from None
+    if isinstance(hooks, list):
+        hooks = {"resources": hooks}
+    return hooks or {}
+
+
+def _with_lines(problems: list[str], text: str) -> list[str]:
+    """Problems of the hooks prefixed with the line of the hook they name, when there is one."""
+    return [f"line {line}: {p}" if text and (line := line_of(text, p)) else p for p in problems]
+
+
+HOOK_ORDER = {"concurrent": "a block's pods at once", "sequential": "pod after pod, as Velero"}
 
 
 class Command(BaseCommand):
@@ -62,8 +95,12 @@ class Command(BaseCommand):
             help="Velero's resource policy YAML (volume policies, includeExcludePolicy)",
         )
         create.add_argument("--ordered-resources", default="")
-        create.add_argument(
-            "--hooks", metavar="JSON", help='Velero\'s spec.hooks as JSON: {"resources": [...]}'
+        hooks = create.add_mutually_exclusive_group()
+        hooks.add_argument(
+            "--hooks", metavar="TEXT", help="Velero's spec.hooks as YAML or JSON: {resources: [...]}"
+        )
+        hooks.add_argument(
+            "--hooks-file", metavar="PATH", help="a file holding Velero's spec.hooks, YAML or JSON"
         )
         create.add_argument("--ttl", default="720h0m0s")
         create.add_argument(
@@ -72,6 +109,13 @@ class Command(BaseCommand):
         create.add_argument("--csi-snapshot-timeout", default="10m0s")
         create.add_argument("--volume-group-label-key", default="velero.io/volume-group")
         create.add_argument("--workers", type=int, default=4)
+        create.add_argument(
+            "--hooks-concurrency",
+            choices=["concurrent", "sequential"],
+            default="concurrent",
+            help="the hooks of a block's pods at once, each pod's in order (default), "
+            "or pod after pod as Velero runs them",
+        )
         create.add_argument("--storage-location")
         create.add_argument(
             "--wait", action="store_true", help="wait until it finishes (exit 1 unless Completed)"
@@ -87,7 +131,8 @@ class Command(BaseCommand):
         sub.add_parser("list")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _backup(self, name: str) -> Backup:
         try:
@@ -124,10 +169,11 @@ class Command(BaseCommand):
                     policy = f.read()
             except (OSError, UnicodeDecodeError) as error:
                 raise CommandError(f"cannot read --resource-policies-file: {error}") from None
+        hooks_text, hooks_option = _hooks_text(o["hooks"], o["hooks_file"])
         try:
             if policy:
                 parse_resource_policies(policy)
-            hooks = json.loads(o["hooks"]) if o["hooks"] else {}
+            hooks = _hooks(hooks_text, hooks_option)
             fields = dict(
                 included_namespaces=_list(o["include_namespaces"]),
                 excluded_namespaces=_list(o["exclude_namespaces"]),
@@ -150,12 +196,9 @@ class Command(BaseCommand):
                 csi_snapshot_timeout=o["csi_snapshot_timeout"],
                 volume_group_label_key=o["volume_group_label_key"],
                 workers=o["workers"],
+                hooks_concurrency=o["hooks_concurrency"],
                 storage_location=location,
             )
-        except json.JSONDecodeError as error:
-            raise CommandError(f"invalid --hooks JSON: {error}") from None
-        except RecursionError:
-            raise CommandError("invalid --hooks JSON: nested too deeply") from None
         except ValueError as error:
             raise CommandError(str(error)) from None
         try:
@@ -163,7 +206,8 @@ class Command(BaseCommand):
         except ValueError as error:  # InvalidName, BackupExists: nothing was saved
             raise CommandError(str(error)) from None
         if backup.phase == Backup.Phase.FAILED_VALIDATION:
-            raise CommandError(f"backup {name} failed validation: " + "; ".join(backup.validation_errors))
+            problems = _with_lines(backup.validation_errors, hooks_text)
+            raise CommandError(f"backup {name} failed validation: " + "; ".join(problems))
         self.stdout.write(f"Backup {name} {backup.phase}.")
         if wait:
             backup = wait_for(backup.pk, timeout, tick=tick)
@@ -189,7 +233,8 @@ class Command(BaseCommand):
             f"Expiration:   {b.expiration or '<n/a>'}",
             f"Items:        {b.items_backed_up} of {b.total_items}",
             f"Blocks:       {b.blocks_done} of {b.total_blocks}",
-            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed",
+            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed"
+            f" ({b.hooks_concurrency}: {HOOK_ORDER[b.hooks_concurrency]})",
             f"Errors:       {b.errors}",
             f"Warnings:     {b.warnings}",
         ]
@@ -241,6 +286,8 @@ class Command(BaseCommand):
         return lines
 
     def _logs(self, name, **_):
+        """The log as `velero backup logs` prints it: the stored file's logrus lines as they are;
+        before it exists (or when it cannot be read), the lines recorded so far, in that format."""
         b = self._backup(name)
         if b.is_terminal and b.storage_location and b.phase != Backup.Phase.FAILED_VALIDATION:
             store = b.storage_location.store()
@@ -248,17 +295,12 @@ class Command(BaseCommand):
             try:
                 with store.open(key) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
                     for line in lines:
-                        entry = json.loads(line)
-                        where = "/".join(p for p in (entry.get("namespace"), entry.get("name")) if p)
-                        subject = f"{entry.get('resource', '')} {where}".strip()
-                        self.stdout.write(
-                            f"{entry['level']}: {subject + ': ' if subject else ''}{entry['message']}"
-                        )
+                        self.stdout.write(line.rstrip("\n"))
                 return
-            except Exception as error:  # noqa: BLE001 - fall back to the database's warnings and errors
-                self.stderr.write(f"cannot read {key}: {error}; showing warnings and errors only")
-        for e in b.log_entries.all():
-            self.stdout.write(f"{e.level}: {e.resource} {e.namespace}/{e.name}: {e.message}")
+            except Exception as error:  # noqa: BLE001 - fall back to the lines in the database
+                self.stderr.write(f"cannot read {key}: {error}; showing the lines recorded in the database")
+        for e in b.log_entries.order_by("id"):
+            self.stdout.write(format_line(e.as_log_entry(), b.name))
 
     def _delete(self, name, **_):
         b = self._backup(name)
@@ -269,7 +311,7 @@ class Command(BaseCommand):
         self.stdout.write(deferred or f"Backup {name} deleted.")
 
     def _cancel(self, name, wait, timeout, **_):
-        outcome = cancel.request_cancel(self._backup(name), by=_who())
+        outcome = backup_services.cancel_backup(self._backup(name), by=_who())
         self.stdout.write(outcome.message)  # a no-op (already ended) is not an error: exit 0
         if wait and outcome.changed:
             b = wait_for(self._backup(name).pk, timeout, tick=tick)

@@ -5,6 +5,7 @@ and `backup_controller.go`."""
 import pytest
 
 from backups.engine.manifests.reader import ManifestSource
+from backups.engine.planning.filters import NamespaceFilter
 from backups.engine.planning.label_selectors import InvalidSelector
 from backups.engine.planning.spec import BackupSpec, SpecError, parse_or_selectors, spec_errors, spec_warnings
 from tests.engine.objects import cluster_role, configmap, namespace, pod, pv, pvc
@@ -350,3 +351,80 @@ def test_warnings_about_namespaces_need_the_clusters_namespace_names():
 def test_warnings_never_raise_on_a_spec_velero_refuses():
     spec = BackupSpec(included_resources=["*", "pods"], resource_policy="version: [", label_selector="(")
     assert spec_warnings(spec, ManifestSource([]).resources()) == []
+
+
+@pytest.mark.parametrize(
+    ("includes", "excludes", "search", "found"),
+    [
+        (["pay*"], [], "payments", True),  # a name, matched as the backup matched it
+        (["payments"], [], "pay*", True),  # a glob finds the names it matches
+        (["p*"], [], "pay*", True),  # and wider globs
+        (["pay*"], [], "pay*", True),
+        ([], [], "payments", True),  # everything
+        (["*"], [], "pay*", True),
+        (["shop"], [], "payments", False),
+        (["shop"], [], "pay*", False),
+        (["pay*"], ["payments"], "payments", False),  # an exclude wins
+        ([], ["pay*"], "pay*", False),  # an exclude covering the whole glob
+        ([], ["payments"], "pay*", True),  # pay-east may still be in it
+        (["shop-?"], [], "shop-1", True),
+    ],
+)
+def test_may_hold_a_namespace_or_a_glob(includes, excludes, search, found):
+    assert NamespaceFilter.of(includes, excludes).may_hold(search) is found
+
+
+# --- why an item or a type is left out (the preview's reasons) ---------------------------------------
+
+
+def explained(objects, **spec):
+    """(excluded items with why, skipped types with why) as a preview streams them."""
+    from backups.engine.planning.itemblocks import stream_item_blocks
+
+    told = []
+    walk = stream_item_blocks(
+        ManifestSource(objects), BackupSpec(**spec), on_excluded=lambda k, r: told.append((str(k), r))
+    )
+    blocks = list(walk)
+    assert walk.excluded == [] and walk.excluded_count == len(
+        [t for t in told if not t[1].startswith(("does", "matches"))]
+    )
+    return [str(i.key) for b in blocks for i in b.items], told, dict(walk.c.skipped_types)
+
+
+def test_each_excluded_item_names_the_rule_that_leaves_it_out():
+    out = {"velero.io/exclude-from-backup": "true"}
+    objects = [namespace("a"), namespace("b"), namespace("quiet", labels=out), pod("a", "p"), pod("b", "q"),
+               pod("quiet", "r"), configmap("a", "cm", labels=out), pv("pv-1")]  # fmt: skip
+    _, told, skipped = explained(objects, excluded_namespaces=["b*"])
+    assert ("pods b/q", "namespace b is in excluded namespaces (b*)") in told
+    assert ("pods quiet/r", "namespace quiet is labelled velero.io/exclude-from-backup=true") in told
+    assert ("configmaps a/cm", "has label velero.io/exclude-from-backup=true") in told
+    assert skipped["persistentvolumes"].startswith("cluster-scoped")
+    _, told, skipped = explained(objects, included_namespaces=["a"], excluded_resources=["configmaps"],
+                                 include_cluster_resources=False)  # fmt: skip
+    assert skipped["configmaps"] == "in excluded resources"
+    assert skipped["persistentvolumes"] == "cluster-scoped, and include-cluster-resources is false"
+    assert skipped["volumesnapshots.snapshot.storage.k8s.io"].endswith("(auto-excluded type)")
+
+
+def test_a_label_selector_s_leftovers_are_named_and_the_selected_items_keep_their_order():
+    objects = [namespace("a"), pod("a", "x", labels={"app": "x"}), pod("a", "y", labels={"app": "y"}),
+               pod("a", "z", labels={"app": "z"})]  # fmt: skip
+    kept, told, _ = explained(objects, or_label_selectors=["app=z", "app=x"])
+    assert kept == collected(plan(objects, or_label_selectors=["app=z", "app=x"]))
+    assert ("pods a/y", "matches no label selector (app=z or app=x)") in told
+    _, told, _ = explained(objects, label_selector="app=x")
+    assert ("pods a/z", "does not match the label selector app=x") in told
+
+
+def test_a_type_the_resource_policy_excludes_says_so():
+    policy = "version: v1\nincludeExcludePolicy:\n  excludedNamespaceScopedResources: [configmaps]\n"
+    objects = [namespace("a"), configmap("a", "cm"), pod("a", "p")]
+    kept, _, skipped = explained(objects, resource_policy=policy)
+    assert "configmaps a/cm" not in kept
+    assert (
+        skipped["configmaps"] == "excluded by the resource policy's includeExcludePolicy (namespace-scoped)"
+    )
+    _, _, skipped = explained(objects, excluded_namespace_scoped_resources=["configmaps"])
+    assert skipped["configmaps"] == "in excluded namespace-scoped resources"

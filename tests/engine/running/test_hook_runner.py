@@ -1,6 +1,5 @@
 """Running a block's exec hooks: pre-hooks, then the items, then post-hooks; how failures count."""
 
-
 from backups.engine.log import BackupLog
 from backups.engine.running.hook_runner import OUTPUT_LIMIT, run_block_hooks
 from backups.engine.running.hook_spec import ExecHook
@@ -170,3 +169,41 @@ def test_exec_without_exit_code_is_a_failure():
     executor = FakeExecutor({("db", "x"): Result(exit_code=None)})
     (result,) = run_block_hooks(block_pods("db"), "pre", hooks, executor, BackupLog()).results
     assert result.failed and result.error == "command did not report an exit code"
+
+
+def test_concurrent_pods_fail_and_fail_block_as_sequential_ones_in_pod_order():
+    """Several pods at once change only the timing: the same hooks run (each pod's in order), the
+    same pods fail or get post-hooks, and results and log lines come out in pod order."""
+    hooks = block_spec(
+        {
+            "ok": [("a", None), ("a2", None)],
+            "soft": [("b", "Continue")],
+            "db": [("c", "FailBlock"), ("c2", None)],
+        }
+    )
+    outcomes = {}
+    for at_once in (1, 4):
+        executor, log = FakeExecutor({("soft", "b"): FAILED, ("db", "c"): FAILED}), BackupLog()
+        passed = []
+        pre = run_block_hooks(
+            block_pods("ok", "soft", "db"),
+            "pre",
+            hooks,
+            executor,
+            log,
+            on_passed=passed.append,
+            concurrency=at_once,
+        )
+        ran = executor.ran()
+        assert ran.index(("ok", "a")) < ran.index(("ok", "a2"))
+        assert sorted(ran) == [("db", "c"), ("ok", "a"), ("ok", "a2"), ("soft", "b")]
+        assert sorted(p["metadata"]["name"] for p in passed) == ["ok", "soft"]
+        outcomes[at_once] = (
+            [(r.pod, r.command, r.skipped_reason) for r in pre.results],
+            pre.failed_pods,
+            pre.fail_block,
+            [p["metadata"]["name"] for p in pre.post_pods],
+            [(e.level, e.name, e.message.split(" succeeded")[0]) for e in log.entries],
+        )
+    assert outcomes[4] == outcomes[1]
+    assert outcomes[4][1:4] == ([("shop", "db")], True, ["ok", "soft"])

@@ -12,6 +12,7 @@ from backups.engine.running.hook_spec import (
     DEFAULT_TIMEOUT,
     FROM_ANNOTATION,
     HookSpecError,
+    hook_warnings,
     hooks_for_pod,
     parse_resource_hooks,
 )
@@ -294,8 +295,37 @@ def test_spec_resource_names_resolve_through_discovery():
         [{"name": "h", "includedResources": ["Pod"], "pre": [exec_entry("x")]}], table
     )
     assert hooks[0].included_resources == ["pods"]
-    with pytest.raises(HookSpecError, match="'h'.*includedResources.*widgets"):
-        parse_resource_hooks([{"name": "h", "includedResources": ["widgets"]}], table)
+    assert hooks[0].warnings == []
+
+
+def test_an_unknown_resource_name_is_kept_matches_nothing_and_is_a_warning():
+    """As Velero's GetResourceIncludesExcludes: the name is kept as given (dropping it would turn
+    the include list into "everything"), so the hook applies to no pod."""
+    table = ResourceTable([ResourceInfo("", "v1", "pods", "Pod", True, ("po",), singular="pod")])
+    (hook,) = parse_resource_hooks(
+        [
+            {
+                "name": "h",
+                "includedResources": ["Widgets"],
+                "excludedResources": ["gadgets"],
+                "pre": [exec_entry("x")],
+            }
+        ],
+        table,
+    )
+    assert hook.included_resources == ["Widgets"]
+    assert hook.excluded_resources == ["gadgets"]
+    assert hooks_for_pod(annotated("shop", "p"), "pre", [hook])[0] == []
+    assert hook_warnings([hook]) == [
+        "unknown resource 'Widgets' in hook 'h' includedResources: the cluster does not serve it, "
+        "so it matches nothing",
+        "unknown resource 'gadgets' in hook 'h' excludedResources: the cluster does not serve it, "
+        "so it matches nothing",
+    ]
+    (excluding,) = parse_resource_hooks(
+        [{"name": "h", "excludedResources": ["gadgets"], "pre": [exec_entry("x")]}], table
+    )
+    assert len(hooks_for_pod(annotated("shop", "p"), "pre", [excluding])[0]) == 1
 
 
 def test_all_applicable_spec_hooks_run_in_spec_order():

@@ -231,7 +231,7 @@ def test_assembly_refuses_a_member_given_twice_or_not_gzip(tmp_path):
     junk.write_bytes(b"not gzip")
     with pytest.raises(ValueError, match="gzip"):
         assemble_tarball([member, str(junk)], str(tmp_path / "b.tar.gz"))
-    assert sorted(os.listdir(tmp_path)) == ["junk", "m"]  # no tarball, no temp left behind
+    assert sorted(os.listdir(tmp_path)) == ["junk", "m", "m.entries"]  # no tarball, no temp left behind
 
 
 def test_assembly_replaces_an_existing_tarball_atomically(tmp_path):
