@@ -108,7 +108,7 @@ RESTORE_PARTIALS = [
     "backups/partials/restore_tiers.html",
     "backups/partials/restore_results.html",
     "backups/partials/hooks.html",
-    "backups/partials/log_tail.html",
+    "backups/partials/restore_log.html",
 ]
 
 
