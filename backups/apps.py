@@ -18,6 +18,11 @@ class BackupsConfig(AppConfig):
         _import_channel_layer_backend()
         _keep_counters_of_deleted_backups()
 
+        from backups.services import sign_ins, users
+
+        sign_ins.connect()  # the audit trail's sign-ins, and users changed outside Settings
+        users.connect()
+
 
 def _keep_counters_of_deleted_backups() -> None:
     """A deleted backup's share of the metrics counters moves into the tally in the deleting
