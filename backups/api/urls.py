@@ -28,6 +28,7 @@ urlpatterns = [
     path("previews/", preview_views.PreviewCreate.as_view(), name="previews"),
     path("previews/<str:token>/", preview_views.PreviewDetail.as_view(), name="preview"),
     path("previews/<str:token>/blocks/", preview_views.PreviewBlocks.as_view(), name="preview_blocks"),
+    path("previews/<str:token>/excluded/", preview_views.PreviewExcluded.as_view(), name="preview_excluded"),
     path("locations/", catalog_views.LocationList.as_view(), name="locations"),
     path("locations/<id:pk>/", catalog_views.LocationDetail.as_view(), name="location"),
     path("clusters/", catalog_views.ClusterList.as_view(), name="clusters"),
