@@ -283,9 +283,12 @@ def hook_work_left(backup: Backup, now: float) -> HookWork | None:
     left_running = [
         max(0.0, per_pod - (now - float((b.step_detail or {}).get("since") or now))) for b in running
     ]
-    waiting = max(0, hooked - started - len(running))
+    # pods of the blocks running now: their hooks began (hook runs are recorded with their batch)
+    active = BlockRun.objects.filter(backup=backup, state__in=RUNNING_STATES, pods__gt=0)
+    in_flight = min(max(0, hooked - started), active.aggregate(pods=Sum("pods"))["pods"] or 0)
+    waiting = max(0, hooked - started - in_flight)
     return HookWork(
-        pods_left=waiting + len(running),
+        pods_left=waiting + in_flight,
         seconds=waiting * per_pod + sum(left_running),
         longest_running_left=max(left_running, default=0.0),
     )
