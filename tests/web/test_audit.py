@@ -309,3 +309,22 @@ def test_the_api_records_the_tokens_user(client, make_user, make_backup, cluster
     api_tokens.revoke(row)
     api_tokens.revoke(row)
     assert only(audit.TOKEN_REVOKED).details["prefix"] == row.prefix
+
+
+def test_settings_user_management_is_recorded_without_passwords(admin, make_user):
+    response = admin.post("/settings/users/new/", {"username": "newbie", "role": "operator"})
+    shown = response.content.decode()
+    created = [e for e in entries(audit.USER_CREATED) if e.object_name == "newbie"]
+    assert len(created) == 1 and created[0].details == {"role": "operator", "one_time_password": True}
+    groups = [e for e in entries(audit.USER_GROUPS) if e.object_name == "newbie"]
+    assert created[0].username == "ada" and not groups  # one entry, not one per group
+    newbie = User.objects.get(username="newbie")
+    admin.post(f"/settings/users/{newbie.pk}/active/", {"active": "0"})
+    admin.post(f"/settings/users/{newbie.pk}/active/", {"active": "1"})
+    assert [e.object_name for e in entries(audit.USER_DISABLED) + entries(audit.USER_ENABLED)] == [
+        "newbie"
+    ] * 2
+    admin.post(f"/settings/users/{newbie.pk}/password/", {"password": "Chosen-Pass-55"})
+    assert only(audit.USER_PASSWORD).details == {"one_time": False}
+    dumped = json.dumps([e.details for e in AuditEntry.objects.all()])
+    assert "Chosen-Pass-55" not in dumped and "one-time-password" in shown
