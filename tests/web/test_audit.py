@@ -328,3 +328,19 @@ def test_settings_user_management_is_recorded_without_passwords(admin, make_user
     assert only(audit.USER_PASSWORD).details == {"one_time": False}
     dumped = json.dumps([e.details for e in AuditEntry.objects.all()])
     assert "Chosen-Pass-55" not in dumped and "one-time-password" in shown
+
+
+def test_a_definition_deleted_through_the_api_is_recorded(client, make_user, cluster):
+    from backups.services import api_tokens
+
+    _, token = api_tokens.create_token(make_user("operator", "bot"), "cleanup")
+    definition = BackupDefinition.objects.create(name="old-def", cluster=cluster)
+    response = client.delete(f"/api/v1/definitions/{definition.pk}/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 204
+    deleted = only(audit.DEFINITION_DELETED)
+    assert (deleted.object_name, deleted.object_id, deleted.username, deleted.via) == (
+        "old-def",
+        str(definition.pk),
+        "bot",
+        "api",
+    )
