@@ -33,6 +33,7 @@ OPTION_FIELDS = (
     "csi_snapshot_timeout",
     "volume_group_label_key",
     "workers",
+    "hooks_concurrency",
 )
 
 
@@ -99,6 +100,13 @@ class OptionsSerializer(StrictSerializer):
     )
     workers = serializers.IntegerField(
         required=False, default=4, help_text="Lanes running its blocks (1 to 64)."
+    )
+    hooks_concurrency = serializers.ChoiceField(
+        choices=["concurrent", "sequential"],
+        required=False,
+        default="concurrent",
+        help_text="The hooks of a block's pods at once, each pod's in order, or pod after pod (Velero's "
+        "order). Veloweb's own: not in velero-backup.json.",
     )
     storage_location = serializers.SlugRelatedField(
         slug_field="name",
@@ -223,6 +231,7 @@ class OptionsOut(serializers.Serializer):
     csi_snapshot_timeout = serializers.CharField()
     volume_group_label_key = serializers.CharField()
     workers = serializers.IntegerField()
+    hooks_concurrency = serializers.CharField()
     storage_location = serializers.CharField(source="storage_location.name", allow_null=True, default=None)
 
 
@@ -265,7 +274,7 @@ class BlockSerializer(serializers.ModelSerializer):
         model = BlockRun
         fields = [
             "index", "batch", "state", "item_count", "first_item", "pods", "attempts",
-            "items_written", "items_skipped", "errors", "warnings", "started", "finished",
+            "items_written", "snapshot_objects", "items_skipped", "errors", "warnings", "started", "finished",
         ]  # fmt: skip
 
 

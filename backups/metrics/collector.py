@@ -34,7 +34,6 @@ from backups.models import (
     BackupDefinition,
     BlockBatch,
     BlockRun,
-    HookRun,
     OwedPostHooks,
     StorageLocation,
 )
@@ -104,11 +103,12 @@ class DatabaseCollector(Collector):
 
 
 def live_counters() -> dict[counts.Key, float]:
+    """The counters of the rows kept: every backup's outcome, and the run rows of the backups
+    not folded into the tally yet (running ones, and ended ones beyond this scrape's fold)."""
+    tally.fold_ended()
     return {
         **counts.backup_counters(Backup.objects.all()),
-        **counts.block_counters(BlockRun.objects.all()),
-        **counts.hook_counters(HookRun.objects.all()),
-        **counts.handover_counters(BlockBatch.objects.all()),
+        **counts.run_row_counters(Backup.objects.filter(metrics_folded=False)),
     }
 
 
@@ -223,12 +223,15 @@ def veloweb_metrics(values: dict[counts.Key, float]) -> Iterator[Metric]:
     running = GaugeMetricFamily(
         "veloweb_running_blocks", "ItemBlocks running now (hooks, items or snapshots)"
     )
-    running.add_metric([], BlockRun.objects.filter(state__in=RUNNING_BLOCK_STATES).count())
+    running_backups = Backup.objects.filter(phase__in=Backup.RUNNING).values("pk")  # by index, not a scan
+    blocks = BlockRun.objects.filter(backup__in=running_backups, state__in=RUNNING_BLOCK_STATES)
+    running.add_metric([], blocks.count())
     yield running
     lanes = GaugeMetricFamily(
         "veloweb_lanes_busy", "Lanes running a batch now (batches in the running state)"
     )
-    lanes.add_metric([], BlockBatch.objects.filter(state=BlockBatch.State.RUNNING).count())
+    batches = BlockBatch.objects.filter(backup__in=running_backups, state=BlockBatch.State.RUNNING)
+    lanes.add_metric([], batches.count())
     yield lanes
     handovers = CounterMetricFamily(
         "veloweb_lease_handovers_total",

@@ -97,6 +97,7 @@ def phase_class(phase: str) -> str:
         "ReadyToStart": "run",
         "Cancelling": "run",
         "Cancelled": "cancelled",
+        "New": "run",
     }.get(phase, "idle")
 
 
@@ -109,6 +110,9 @@ def role_of(user) -> str:
 
 
 @register.filter
+def get_item(mapping, key):
+    """`mapping[key]`, or None (a dry run's counts by action)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
 def audit_details(details) -> str:
     """An audit entry's details as compact JSON, cut at 300 characters (the export has them whole)."""
     import json

@@ -30,6 +30,24 @@ def finished_backup(stack_env):
 
 
 @pytest.fixture(scope="module")
+def finished_restore(stack_env, finished_backup, tmp_path_factory):
+    """The backup restored into an empty emulator of its own: a restore page with tiers."""
+    from emulator import KubeEmulator
+    from tests.browser.conftest import manage
+
+    with KubeEmulator([]) as emulator:
+        kubeconfig = emulator.write_kubeconfig(str(tmp_path_factory.mktemp("a11y-kube") / "kubeconfig"))
+        manage(stack_env, "cluster", "add", "a11y-target", "--kubeconfig", kubeconfig)
+        manage(
+            stack_env, "restore", "create", "a11y-r", "--from-backup", "a11y-1", "--cluster", "a11y-target",
+            "--wait", "--timeout", "180", timeout=240,
+        )  # fmt: skip
+        code = "from backups.models import Restore as R; print('ID', R.objects.get(name='a11y-r').pk)"
+        out = shell(stack_env, code)
+        yield int(re.search(r"ID (\d+)", out).group(1))
+
+
+@pytest.fixture(scope="module")
 def admin_context(browser, live_server_url, stack_env):
     """A signed-in admin whose pages accept axe's script (the CSP would refuse it)."""
     shell(
@@ -87,8 +105,11 @@ def overflow(page) -> int:
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
 
 
-def pages(backup_id: int, location_id: int) -> dict[str, str]:
+def pages(backup_id: int, location_id: int, restore_id: int) -> dict[str, str]:
     return {
+        "restores": "/restores/",
+        "restore-form": f"/backups/{backup_id}/restore/",
+        "restore-detail": f"/restores/{restore_id}/",
         "location": f"/locations/{location_id}/",
         "history": "/",
         "new-backup": "/backups/new/",
@@ -136,7 +157,7 @@ def check_once(page, name: str, problems: list[str]) -> None:
 
 
 def test_every_page_passes_axe_and_fits_a_phone(
-    admin_context, finished_backup, notification_target, live_server_url, browser
+    admin_context, finished_backup, finished_restore, notification_target, live_server_url, browser
 ):
     problems: list[str] = []
     page = admin_context.new_page()
@@ -146,7 +167,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.wait_for_selector("#new-token")
     check_once(page, "api-token-created", problems)
     every = {
-        **pages(*finished_backup),
+        **pages(*finished_backup, finished_restore),
         "notification-edit": f"/settings/notifications/{notification_target}/",
     }
     for name, url in every.items():
@@ -168,6 +189,11 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.locator("#preview-body a[href*='/blocks/']").first.click()
     page.wait_for_selector("#block-graph[data-ready]", timeout=15_000)
     check(page, "preview-block", problems)
+
+    page.goto(f"/backups/{finished_backup[0]}/restore/")  # a dry run of restoring it into the cluster
+    page.click("#dry-run-button")
+    page.wait_for_url(re.compile(r"/restores/dry-runs/"), timeout=60_000)
+    check(page, "restore-dry-run", problems)
     page.close()
 
     page = admin_context.new_page()  # on a phone the menu folds behind its button

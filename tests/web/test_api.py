@@ -185,11 +185,12 @@ def test_create_a_backup_and_back_up_now(api, token_for, cluster, location):
     status, body, _ = api(
         "POST", "/backups/", operator,
         {"cluster": "sample", "name": "shop-1", "included_namespaces": ["shop"], "ttl": "24h0m0s",
-         "workers": 2},
+         "workers": 2, "hooks_concurrency": "sequential"},
     )  # fmt: skip
     assert status == 201, body
     assert body["name"] == "shop-1" and body["phase"] in ("Queued", "ReadyToStart")
     assert body["options"]["included_namespaces"] == ["shop"] and body["options"]["workers"] == 2
+    assert body["options"]["hooks_concurrency"] == "sequential"
     assert body["storage_location"] == "here" and body["cluster"] == "sample"
     assert set(body["progress"]) >= {"items_done", "items_total", "percent", "eta_seconds"}
     status, body, _ = api("POST", "/backups/", operator, {"cluster": "sample", "name": "shop-1"})
@@ -205,6 +206,7 @@ def test_create_a_backup_and_back_up_now(api, token_for, cluster, location):
         ({"ttl": "forever"}, ["ttl"]),
         ({"included_namespaces": "shop"}, ["included_namespaces"]),
         ({"workers": 0}, ["workers"]),
+        ({"hooks_concurrency": "whenever"}, ["hooks_concurrency"]),
         ({"label_selector": "app=web", "or_label_selectors": ["tier=db"]}, ["or_label_selectors"]),
         (
             {"included_resources": ["pods"], "included_cluster_scoped_resources": ["*"]},

@@ -229,3 +229,29 @@ def test_veloweb_figures(client, open_metrics, make_backup):
     assert sample(families, "veloweb_longest_freeze_seconds") == pytest.approx(42, abs=5)
     assert sample(families, "veloweb_backups", phase="InProgress") == 1
     assert sample(families, "veloweb_queue_depth", queue="blocks") >= 0
+
+
+def test_ended_backups_are_folded_into_the_tally_once(client, open_metrics, make_backup, tmp_path):
+    """A scrape moves an ended backup's block and hook counts into the tally (later scrapes read
+    only running backups' rows); deleting it afterwards does not count them twice."""
+    location = StorageLocation.objects.create(name="here", path=str(tmp_path))
+    location.store().check(create=True)
+    done = ended(make_backup, "f-1", Phase.COMPLETED, 5, storage_location=location)
+    running = make_backup("f-2", phase=Phase.IN_PROGRESS, attempt=1, started=timezone.now())
+    for backup in (done, running):
+        BlockRun.objects.create(
+            backup=backup, index=0, batch=0, item_count=1, first_item="x", state="done",
+            started=done.started, finished=done.started + timedelta(seconds=2),
+        )  # fmt: skip
+    name = "veloweb_block_duration_seconds"
+    first = scrape(client)
+    assert (
+        Backup.objects.get(pk=done.pk).metrics_folded and not Backup.objects.get(pk=running.pk).metrics_folded
+    )
+    assert sample(first, name, f"{name}_count") == 2
+    assert sample(scrape(client), name, f"{name}_count") == 2  # folded once, read once
+    backup_services.delete_backup(Backup.objects.get(pk=done.pk))
+    after = scrape(client)
+    assert sample(after, name, f"{name}_count") == 2
+    assert sample(after, name, f"{name}_bucket", le="5.0") == 2
+    assert sample(after, "velero_backup_success", "velero_backup_success_total", schedule="") == 1

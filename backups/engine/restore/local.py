@@ -100,6 +100,9 @@ def run_local_restore(
                 created = [o.item.name for o in tier_outcomes if o.result in (CREATED, UPDATED)]
                 wait_for_crds(created, ctx, timeout=crd_timeout)
             tier_seconds.append((tier.name, len(items), time.monotonic() - t0))
+            if items:  # one line per tier, not per item: the log of 300,000 items stays small
+                done = sum(1 for o in tier_outcomes if o.result in (CREATED, UPDATED))
+                ctx.log.info(f"tier {tier.name}: restored {done} of {len(items)} items")
             if keep_outcomes:
                 outcomes.extend(tier_outcomes)
         hooks: list[HookRun] = []

@@ -32,12 +32,12 @@ def write_gzip_json(path: str, data, *, pretty: bool = False) -> int:
     return os.path.getsize(path)
 
 
-def write_log_lines(path: str, entries: Iterable[LogEntry], backup: str) -> int:
+def write_log_lines(path: str, entries: Iterable[LogEntry], backup: str, run_field: str = "backup") -> int:
     """The backup log (`<name>-logs.gz`): gzip text in Velero's logrus format (`log_text`), one
     line per entry, written atomically."""
     with _written_atomically(path) as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            for line in format_lines(entries, backup):
+            for line in format_lines(entries, backup, run_field):
                 gz.write(line)
     return os.path.getsize(path)
 

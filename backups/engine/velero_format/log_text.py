@@ -52,9 +52,12 @@ def log_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
-def format_line(entry: LogEntry, backup: str, namespace: str = VELERO_NAMESPACE) -> str:
-    """One log line (no newline) for `entry` of backup `backup`."""
-    fields = {"backup": f"{namespace}/{backup}" if backup else ""}
+def format_line(
+    entry: LogEntry, backup: str, namespace: str = VELERO_NAMESPACE, run_field: str = "backup"
+) -> str:
+    """One log line (no newline) for `entry` of backup `backup` (of the restore of that name with
+    `run_field="restore"`: Velero's restore log names its restore the same way)."""
+    fields = {run_field: f"{namespace}/{backup}" if backup else ""}
     for key, value in (
         ("logSource", entry.source),
         ("resource", entry.resource),
@@ -69,9 +72,9 @@ def format_line(entry: LogEntry, backup: str, namespace: str = VELERO_NAMESPACE)
     return " ".join(parts)
 
 
-def format_lines(entries: Iterable[LogEntry], backup: str) -> Iterator[bytes]:
+def format_lines(entries: Iterable[LogEntry], backup: str, run_field: str = "backup") -> Iterator[bytes]:
     for entry in entries:
-        yield (format_line(entry, backup) + "\n").encode("utf-8")
+        yield (format_line(entry, backup, run_field=run_field) + "\n").encode("utf-8")
 
 
 _GO_UNESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
