@@ -28,6 +28,7 @@ from backups.runs import queues, restore_ops
 from backups.runs.kinds import RESTORE
 from backups.runs.restore_planning import RESTORABLE, fetch_contents
 from backups.runs.staging import Staging
+from backups.services import audit
 from backups.validation import (
     BACKUP_NAME_MAX,
     UnstorableValue,
@@ -120,6 +121,10 @@ def create_restore(
             return winner
         raise RestoreExists(f"a restore named {name!r} already exists") from None
     log.info("restore %s of backup %s into cluster %s: %s", name, backup.name, cluster.name, restore.phase)
+    details = {"backup": backup.name, "cluster": cluster.name, "phase": restore.phase}
+    if restore.validation_errors:
+        details["validation_errors"] = restore.validation_errors
+    audit.record(audit.RESTORE_CREATED, restore, details=details)
     return restore
 
 
@@ -216,8 +221,14 @@ def delete_restore(restore: Restore) -> None:
         for kind in ("log", "results", "resource-list"):
             store.delete(restore_file_key(kind, restore.name))
     Staging.of_restore(restore).remove()
+    pk, phase = restore.pk, restore.phase
     restore.delete()
+    audit.record(audit.RESTORE_DELETED, restore, object_id=str(pk), details={"phase": phase})
 
 
 def cancel_restore(restore: Restore, by: str = ""):
-    return restore_ops.request_cancel(restore, by=by)
+    """Cancel a restore (`runs.restore_ops.request_cancel`); recorded when it changed something."""
+    outcome = restore_ops.request_cancel(restore, by=by)
+    if outcome.changed:
+        audit.record(audit.RESTORE_CANCELLED, restore, details={"message": outcome.message})
+    return outcome
