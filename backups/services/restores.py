@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.restore import BackupReadError, RestorePlan, plan_restore
 from backups.engine.source import SourceError
 from backups.engine.storage import StorageError
@@ -125,6 +126,8 @@ def create_restore(
     if restore.validation_errors:
         details["validation_errors"] = restore.validation_errors
     audit.record(audit.RESTORE_CREATED, restore, details=details)
+    if problems:
+        notices.restore_ended(restore.pk)  # FailedValidation: it ended as it was made
     return restore
 
 
