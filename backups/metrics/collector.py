@@ -11,8 +11,9 @@ How each of Velero's figures maps onto Veloweb's rows:
   ended backup, the last successful timestamp from its latest Completed one;
 - velero_csi_snapshot_*_total{schedule, backupName}: each ended backup that took CSI snapshots;
 - velero_backup_location_status_gauge: each checked location's last check (1 available).
-Velero's native volume snapshots do not exist here: their counters stay at zero. Restores are not
-run by Veloweb yet: velero_restore_* are absent.
+Velero's native volume snapshots do not exist here: their counters stay at zero. Restores:
+velero_restore_total and the per-outcome counters, all under schedule "" (a restore names a
+backup, not a schedule: Velero's spec.scheduleName is set only by --from-schedule).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from backups.models import (
     BlockBatch,
     BlockRun,
     OwedPostHooks,
+    Restore,
     StorageLocation,
 )
 
@@ -55,6 +57,13 @@ VELERO_COUNTERS = {
     "velero_volume_snapshot_attempt_total": "Total number of attempted volume snapshots",
     "velero_volume_snapshot_success_total": "Total number of successful volume snapshots",
     "velero_volume_snapshot_failure_total": "Total number of failed volume snapshots",
+}
+RESTORE_COUNTERS = {
+    "velero_restore_attempt_total": "Total number of attempted restores",
+    "velero_restore_success_total": "Total number of successful restores",
+    "velero_restore_partial_failure_total": "Total number of partially failed restores",
+    "velero_restore_failed_total": "Total number of failed restores",
+    "velero_restore_validation_failed_total": "Total number of failed restores failing validations",
 }
 CSI_COUNTERS = {
     "velero_csi_snapshot_attempt_total": "Total number of CSI attempted volume snapshots",
@@ -109,6 +118,7 @@ def live_counters() -> dict[counts.Key, float]:
     return {
         **counts.backup_counters(Backup.objects.all()),
         **counts.run_row_counters(Backup.objects.filter(metrics_folded=False)),
+        **counts.restore_counters(Restore.objects.all()),
     }
 
 
@@ -139,6 +149,14 @@ def velero_metrics(values: dict[counts.Key, float], schedules: dict[str, str]) -
             family.add_metric([schedule], value)
         yield family
     yield from csi_counters(known)
+    restores = GaugeMetricFamily("velero_restore_total", "Current number of existent restores")
+    restores.add_metric([], Restore.objects.count())
+    yield restores
+    for name, help_text in RESTORE_COUNTERS.items():  # "" has the counts; schedules their zero series
+        family = CounterMetricFamily(name, help_text, labels=[SCHEDULE])
+        for schedule in sorted(known):
+            family.add_metric([schedule], values.get((name, schedule, ""), 0.0))
+        yield family
     status = GaugeMetricFamily(
         "velero_backup_location_status_gauge",
         "The status of backup location.  A value of 1 is available, 0 is unavailable",

@@ -255,3 +255,34 @@ def test_ended_backups_are_folded_into_the_tally_once(client, open_metrics, make
     assert sample(after, name, f"{name}_count") == 2
     assert sample(after, name, f"{name}_bucket", le="5.0") == 2
     assert sample(after, "velero_backup_success", "velero_backup_success_total", schedule="") == 1
+
+
+def test_velero_s_restore_counters_come_from_restore_rows(client, open_metrics, make_backup, cluster):
+    """velero_restore_total and the outcome counters (a validation failure is an attempt too, as
+    Velero's restore controller counts it), kept when a restore is deleted."""
+    from backups.models import Restore
+
+    backup = make_backup("src-1", phase=Phase.COMPLETED)
+    phases = {
+        "r-ok": "Completed",
+        "r-part": "PartiallyFailed",
+        "r-bad": "Failed",
+        "r-invalid": "FailedValidation",
+    }
+    for name, phase in phases.items():
+        Restore.objects.create(
+            name=name, backup=backup, backup_name=backup.name, cluster=cluster, phase=phase,
+            attempt=0 if phase == "FailedValidation" else 1,
+        )  # fmt: skip
+    Restore.objects.create(name="r-new", backup=backup, backup_name=backup.name, cluster=cluster)
+    families = scrape(client)
+    assert sample(families, "velero_restore_total") == 5
+    expected = {"attempt": 4, "success": 1, "partial_failure": 1, "failed": 1, "validation_failed": 1}
+    for what, value in expected.items():
+        family = f"velero_restore_{what}"
+        assert sample(families, family, f"{family}_total", schedule="") == value, what
+    Restore.objects.get(name="r-ok").delete()
+    after = scrape(client)
+    assert sample(after, "velero_restore_total") == 4
+    assert sample(after, "velero_restore_success", "velero_restore_success_total", schedule="") == 1
+    assert sample(after, "velero_restore_attempt", "velero_restore_attempt_total", schedule="") == 4
