@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import django_rq
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -239,32 +239,36 @@ def veloweb_metrics(values: dict[counts.Key, float]) -> Iterator[Metric]:
         depth.add_metric([queue], django_rq.get_queue(queue).count)
     yield depth
     running = GaugeMetricFamily(
-        "veloweb_running_blocks", "ItemBlocks running now (hooks, items or snapshots)"
+        "veloweb_running_blocks", "Blocks of backups and restores running now (hooks, items or snapshots)"
     )
-    running_backups = Backup.objects.filter(phase__in=Backup.RUNNING).values("pk")  # by index, not a scan
-    blocks = BlockRun.objects.filter(backup__in=running_backups, state__in=RUNNING_BLOCK_STATES)
+    # the runs' rows by their run's phase (indexed), not a scan of every block kept
+    running_backups = Backup.objects.filter(phase__in=Backup.RUNNING).values("pk")
+    running_restores = Restore.objects.filter(phase__in=Restore.RUNNING).values("pk")
+    of_running = Q(backup__in=running_backups) | Q(restore__in=running_restores)
+    blocks = BlockRun.objects.filter(of_running, state__in=RUNNING_BLOCK_STATES)
     running.add_metric([], blocks.count())
     yield running
-    lanes = GaugeMetricFamily(
-        "veloweb_lanes_busy", "Lanes running a batch now (batches in the running state)"
-    )
-    batches = BlockBatch.objects.filter(backup__in=running_backups, state=BlockBatch.State.RUNNING)
+    lanes = GaugeMetricFamily("veloweb_lanes_busy", "Lanes running a batch of a backup or restore now")
+    batches = BlockBatch.objects.filter(of_running, state=BlockBatch.State.RUNNING)
     lanes.add_metric([], batches.count())
     yield lanes
     handovers = CounterMetricFamily(
         "veloweb_lease_handovers_total",
-        "Batches taken over by another job after their lease lapsed or job died",
+        "Backup batches taken over by another job after their lease lapsed or job died",
     )
     handovers.add_metric([], values.get(("veloweb_lease_handovers_total", "", ""), 0.0))
     yield handovers
     yield plain_histogram(
         values,
         "veloweb_block_duration_seconds",
-        "Time an ItemBlock took, hooks included",
+        "Time a backup's ItemBlock took, hooks included",
         counts.BLOCK_DURATION_BUCKETS,
     )
     yield plain_histogram(
-        values, "veloweb_hook_duration_seconds", "Time a hook command took", counts.HOOK_DURATION_BUCKETS
+        values,
+        "veloweb_hook_duration_seconds",
+        "Time a backup hook command took",
+        counts.HOOK_DURATION_BUCKETS,
     )
     freeze = GaugeMetricFamily(
         "veloweb_longest_freeze_seconds",

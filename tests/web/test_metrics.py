@@ -224,8 +224,18 @@ def test_veloweb_figures(client, open_metrics, make_backup):
         backup=backup, block_index=0, batch=0, job_id="j", worker="w",
         created=timezone.now() - timedelta(seconds=42),
     )  # fmt: skip
+    from backups.models import Restore
+
+    source = make_backup("src-r", phase=Phase.COMPLETED)
+    restore = Restore.objects.create(
+        name="rs-1", backup=source, backup_name=source.name, cluster=source.cluster, phase="InProgress"
+    )
+    BlockRun.objects.create(
+        run_kind="restore", run_id=restore.pk, restore=restore, index=0, batch=0, item_count=1,
+        first_item="configmaps shop/a", state="items",
+    )  # fmt: skip
     families = scrape(client)
-    assert sample(families, "veloweb_running_blocks") == 1
+    assert sample(families, "veloweb_running_blocks") == 2  # a backup's block and a restore's
     assert sample(families, "veloweb_longest_freeze_seconds") == pytest.approx(42, abs=5)
     assert sample(families, "veloweb_backups", phase="InProgress") == 1
     assert sample(families, "veloweb_queue_depth", queue="blocks") >= 0
