@@ -442,6 +442,8 @@ def test_the_openapi_schema_is_valid_and_covers_every_endpoint(client, db):
         )
         templated = templated.replace("0123456789abcdef0123456789abcdef", "{token}")
         assert f"{API}{templated}" in paths, templated
+    for path in ("/restores/", "/restores/{id}/", "/restores/{id}/cancel/"):
+        assert f"{API}{path}" in paths, path
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     create = schema["paths"][f"{API}/backups/"]["post"]
     assert {"201", "400", "401", "403", "409"} <= set(create["responses"])
