@@ -363,6 +363,13 @@ class PreviewBlockSerializer(serializers.Serializer):
     first = serializers.CharField()
     items = serializers.ListField(child=serializers.ListField(), help_text="[key, reason, parent] per item.")
     hooks = serializers.ListField(child=serializers.DictField())
+    adds = serializers.IntegerField(help_text="Snapshot objects the block adds at run time.")
+
+
+class PreviewExcludedSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    key = serializers.CharField()
+    reason = serializers.CharField(help_text="The rule that leaves the item out.")
 
 
 class ErrorDetail(serializers.Serializer):

@@ -28,6 +28,7 @@ urlpatterns = [
     path("previews/", preview_views.PreviewCreate.as_view(), name="previews"),
     path("previews/<str:token>/", preview_views.PreviewDetail.as_view(), name="preview"),
     path("previews/<str:token>/blocks/", preview_views.PreviewBlocks.as_view(), name="preview_blocks"),
+    path("previews/<str:token>/excluded/", preview_views.PreviewExcluded.as_view(), name="preview_excluded"),
     path("restores/", restore_views.RestoreList.as_view(), name="restores"),
     path("restores/<id:pk>/", restore_views.RestoreDetail.as_view(), name="restore"),
     path("restores/<id:pk>/cancel/", restore_views.RestoreCancel.as_view(), name="restore_cancel"),
