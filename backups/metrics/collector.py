@@ -112,14 +112,16 @@ class DatabaseCollector(Collector):
 
 
 def live_counters() -> dict[counts.Key, float]:
-    """The counters of the rows kept: every backup's outcome, and the run rows of the backups
-    not folded into the tally yet (running ones, and ended ones beyond this scrape's fold)."""
+    """The counters of the rows kept: every backup's and restore's outcome, and the run rows of
+    the backups and restores not folded into the tally yet (running ones, and ended ones beyond
+    this scrape's fold)."""
     tally.fold_ended()
-    return {
-        **counts.backup_counters(Backup.objects.all()),
-        **counts.run_row_counters(Backup.objects.filter(metrics_folded=False)),
-        **counts.restore_counters(Restore.objects.all()),
-    }
+    return counts.summed(
+        counts.backup_counters(Backup.objects.all()),
+        counts.restore_counters(Restore.objects.all()),
+        counts.run_row_counters(Backup.objects.filter(metrics_folded=False)),
+        counts.run_row_counters(Restore.objects.filter(metrics_folded=False)),
+    )
 
 
 def scheduled_definitions() -> dict[str, str]:
@@ -254,20 +256,20 @@ def veloweb_metrics(values: dict[counts.Key, float]) -> Iterator[Metric]:
     yield lanes
     handovers = CounterMetricFamily(
         "veloweb_lease_handovers_total",
-        "Backup batches taken over by another job after their lease lapsed or job died",
+        "Batches taken over by another job after their lease lapsed or job died",
     )
     handovers.add_metric([], values.get(("veloweb_lease_handovers_total", "", ""), 0.0))
     yield handovers
     yield plain_histogram(
         values,
         "veloweb_block_duration_seconds",
-        "Time a backup's ItemBlock took, hooks included",
+        "Time a block of a backup or restore took, hooks included",
         counts.BLOCK_DURATION_BUCKETS,
     )
     yield plain_histogram(
         values,
         "veloweb_hook_duration_seconds",
-        "Time a backup hook command took",
+        "Time a hook command of a backup or restore took",
         counts.HOOK_DURATION_BUCKETS,
     )
     freeze = GaugeMetricFamily(

@@ -146,14 +146,25 @@ def _histogram(name: str, buckets: tuple[float, ...], row: dict, total: float) -
     return out
 
 
-def run_row_counters(backups: QuerySet) -> dict[Key, float]:
-    """Veloweb's counters over the run rows of `backups` (blocks, hooks, batches)."""
-    ids = backups.values("pk")
+def run_row_counters(runs: QuerySet) -> dict[Key, float]:
+    """Veloweb's counters over the run rows (blocks, hooks, batches) of `runs`: backups or
+    restores, whose rows point at them by a foreign key of the model's name."""
+    fk = f"{runs.model._meta.model_name}__in"
+    ids = runs.values("pk")
     return {
-        **block_counters(BlockRun.objects.filter(backup__in=ids)),
-        **hook_counters(HookRun.objects.filter(backup__in=ids)),
-        **handover_counters(BlockBatch.objects.filter(backup__in=ids)),
+        **block_counters(BlockRun.objects.filter(**{fk: ids})),
+        **hook_counters(HookRun.objects.filter(**{fk: ids})),
+        **handover_counters(BlockBatch.objects.filter(**{fk: ids})),
     }
+
+
+def summed(*parts: dict[Key, float]) -> dict[Key, float]:
+    """The parts added up key by key (backups' and restores' blocks share the histograms)."""
+    out: dict[Key, float] = {}
+    for part in parts:
+        for key, value in part.items():
+            out[key] = out.get(key, 0.0) + value
+    return out
 
 
 # Velero's restore counters (pkg/controller/restore_controller.go, restore_finalizer_controller.go):

@@ -296,3 +296,24 @@ def test_velero_s_restore_counters_come_from_restore_rows(client, open_metrics, 
     assert sample(after, "velero_restore_total") == 4
     assert sample(after, "velero_restore_success", "velero_restore_success_total", schedule="") == 1
     assert sample(after, "velero_restore_attempt", "velero_restore_attempt_total", schedule="") == 4
+
+
+def test_restores_blocks_join_the_histograms_and_stay_after_deletion(client, open_metrics, make_backup):
+    from backups.models import Restore
+
+    source = make_backup("src-h", phase=Phase.COMPLETED)
+    restore = Restore.objects.create(
+        name="rh-1", backup=source, backup_name=source.name, cluster=source.cluster, phase="Completed"
+    )
+    start = timezone.now() - timedelta(minutes=5)
+    BlockRun.objects.create(
+        restore=restore, index=0, batch=0, item_count=1, first_item="configmaps shop/a", state="done",
+        started=start, finished=start + timedelta(seconds=0.3),
+    )  # fmt: skip
+    name = "veloweb_block_duration_seconds"
+    first = scrape(client)
+    assert Restore.objects.get(pk=restore.pk).metrics_folded
+    assert sample(first, name, f"{name}_bucket", le="0.5") == 1
+    assert sample(scrape(client), name, f"{name}_count") == 1
+    Restore.objects.get(pk=restore.pk).delete()
+    assert sample(scrape(client), name, f"{name}_count") == 1
