@@ -171,6 +171,10 @@ def test_the_role_select_submits_without_inline_script(browse, site, stack_env, 
     row = page.locator("#users tr", has_text="csp-someone")
     with page.expect_navigation():
         row.locator("select[name=role]").select_option("viewer")
+    assert "From no access to viewer" in page.inner_text("#role-change")  # the confirmation first
+    assert_clean(page, "settings-role-confirmation")
+    with page.expect_navigation():
+        page.click("#confirm-role")
     assert "csp-someone is now viewer" in page.inner_text(".messages")
     row = page.locator("#users tr", has_text="csp-someone")
     with page.expect_navigation():
