@@ -609,6 +609,7 @@ class Account(models.Model):
     def __str__(self):
         return f"account of {self.user}"
 
+
 class MetricTally(models.Model):
     """Counters that outlive their rows: what deleted backups had added to Velero's counters
     (attempts, outcomes, the duration histogram, Veloweb's block and hook histograms) and the
@@ -892,6 +893,11 @@ class Restore(models.Model):
     cancelled_by = models.CharField(max_length=150, blank=True)
     job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job dispatching or finalizing it.")
     request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
 
     class Meta:
         ordering = ["-created"]
