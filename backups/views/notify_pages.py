@@ -2,6 +2,7 @@
 deliveries. Sending itself is `backups.services.notifications` (RQ jobs; the test waits for one
 attempt)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -54,4 +55,5 @@ def notification_test(request, pk):
 @admin_required
 def delivery_log(request):
     page = queries.page_of(queries.notification_deliveries(), request.GET.get("page"), DELIVERIES_PER_PAGE)
-    return render(request, "backups/notification_deliveries.html", {"page": page})
+    context = {"page": page, "retries": settings.VELOWEB_NOTIFY_RETRY_SECONDS}
+    return render(request, "backups/notification_deliveries.html", context)
