@@ -31,9 +31,17 @@ class Checked(models.Model):
         self.available, self.last_check_error = not problem, problem
         self.last_checked = now or timezone.now()
         if self.pk:
-            type(self).objects.filter(pk=self.pk).update(
-                available=self.available, last_checked=self.last_checked, last_check_error=problem
-            )
+            changes = dict(available=self.available, last_checked=self.last_checked, last_check_error=problem)
+            rows = type(self).objects.filter(pk=self.pk)
+            # became unavailable (from available or never checked): one UPDATE decides, so two
+            # checks at once raise the event once
+            if problem and rows.exclude(available=False).update(**changes):
+                self.became_unavailable(problem)
+            else:
+                rows.update(**changes)
+
+    def became_unavailable(self, problem: str) -> None:
+        """Hook for what depends on the transition (a storage location's notification)."""
 
 
 class Cluster(Checked):
@@ -106,6 +114,11 @@ class StorageLocation(Checked):
 
     def __str__(self):
         return self.name
+
+    def became_unavailable(self, problem: str) -> None:
+        from backups import notices
+
+        notices.location_unavailable(self, problem)
 
     def credentials(self) -> Credentials:
         """The plaintext credentials, for `store()` and the masked display only. Raises
@@ -347,6 +360,11 @@ class Backup(VeleroSpec):
     )
     gc_failure_detail = models.TextField(blank=True)
     imported = models.BooleanField(default=False, help_text="Found in a storage location, not run here.")
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
     # The form's one-time token: a second post of the same form (a double click) finds this
     # backup instead of creating another.
     request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
@@ -384,6 +402,8 @@ class RunRow(models.Model):
         super().__init__(*args, **kwargs)
         if self.run_id is None and getattr(self, "backup_id", None) is not None:
             self.run_id = self.backup_id  # a backup's row (saved or bulk-created): the run is the backup
+        elif self.run_id is None and getattr(self, "restore_id", None) is not None:
+            self.run_kind, self.run_id = "restore", self.restore_id
 
 
 class BlockBatch(RunRow):
@@ -401,6 +421,9 @@ class BlockBatch(RunRow):
 
     backup = models.ForeignKey(
         Backup, on_delete=models.CASCADE, related_name="batches", null=True, blank=True
+    )
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="batches", null=True, blank=True
     )
     number = models.PositiveIntegerField()
     first_block = models.PositiveIntegerField()
@@ -437,6 +460,9 @@ class BlockRun(RunRow):
         CANCELLED = "cancelled"
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True)
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
+    )
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -480,6 +506,9 @@ class HookRun(RunRow):
     backup = models.ForeignKey(
         Backup, on_delete=models.CASCADE, related_name="hook_runs", null=True, blank=True
     )
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="hook_runs", null=True, blank=True
+    )
     block_index = models.PositiveIntegerField()
     phase = models.CharField(max_length=4)
     namespace = models.CharField(max_length=253)
@@ -513,6 +542,9 @@ class OwedPostHooks(RunRow):
 
     backup = models.ForeignKey(
         Backup, on_delete=models.CASCADE, related_name="owed_post_hooks", null=True, blank=True
+    )
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="owed_post_hooks", null=True, blank=True
     )
     block_index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
@@ -577,6 +609,7 @@ class Account(models.Model):
     def __str__(self):
         return f"account of {self.user}"
 
+
 class MetricTally(models.Model):
     """Counters that outlive their rows: what deleted backups had added to Velero's counters
     (attempts, outcomes, the duration histogram, Veloweb's block and hook histograms) and the
@@ -616,3 +649,317 @@ class ApiToken(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked is None
+
+
+class AuditQuerySet(models.QuerySet):
+    """Audit entries are only ever added: bulk updates and deletes are refused too."""
+
+    def update(self, **kwargs):
+        raise PermissionError("audit entries cannot be changed")
+
+    def delete(self):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One change made to Veloweb: who (the user, or `system:...` for schedules and expiry), when,
+    from where (the client's address), what (action, object, details). Written only by
+    `backups.services.audit.record` and the sign-in signals; never changed or deleted."""
+
+    time = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(
+        max_length=150, blank=True, db_index=True, help_text="Kept after the user goes."
+    )
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="web, api, cli, sso or system.")
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_name = models.CharField(max_length=253, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit entries cannot be deleted")
+
+
+class NotificationTarget(models.Model):
+    """Where notifications go: a webhook (a JSON body signed with HMAC-SHA256) or an Apprise URL
+    (Slack, Teams, Matrix, email and the rest). Global, or for one definition's backups and
+    schedule. The URL and the secret are sealed (veloweb.crypto): read them with `reveal()`."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+        APPRISE = "apprise", "Apprise URL (Slack, Teams, Matrix, email...)"
+
+    name = models.CharField(max_length=63, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEBHOOK)
+    url = SealedField(help_text="Sealed: a webhook's or Apprise's URL may carry a token.")
+    secret = SealedField(blank=True, help_text="The webhook's HMAC-SHA256 key (sealed).")
+    events = models.JSONField(default=list, help_text="The events it is sent (notifications.EVENTS).")
+    definition = models.ForeignKey(
+        BackupDefinition,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_targets",
+        help_text="Only this definition's backups and schedule; empty: every one (global).",
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def plain_url(self) -> str:
+        """The URL in plaintext, for sending only; raises `Unreadable` under another SECRET_KEY."""
+        return reveal(self.url)
+
+    def plain_secret(self) -> str:
+        return reveal(self.secret)
+
+
+class NotificationDelivery(models.Model):
+    """One notification to one target, and how its sending went (the log Settings shows)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        SENT = "sent"
+        FAILED = "failed"
+
+    target = models.ForeignKey(
+        NotificationTarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    target_name = models.CharField(max_length=63)
+    event = models.CharField(max_length=40)
+    subject = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    test = models.BooleanField(default=False, help_text="Sent by Send test.")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "notification deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.target_name}: {self.state}"
+
+
+class SsoIdentity(models.Model):
+    """The OpenID Connect subject a user signs in as: SSO users are found by (issuer, subject),
+    never by a username or email a local account may share."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True, help_text="The groups of the last sign-in.")
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject")
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.issuer or 'SSO'})"
+
+
+class Restore(models.Model):
+    """A restore of a backup into a registered cluster, with Velero's restore options and phases;
+    a run of the machinery (`backups.runs.kinds`, kind "restore") whose batches are tiers' items."""
+
+    class Phase(models.TextChoices):
+        NEW = "New"
+        IN_PROGRESS = "InProgress"
+        FINALIZING = "Finalizing"  # post-restore hooks, results and files
+        COMPLETED = "Completed"
+        PARTIALLY_FAILED = "PartiallyFailed"
+        FAILED = "Failed"
+        FAILED_VALIDATION = "FailedValidation"
+        CANCELLING = "Cancelling"
+        CANCELLED = "Cancelled"
+
+    TERMINAL = (
+        Phase.COMPLETED,
+        Phase.PARTIALLY_FAILED,
+        Phase.FAILED,
+        Phase.FAILED_VALIDATION,
+        Phase.CANCELLED,
+    )
+    RUNNING = (Phase.NEW, Phase.IN_PROGRESS, Phase.FINALIZING, Phase.CANCELLING)
+    # the options, under the names of Velero's RestoreSpec, that `engine.restore.RestoreSpec` reads
+    OPTION_FIELDS = (
+        "included_namespaces",
+        "excluded_namespaces",
+        "included_resources",
+        "excluded_resources",
+        "include_cluster_resources",
+        "label_selector",
+        "or_label_selectors",
+        "namespace_mapping",
+        "restore_pvs",
+        "preserve_node_ports",
+        "existing_resource_policy",
+        "status_included_resources",
+        "status_excluded_resources",
+        "resource_modifiers",
+        "priorities",
+        "hooks",
+        "workers",
+    )
+
+    name = models.CharField(max_length=63, unique=True)
+    # a deleted backup keeps its restores' history: the name stays
+    backup = models.ForeignKey(
+        Backup, on_delete=models.SET_NULL, null=True, blank=True, related_name="restores"
+    )
+    backup_name = models.CharField(max_length=63)
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="restores")
+    storage_location = models.ForeignKey(
+        StorageLocation, on_delete=models.SET_NULL, null=True, blank=True, related_name="restores"
+    )
+    included_namespaces = models.JSONField(default=list, blank=True)
+    excluded_namespaces = models.JSONField(default=list, blank=True)
+    included_resources = models.JSONField(default=list, blank=True)
+    excluded_resources = models.JSONField(default=list, blank=True)
+    include_cluster_resources = models.BooleanField(null=True, blank=True)
+    label_selector = models.CharField(max_length=500, blank=True)
+    or_label_selectors = models.JSONField(default=list, blank=True)
+    namespace_mapping = models.JSONField(default=dict, blank=True, help_text="Velero's namespaceMapping.")
+    restore_pvs = models.BooleanField(null=True, blank=True, help_text="Velero's restorePVs.")
+    preserve_node_ports = models.BooleanField(null=True, blank=True)
+    existing_resource_policy = models.CharField(max_length=10, blank=True, help_text="'', none or update.")
+    status_included_resources = models.JSONField(default=list, blank=True)
+    status_excluded_resources = models.JSONField(default=list, blank=True)
+    resource_modifiers = models.TextField(blank=True, help_text="Velero's resource modifier rules (YAML).")
+    priorities = models.JSONField(default=list, blank=True, help_text="Restore priorities; empty: Velero's.")
+    hooks = models.JSONField(
+        default=dict, blank=True, help_text="Velero's restore spec.hooks: {resources: [...]}"
+    )
+    workers = models.PositiveSmallIntegerField(default=4)
+    # status
+    phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.NEW)
+    validation_errors = models.JSONField(default=list, blank=True)
+    failure_reason = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True, help_text="Who started it (CLI: login).")
+    started = models.DateTimeField(null=True, blank=True)
+    completed = models.DateTimeField(null=True, blank=True)
+    total_items = models.PositiveIntegerField(default=0)
+    items_restored = models.PositiveIntegerField(default=0)
+    items_skipped = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    items_excluded = models.PositiveIntegerField(default=0)
+    total_tiers = models.PositiveIntegerField(default=0)
+    current_tier = models.IntegerField(default=-1, help_text="The tier whose batches are handed out.")
+    blocks_done = models.PositiveIntegerField(default=0, help_text="Items done (each item is a block).")
+    errors = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+    hooks_attempted = models.PositiveIntegerField(default=0)
+    hooks_failed = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=0, help_text="Dispatch jobs enqueued.")
+    finalize_attempts = models.PositiveIntegerField(default=0, help_text="Finalize jobs enqueued.")
+    cancelled_by = models.CharField(max_length=150, blank=True)
+    job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job dispatching or finalizing it.")
+    request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["phase"], name="backups_restore_phase")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.phase in self.TERMINAL
+
+    @property
+    def cancellable(self) -> bool:
+        return self.phase in (self.Phase.NEW, self.Phase.IN_PROGRESS)
+
+    def options(self) -> dict:
+        return {field: getattr(self, field) for field in self.OPTION_FIELDS}
+
+
+class RestoreTier(models.Model):
+    """One priority tier of a restore: its items are restored in parallel, the whole tier before
+    the next one starts; counters are added by the batches that finish."""
+
+    restore = models.ForeignKey(Restore, on_delete=models.CASCADE, related_name="tiers")
+    index = models.PositiveIntegerField()
+    label = models.CharField(max_length=400, help_text="The resources of the tier.")
+    item_count = models.PositiveIntegerField(default=0)
+    first_batch = models.PositiveIntegerField(default=0)
+    batch_count = models.PositiveIntegerField(default=0)
+    restored = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["restore", "index"]
+        constraints = [models.UniqueConstraint(fields=["restore", "index"], name="unique_restore_tier")]
+
+    def __str__(self):
+        return f"{self.restore_id} tier {self.index}"
+
+    @property
+    def done(self) -> int:
+        return self.restored + self.skipped + self.failed
+
+
+class RestoreLogEntry(models.Model):
+    """Warnings and errors of a restore (info lines go to its log file only)."""
+
+    restore = models.ForeignKey(Restore, on_delete=models.CASCADE, related_name="log_entries")
+    level = models.CharField(max_length=7)
+    message = models.TextField()
+    resource = models.CharField(max_length=253, blank=True)
+    namespace = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=253, blank=True)
+    time = models.FloatField()
+
+    class Meta:
+        ordering = ["restore", "time", "id"]
+        indexes = [models.Index(fields=["restore", "level"], name="backups_restorelog_level")]
+
+    def __str__(self):
+        return f"{self.level}: {self.message}"

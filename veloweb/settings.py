@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "veloweb.audit_middleware.AuditActorMiddleware",  # who and from where, for the audit trail
     "backups.middleware.PasswordChangeRequired",  # a one-time password is changed first
     "veloweb.security.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lock-out page
@@ -161,6 +162,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "veloweb.security.lockout_response"
 
+# Single sign-on (OpenID Connect, mozilla-django-oidc) beside local users, from VELOWEB_OIDC_*
+# (veloweb/oidc_settings.py, README "Single sign-on"); off when VELOWEB_OIDC_CLIENT_ID is unset.
+from veloweb.oidc_settings import oidc_settings  # noqa: E402
+
+globals().update(oidc_settings())
+if VELOWEB_OIDC_ENABLED:  # noqa: F821 - set just above
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS.append("backups.services.sso.VelowebOIDCBackend")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -181,6 +191,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{DATA_DIR / 'redis' / 'redis
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "blocks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120},
 }
 
 # socket_timeout=None: redis-py 8 defaults to 5 s, which breaks channels-redis' blocking reads.
@@ -230,6 +241,11 @@ VELOWEB_GC_INTERVAL = int(os.environ.get("VELOWEB_GC_INTERVAL", "3600"))
 # Previews (DATA_DIR/previews/) are removed by the expiry job this long after they were asked for;
 # one still queued or running only after PREVIEW_STALE_FACTOR times as long (its job is dead then).
 VELOWEB_PREVIEW_TTL = env_duration("VELOWEB_PREVIEW_TTL", "24h")
+# Notifications (backups/services/notifications.py): a failed delivery is tried again after each
+# of these delays in seconds (comma-separated; RQ's scheduler in the workers runs the retries).
+VELOWEB_NOTIFY_RETRY_SECONDS = [
+    int(s) for s in env_list("VELOWEB_NOTIFY_RETRY_SECONDS", "10,60,300,1800") if s.isdigit()
+]
 # The backup page's WebSocket checks its session and role again this often (and on every message).
 VELOWEB_WS_RECHECK_SECONDS = float(os.environ.get("VELOWEB_WS_RECHECK_SECONDS", "60"))
 
@@ -309,6 +325,14 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# Signing out of Veloweb also signs out of the SSO provider: the sign-out form's redirect goes there.
+if VELOWEB_OIDC_ENABLED and VELOWEB_OIDC_END_SESSION_ENDPOINT:  # noqa: F821 - set by oidc_settings()
+    from urllib.parse import urlsplit as _urlsplit
+
+    _end = _urlsplit(VELOWEB_OIDC_END_SESSION_ENDPOINT)  # noqa: F821
+    CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {_end.scheme}://{_end.netloc}"
+    )
 # django-rq's queue pages (admins only) carry inline scripts and styles of their own.
 CONTENT_SECURITY_POLICY_EXCEPTIONS = {
     "/rq/": CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(

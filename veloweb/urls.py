@@ -1,6 +1,7 @@
 import inspect
 
 import django_rq.urls
+from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, include, path
 from django.views.decorators.cache import never_cache
@@ -21,6 +22,7 @@ def _admins_only(patterns):
 
 
 urlpatterns = [
+    *([path("oidc/", include("mozilla_django_oidc.urls"))] if settings.VELOWEB_OIDC_ENABLED else []),
     path("admin/", admin.site.urls),
     path("rq/", include((_admins_only(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),

@@ -14,7 +14,6 @@ from backups.api.errors import Conflict, Unavailable
 from backups.api.permissions import IsOperator, ReadViewerWriteOperator
 from backups.engine.storage import StorageError
 from backups.models import Backup, BlockRun
-from backups.runs import cancel
 from backups.services import backups as backup_services
 from backups.validation import InvalidName, UnstorableValue
 
@@ -144,6 +143,6 @@ class BackupCancel(APIView):
     )
     def post(self, request, pk):
         backup = _backup(pk)
-        outcome = cancel.request_cancel(backup, by=request.user.get_username())
+        outcome = backup_services.cancel_backup(backup, by=request.user.get_username())
         body = {"changed": outcome.changed, "message": outcome.message, "backup": _backup(pk)}
         return Response(s.CancelResultSerializer(body).data)

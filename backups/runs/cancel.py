@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from backups import notices
 from backups.live import progress
 from backups.models import Backup, BlockBatch, BlockRun, OwedPostHooks
 from backups.runs import admission, removal
@@ -123,6 +124,7 @@ def _ended(backup_id: int) -> None:
         "backup %s cancelled%s", backup.name, f" by {backup.cancelled_by}" if backup.cancelled_by else ""
     )
     progress.backup_changed(backup_id)
+    notices.backup_ended(backup_id)
     admission.admit()
     delete_if_requested(backup)
 

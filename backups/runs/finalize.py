@@ -12,6 +12,7 @@ import time
 from django.db.models import F
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.items import ItemKey
 from backups.engine.log import BackupLog, LogEntry
 from backups.engine.running.crds import backup_crds
@@ -189,6 +190,7 @@ def _finalize(backup: Backup, job_id: str | None) -> None:
     )
     staging.remove()
     progress.backup_changed(backup_id)
+    notices.backup_ended(backup_id)
     admission.admit()
     cancel.delete_if_requested(backup)
 

@@ -11,6 +11,7 @@ import redis
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from backups import notices
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry
 from backups.runs import admission, cancel
@@ -43,6 +44,7 @@ def fail(backup_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     if not rows.update(phase=phase, completed=timezone.now(), **{field: value}):
         return
     progress.backup_changed(backup_id)
+    notices.backup_ended(backup_id)
     admission.admit()
     backup = Backup.objects.filter(pk=backup_id).first()
     if backup is not None:

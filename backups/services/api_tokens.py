@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from backups.models import ApiToken
+from backups.services import audit
 
 PREFIX = "vwt_"
 NAME_MAX = 100
@@ -38,6 +39,9 @@ def create_token(user, name: str) -> tuple[ApiToken, str]:
         raise TokenProblem(f"a token's name has at most {NAME_MAX} characters")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken.objects.create(user=user, name=name, prefix=token[:10], digest=digest(token))
+    audit.record(
+        audit.TOKEN_CREATED, row, kind="token", details={"user": user.get_username(), "prefix": row.prefix}
+    )
     return row, token
 
 
@@ -45,6 +49,9 @@ def revoke(token: ApiToken) -> bool:
     """Revoke `token` from now on; False when it was revoked already."""
     changed = ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=timezone.now())
     token.refresh_from_db(fields=["revoked"])
+    if changed:
+        details = {"user": token.user.get_username(), "prefix": token.prefix}
+        audit.record(audit.TOKEN_REVOKED, token, kind="token", details=details)
     return bool(changed)
 
 

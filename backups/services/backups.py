@@ -13,14 +13,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.durations import expiration_at
 from backups.engine.storage import StorageError
 from backups.live import progress
 from backups.models import Backup, BackupDefinition, Cluster, StorageLocation
 from backups.runs import removal
 from backups.runs.admission import admit
-from backups.runs.cancel import request_cancel
-from backups.services import backup_indexes
+from backups.runs.cancel import CancelOutcome, request_cancel
+from backups.services import audit, backup_indexes
 from backups.validation import (
     BACKUP_NAME_MAX,
     UnstorableValue,
@@ -131,11 +132,29 @@ def _create(names: Iterable[str], cluster, now, request_token: str, fields: dict
             if request_token and (winner := Backup.objects.filter(request_token=request_token).first()):
                 return winner  # the same request, a moment earlier
             continue  # the name was taken meanwhile
+        audit.record(audit.BACKUP_CREATED, backup, details=_created_details(backup))
         progress.backup_changed(backup.pk)  # the history pages show it
         if backup.phase == Phase.QUEUED:
             admit()
+        else:
+            notices.backup_ended(backup.pk)  # FailedValidation: it ended as it was made
         return backup
     raise BackupExists(taken)
+
+
+def _created_details(backup: Backup) -> dict:
+    details = {
+        "phase": backup.phase,
+        "cluster": backup.cluster.name if backup.cluster else "",
+        "storage_location": backup.storage_location.name if backup.storage_location else "",
+    }
+    if backup.definition_id:
+        details["definition"] = backup.definition.name
+    if backup.schedule_name:
+        details["schedule"] = backup.schedule_name
+    if backup.validation_errors:
+        details["validation_errors"] = backup.validation_errors
+    return details
 
 
 def back_up_definition(
@@ -155,6 +174,23 @@ def back_up_definition(
 
 
 def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
+    """Delete a backup (see `_delete`) and record it in the audit trail (also when deferred)."""
+    pk, phase = backup.pk, backup.phase
+    deferred = _delete(backup, store, by)
+    details = {"phase": phase, **({"deferred": deferred} if deferred else {})}
+    audit.record(audit.BACKUP_DELETED, backup, object_id=str(pk), details=details)
+    return deferred
+
+
+def cancel_backup(backup: Backup, by: str = "") -> CancelOutcome:
+    """Cancel `backup` (`runs.cancel.request_cancel`); recorded when it changed something."""
+    outcome = request_cancel(backup, by=by)
+    if outcome.changed:
+        audit.record(audit.BACKUP_CANCELLED, backup, details={"message": outcome.message})
+    return outcome
+
+
+def _delete(backup: Backup, store=None, by: str = "") -> str | None:
     """Delete a backup with its stored files (only its own `backups/<name>/`), through `store`
     when the caller already has the location's store; StorageError keeps the row. None when it is
     deleted; a running backup is cancelled first and deleted once the cancel took effect (its
@@ -166,7 +202,7 @@ def delete_backup(backup: Backup, store=None, by: str = "") -> str | None:
         if current is None:
             return None  # the cancel took effect at once, and the delete with it
         if current.is_terminal:  # it ended meanwhile, before anyone could honour the request
-            return delete_backup(current, store)
+            return _delete(current, store)
         if current.upload_started and current.phase == Phase.FINALIZING:
             return f"Backup {backup.name} is uploading; it will be deleted once the upload ended."
         return (

@@ -12,6 +12,7 @@ from backups.engine.planning.resources import ResourceTable
 from backups.engine.planning.spec import spec_warnings
 from backups.engine.running.hook_spec import hook_warnings, parse_resource_hooks
 from backups.models import Cluster
+from backups.services import audit
 from backups.validation import Problem, backup_spec
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,28 @@ def check_cluster(cluster: Cluster, now=None) -> str:
     if problem:
         log.warning("cluster %s is unavailable: %s", cluster.name, problem)
     return problem
+
+
+CLUSTER_FIELDS = ("name", "kubeconfig_path", "context", "in_cluster")
+
+
+def cluster_save(cluster: Cluster) -> Cluster:
+    """Save a cluster (checked by its form or the command) and record what changed."""
+    before = Cluster.objects.filter(pk=cluster.pk).values(*CLUSTER_FIELDS).first() if cluster.pk else None
+    cluster.save()
+    after = {field: getattr(cluster, field) for field in CLUSTER_FIELDS}
+    if before is None:
+        audit.record(audit.CLUSTER_CREATED, cluster, details=after)
+    elif changed := audit.changes(before, after):
+        audit.record(audit.CLUSTER_UPDATED, cluster, details={"changed": changed})
+    return cluster
+
+
+def cluster_remove(cluster: Cluster) -> None:
+    """Remove a cluster (refused by the database while definitions use it: ProtectedError)."""
+    audit_id = cluster.pk
+    cluster.delete()
+    audit.record(audit.CLUSTER_REMOVED, cluster, object_id=str(audit_id))
 
 
 def _one_line(error: BaseException) -> str:

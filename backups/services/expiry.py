@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.storage import StorageError
 from backups.models import Backup, StorageLocation
 from backups.services import backups as backup_services
@@ -35,6 +36,7 @@ def check_location(location: StorageLocation, now: datetime):
 
 def _mark(backup: Backup, reason: str, detail: str = "") -> None:
     Backup.objects.filter(pk=backup.pk).update(gc_failure=reason, gc_failure_detail=detail)
+    notices.expiry_failed(backup, reason, detail)
     log.warning("expired backup %s kept: %s %s", backup.name, reason, detail)
 
 

@@ -23,6 +23,7 @@ from backups.engine.storage import ObjectNotFoundError, StorageError
 from backups.engine.velero_format.backup_json import RESOURCE_POLICY_ANNOTATION
 from backups.engine.velero_format.layout import metadata_key, tarball_key
 from backups.models import Backup, StorageLocation
+from backups.services import audit
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 MAX_COUNT = 2**31 - 1  # the counters' columns (PositiveIntegerField) on PostgreSQL
@@ -260,6 +261,7 @@ def import_backup(location: StorageLocation, name: str) -> Imported:
     except DataError as error:  # a value the database cannot hold, that the checks above let through
         reason = " ".join(str(error).split())
         raise ImportProblem(f"backup {name}: the database refused it ({reason})") from None
+    audit.record(audit.BACKUP_IMPORTED, backup, details={"location": location.name, "phase": backup.phase})
     return Imported(backup, True, f"Backup {name} imported from {location.name} ({backup.phase}).")
 
 

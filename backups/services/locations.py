@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Case, Value, When
 
 from backups.models import StorageLocation
+from backups.services import audit
 from veloweb.crypto import Unreadable
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,53 @@ def set_default(location: StorageLocation) -> None:
             f"{location.name} is read-only: it cannot be the default, every backup (scheduled ones too) "
             "would fail validation"
         )
+    was_default = StorageLocation.objects.filter(pk=location.pk, default=True).exists()
     StorageLocation.objects.update(default=Case(When(pk=location.pk, then=Value(True)), default=Value(False)))
     location.default = True
+    if not was_default:
+        audit.record(audit.LOCATION_DEFAULT, location)
 
 
 def location_save(location: StorageLocation) -> StorageLocation:
     """Save a location (checked by its form); a new default replaces the old one in the same
     transaction, so there is always exactly one."""
+    stored = StorageLocation.objects.filter(pk=location.pk).first() if location.pk else None
+    credentials_changed = stored is not None and _credentials(stored) != _credentials(location)
     with transaction.atomic():
         location.save()
         if location.default:
             set_default(location)
+    after = _audited(location)
+    if stored is None:
+        audit.record(audit.LOCATION_CREATED, location, details=after)
+    else:
+        changed = audit.changes(_audited(stored), after)
+        if credentials_changed:
+            changed["credentials"] = ["(sealed)", "(changed)"]  # never the secrets, not even masked
+        if changed:
+            audit.record(audit.LOCATION_UPDATED, location, details={"changed": changed})
     return location
+
+
+LOCATION_FIELDS = (
+    "name",
+    "provider",
+    "path",
+    "bucket",
+    "prefix",
+    "region",
+    "endpoint_url",
+    "default",
+    "read_only",
+)
+
+
+def _credentials(location: StorageLocation):
+    try:
+        return location.credentials()
+    except Unreadable:
+        return None
+
+
+def _audited(location: StorageLocation) -> dict:
+    return {field: getattr(location, field) for field in LOCATION_FIELDS}

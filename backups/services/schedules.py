@@ -16,8 +16,10 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.cron_schedule import ScheduleError, parse_schedule
 from backups.models import Backup, BackupDefinition
+from backups.services import audit
 
 log = logging.getLogger(__name__)
 Phase = Backup.Phase
@@ -89,6 +91,7 @@ def fire_if_due(definition: BackupDefinition, now: datetime | None = None) -> Ba
     state = state_of(definition, now)
     if state is None or state.error or not state.due:
         return None
+    note_missed(definition, state, now)
     if state.waiting_for is not None:
         log.info(
             "schedule %s is due but %s is %s: skipping this tick",
@@ -117,6 +120,24 @@ def fire_if_due(definition: BackupDefinition, now: datetime | None = None) -> Ba
         return None
     log.info("schedule %s fired: backup %s is %s", definition.name, backup.name, backup.phase)
     return backup
+
+
+def note_missed(definition: BackupDefinition, state: ScheduleState, now: datetime) -> None:
+    """A run is missed once the run after it is due too (a backup of the schedule still running,
+    or the scheduler stopped): raise `schedule.missed` once per missed run. Not after a pause or
+    an edit made since the run was due (resuming late is what the admin asked for)."""
+    if state.next_run is None or definition.updated > state.next_run:
+        return
+    following = parse_schedule(definition.schedule).next(state.next_run)
+    if following is None or following > now:
+        return
+    if state.waiting_for is not None:
+        why = f"backup {state.waiting_for.name} is still {state.waiting_for.phase}"
+    else:
+        why = "the scheduler did not run it in time; one late run is made now"
+    due = f"{state.next_run.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    message = f"schedule {definition.name} missed its run due {due}: {why}"
+    notices.schedule_missed(definition, state.next_run, message)
 
 
 def fire_due(now: datetime | None = None) -> list[str]:
@@ -160,7 +181,10 @@ def apply_settings(
 
 
 def pause(definition: BackupDefinition, now: datetime | None = None) -> None:
-    BackupDefinition.objects.filter(pk=definition.pk).update(paused=True, updated=now or timezone.now())
+    if BackupDefinition.objects.filter(pk=definition.pk, paused=False).update(
+        paused=True, updated=now or timezone.now()
+    ):
+        audit.record(audit.SCHEDULE_PAUSED, definition)
     definition.paused = True
 
 
@@ -170,7 +194,10 @@ def resume(definition: BackupDefinition, now: datetime | None = None) -> None:
     changes = {"paused": False, "updated": now}
     if definition.skip_immediately:
         changes["last_skipped_at"] = now
-    BackupDefinition.objects.filter(pk=definition.pk).update(**changes)
+    if BackupDefinition.objects.filter(pk=definition.pk, paused=True).update(**changes):
+        audit.record(
+            audit.SCHEDULE_RESUMED, definition, details={"skipped_due_run": "last_skipped_at" in changes}
+        )
     definition.paused = False
     if "last_skipped_at" in changes:
         definition.last_skipped_at = now

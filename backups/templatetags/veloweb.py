@@ -97,6 +97,7 @@ def phase_class(phase: str) -> str:
         "ReadyToStart": "run",
         "Cancelling": "run",
         "Cancelled": "cancelled",
+        "New": "run",
     }.get(phase, "idle")
 
 
@@ -106,6 +107,56 @@ def role_of(user) -> str:
     from backups.permissions import role_of as role
 
     return role(user) or ""
+
+
+@register.filter
+def get_item(mapping, key):
+    """`mapping[key]`, or None (a dry run's counts by action)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def audit_details(details) -> str:
+    """An audit entry's details as compact JSON, cut at 300 characters (the export has them whole)."""
+    import json
+
+    text = json.dumps(details, sort_keys=True, default=str, ensure_ascii=False)
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+@register.filter
+def notification_url(target) -> str:
+    """A target's URL as pages show it: scheme and host, never a token."""
+    from backups.services.notifications import shown_url
+
+    return shown_url(target)
+
+
+@register.simple_tag(takes_context=True)
+def sso_login(context):
+    """The SSO button's link and label when single sign-on is on (VELOWEB_OIDC_*), else None."""
+    from urllib.parse import urlencode
+
+    from django.conf import settings
+    from django.urls import reverse
+
+    if not getattr(settings, "VELOWEB_OIDC_ENABLED", False):
+        return None
+    url = reverse("oidc_authentication_init")
+    following = context.get("next") or ""
+    if following:
+        url += "?" + urlencode({"next": following})
+    return {"url": url, "label": settings.VELOWEB_OIDC_LABEL}
+
+
+@register.simple_tag
+def sign_out_url() -> str:
+    """Django's sign-out, or with SSO on mozilla-django-oidc's, which also ends the provider's
+    session of an SSO sign-in (`services.sso.provider_logout_url`)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return reverse("oidc_logout" if getattr(settings, "VELOWEB_OIDC_ENABLED", False) else "logout")
 
 
 @register.filter

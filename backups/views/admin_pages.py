@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from backups import queries
 from backups.forms import ClusterForm
 from backups.models import Cluster, StorageLocation
 from backups.permissions import ROLES, admin_required, assigned_role, can_download
@@ -21,6 +22,7 @@ def settings_page(request):
         "users": [(user, assigned_role(user), can_download(user)) for user in users],
         "me": request.user.pk,
         "roles": ROLES,
+        "targets": queries.notification_targets(),
     }
     return render(request, "backups/settings.html", context)
 
@@ -28,7 +30,7 @@ def settings_page(request):
 def _edit(request, form_class, instance, what):
     form = form_class(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
+        saved = clusters.cluster_save(form.save(commit=False))
         messages.success(request, f"{what} {saved.name} saved.")
         return redirect("backups:settings")
     return render(request, "backups/settings_form.html", {"form": form, "what": what, "instance": instance})

@@ -8,7 +8,7 @@ from backups.forms import BackupForm
 from backups.models import BackupDefinition
 from backups.permissions import can_operate, operator_required, viewer_required
 from backups.services import backups as backup_services
-from backups.services import previews, schedules
+from backups.services import definitions, previews, schedules
 from backups.views.define import submit
 
 
@@ -88,7 +88,7 @@ def definition_delete(request, pk):
     """GET asks for confirmation; POST deletes the definition (its backups are kept)."""
     definition = _definition(pk)
     if request.method == "POST":
-        definition.delete()
+        definitions.definition_delete(definition)
         messages.success(request, f"Definition {definition.name} deleted.")
         return redirect("backups:definitions")
     return render(request, "backups/confirm_delete_definition.html", {"definition": definition})

@@ -10,7 +10,7 @@ from backups.engine.velero_format.layout import backup_file_key, backup_file_nam
 from backups.live.render import summary_context
 from backups.models import Backup
 from backups.permissions import can_download, operator_required, viewer_required
-from backups.runs import cancel, removal
+from backups.runs import removal
 from backups.services import backups as backup_services
 
 DOWNLOADS = {"tarball": "tarball", "logs": "log", "results": "results", "resource-list": "resource-list"}
@@ -124,7 +124,7 @@ def backup_cancel(request, pk):
     """GET asks for confirmation; POST cancels the backup (a no-op, said so, when it ended)."""
     backup = _backup(pk)
     if request.method == "POST":
-        outcome = cancel.request_cancel(backup, by=request.user.get_username())
+        outcome = backup_services.cancel_backup(backup, by=request.user.get_username())
         (messages.success if outcome.changed else messages.info)(request, outcome.message)
         return redirect("backups:detail", pk=pk)
     return render(request, "backups/confirm_cancel.html", {"backup": backup})

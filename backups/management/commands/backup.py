@@ -7,16 +7,17 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.engine.planning.resource_policies import parse_resource_policies
 from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_ordered_resources
 from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.engine.velero_format.layout import backup_file_key
 from backups.engine.velero_format.log_text import format_line
 from backups.models import Backup, Cluster, StorageLocation
-from backups.runs import cancel
 from backups.runs.steps import wait_for
 from backups.runs.watchdog import tick
 from backups.services import backups as backup_services
+from backups.services.audit import cli_actor
 from backups.validation import name_problem
 
 
@@ -59,6 +60,9 @@ def _hooks(text: str, option: str) -> dict:
 def _with_lines(problems: list[str], text: str) -> list[str]:
     """Problems of the hooks prefixed with the line of the hook they name, when there is one."""
     return [f"line {line}: {p}" if text and (line := line_of(text, p)) else p for p in problems]
+
+
+HOOK_ORDER = {"concurrent": "a block's pods at once", "sequential": "pod after pod, as Velero"}
 
 
 class Command(BaseCommand):
@@ -127,7 +131,8 @@ class Command(BaseCommand):
         sub.add_parser("list")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _backup(self, name: str) -> Backup:
         try:
@@ -228,7 +233,8 @@ class Command(BaseCommand):
             f"Expiration:   {b.expiration or '<n/a>'}",
             f"Items:        {b.items_backed_up} of {b.total_items}",
             f"Blocks:       {b.blocks_done} of {b.total_blocks}",
-            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed",
+            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed"
+            f" ({b.hooks_concurrency}: {HOOK_ORDER[b.hooks_concurrency]})",
             f"Errors:       {b.errors}",
             f"Warnings:     {b.warnings}",
         ]
@@ -305,7 +311,7 @@ class Command(BaseCommand):
         self.stdout.write(deferred or f"Backup {name} deleted.")
 
     def _cancel(self, name, wait, timeout, **_):
-        outcome = cancel.request_cancel(self._backup(name), by=_who())
+        outcome = backup_services.cancel_backup(self._backup(name), by=_who())
         self.stdout.write(outcome.message)  # a no-op (already ended) is not an error: exit 0
         if wait and outcome.changed:
             b = wait_for(self._backup(name).pk, timeout, tick=tick)

@@ -2,8 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.models import Cluster
-from backups.services.clusters import check_cluster, cluster_problem
+from backups.services.audit import cli_actor
+from backups.services.clusters import check_cluster, cluster_problem, cluster_remove, cluster_save
 
 
 class Command(BaseCommand):
@@ -29,7 +31,8 @@ class Command(BaseCommand):
         remove.add_argument("name")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _add(self, name, kubeconfig, context, in_cluster, no_check, **_):
         cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name)
@@ -38,7 +41,7 @@ class Command(BaseCommand):
             problem = cluster_problem(cluster)
             if problem:
                 raise CommandError(f"cannot reach cluster {name}: {problem} (nothing saved)")
-        cluster.save()
+        cluster_save(cluster)
         if not no_check:
             check_cluster(cluster)
         self.stdout.write(f"Cluster {name} registered.")
@@ -59,7 +62,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{cluster.name:30} {status:12} {where}")
 
     def _remove(self, name, **_):
-        deleted, _ = Cluster.objects.filter(name=name).delete()
-        if not deleted:
+        cluster = Cluster.objects.filter(name=name).first()
+        if cluster is None:
             raise CommandError(f"no cluster named {name!r}")
+        cluster_remove(cluster)
         self.stdout.write(f"Cluster {name} removed.")

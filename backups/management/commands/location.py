@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.engine.storage import StorageError
 from backups.models import StorageLocation
 from backups.services import imports
+from backups.services.audit import cli_actor
 
 
 def _when(moment) -> str:
@@ -29,7 +31,8 @@ class Command(BaseCommand):
         import_.add_argument("--all", dest="every", action="store_true", help="every importable backup")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _location(self, name: str) -> StorageLocation:
         try:

@@ -64,6 +64,9 @@ def kubeconfig_ready(path: Path) -> bool:
     return isinstance(config, dict) and bool(config.get("clusters")) and bool(config.get("contexts"))
 
 
+WORKER_QUEUES = ("default", "blocks", "notifications")
+
+
 class Command(BaseCommand):
     help = "Start Redis (embedded), the sample cluster emulator, uvicorn and RQ workers; stop all on Ctrl-C."
 
@@ -128,7 +131,12 @@ class Command(BaseCommand):
                 )
                 stack.callback(stop, web)
                 worker_procs = [
-                    spawn([python, "manage.py", "rqworker", "default", "blocks"], env=env, cwd=base_dir)
+                    # notifications: retried with a backoff, which RQ's scheduler (in the worker) runs
+                    spawn(
+                        [python, "manage.py", "rqworker", *WORKER_QUEUES, "--with-scheduler"],
+                        env=env,
+                        cwd=base_dir,
+                    )
                     for _ in range(workers)
                 ]
                 stack.callback(stop_all, worker_procs)  # runs before uvicorn's stop (LIFO)
