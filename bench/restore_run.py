@@ -166,7 +166,12 @@ def scale(args) -> None:
         finally:
             for proc in (source, target):
                 proc.terminate()
-                proc.wait(30)
+            for proc in (source, target):
+                try:
+                    proc.wait(60)  # an emulator holding 300,000 objects takes a while to exit
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def speedup(args) -> None:
