@@ -14,9 +14,9 @@ from backups import notices
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY as DEFAULT_GROUP_KEY
 from backups.engine.planning.spec import SpecError, parse_or_selectors, parse_ordered_resources
 from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
-from backups.models import Backup, Cluster, Credentials, NotificationTarget, StorageLocation
+from backups.models import Backup, Cluster, Credentials, NotificationTarget, Restore, StorageLocation
 from backups.permissions import ROLES
-from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem
+from backups.validation import DEFINITION_NAME_MAX, backup_problems, name_problem, restore_problems
 from veloweb.crypto import Unreadable
 
 TRI_STATE = [("", "auto"), ("true", "yes"), ("false", "no")]
@@ -595,3 +595,144 @@ class NotificationTargetForm(forms.ModelForm):
         if commit:
             target.save()
         return target
+
+
+class RestoreHistoryFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "name"}))
+    phase = forms.ChoiceField(required=False, choices=[("", "any phase"), *Restore.Phase.choices])
+    backup = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "backup name"}))
+
+
+EXISTING_POLICY = [("", "none (skip what exists)"), ("update", "update (patch to the backed-up state)")]
+
+
+class RestoreForm(forms.Form):
+    """Velero's restore options for one backup (`create()` is "Restore", the dry run previews it);
+    checked by `validation.restore_problems`, as the CLI is."""
+
+    cluster = forms.ModelChoiceField(Cluster.objects.all(), help_text="The cluster restored into.")
+    request_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    name = forms.CharField(max_length=63, help_text="Velero's default: the backup's name and a timestamp.")
+    included_namespaces = forms.CharField(
+        required=False, help_text="Comma-separated, globs allowed; empty for all."
+    )
+    excluded_namespaces = forms.CharField(required=False)
+    included_resources = forms.CharField(
+        required=False, help_text="Comma-separated (pods, deployments.apps); empty for all."
+    )
+    excluded_resources = forms.CharField(required=False)
+    include_cluster_resources = forms.ChoiceField(
+        choices=TRI_STATE, required=False, help_text="Auto: only when all namespaces are included."
+    )
+    label_selector = forms.CharField(required=False, help_text="As kubectl -l: app=web,tier!=cache")
+    or_label_selectors = forms.CharField(
+        required=False, label="Or label selectors", help_text="Items matching any: app=web or tier=db."
+    )
+    namespace_mapping = forms.CharField(
+        required=False, label="Namespace mappings", help_text="Velero's old:new pairs, comma-separated."
+    )
+    restore_pvs = forms.ChoiceField(
+        choices=TRI_STATE, required=False, label="Restore PVs", help_text="Volumes from their snapshots."
+    )
+    existing_resource_policy = forms.ChoiceField(
+        choices=EXISTING_POLICY, required=False, help_text="What happens to an object that already exists."
+    )
+    preserve_node_ports = forms.ChoiceField(choices=TRI_STATE, required=False, label="Preserve node ports")
+    status_included_resources = forms.CharField(
+        required=False, label="Restore the status of", help_text="Resources whose status is restored too."
+    )
+    status_excluded_resources = forms.CharField(required=False, label="Never restore the status of")
+    resource_modifiers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="Velero's resource modifier rules (YAML, version: v1): JSON patches, merge patches.",
+    )
+    priorities = forms.CharField(
+        required=False,
+        help_text="Restore order, comma-separated, '-' before the low priorities; empty: Velero's default.",
+    )
+    hooks = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text='Velero\'s restore spec.hooks as JSON: {"resources": [{"name": ..., "postHooks": [...]}]}',
+    )
+    workers = forms.IntegerField(initial=4, min_value=1, max_value=64, help_text="Items of a tier at once.")
+
+    def __init__(self, *args, backup: Backup, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.backup = backup
+        if not self.is_bound:
+            self.initial.setdefault("request_token", new_request_token())
+            from backups.services.restores import default_name
+
+            self.initial.setdefault("name", default_name(backup))
+            if backup.cluster_id:
+                self.initial.setdefault("cluster", backup.cluster_id)
+            else:
+                only = list(Cluster.objects.values_list("pk", flat=True)[:2])
+                if len(only) == 1:
+                    self.initial["cluster"] = only[0]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        problem = name_problem(name, "restore name")
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
+
+    def clean_or_label_selectors(self):
+        try:
+            return parse_or_selectors(self.cleaned_data["or_label_selectors"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+
+    def clean_namespace_mapping(self):
+        mapping: dict[str, str] = {}
+        for pair in csv(self.cleaned_data["namespace_mapping"]):
+            source, sep, target = pair.partition(":")
+            if not sep or not source.strip() or not target.strip():
+                raise forms.ValidationError(f"invalid mapping {pair!r}: expected old:new")
+            mapping[source.strip()] = target.strip()
+        return mapping
+
+    def clean_hooks(self):
+        text = self.cleaned_data["hooks"].strip()
+        if not text:
+            return {}
+        try:
+            hooks = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"invalid JSON: {error}") from error
+        except RecursionError:
+            raise forms.ValidationError("invalid JSON: nested too deeply") from None
+        return {"resources": hooks} if isinstance(hooks, list) else hooks
+
+    def options(self) -> dict:
+        """The Restore option fields of the cleaned form (`Restore.OPTION_FIELDS`)."""
+        data = self.cleaned_data
+        return {
+            "included_namespaces": csv(data.get("included_namespaces", "")),
+            "excluded_namespaces": csv(data.get("excluded_namespaces", "")),
+            "included_resources": csv(data.get("included_resources", "")),
+            "excluded_resources": csv(data.get("excluded_resources", "")),
+            "include_cluster_resources": tri_state(data.get("include_cluster_resources", "")),
+            "label_selector": data.get("label_selector", "").strip(),
+            "or_label_selectors": data.get("or_label_selectors") or [],
+            "namespace_mapping": data.get("namespace_mapping") or {},
+            "restore_pvs": tri_state(data.get("restore_pvs", "")),
+            "preserve_node_ports": tri_state(data.get("preserve_node_ports", "")),
+            "existing_resource_policy": data.get("existing_resource_policy", ""),
+            "status_included_resources": csv(data.get("status_included_resources", "")),
+            "status_excluded_resources": csv(data.get("status_excluded_resources", "")),
+            "resource_modifiers": data.get("resource_modifiers", "").strip(),
+            "priorities": csv(data.get("priorities", "")),
+            "hooks": data.get("hooks") or {},
+            "workers": data.get("workers") or 4,
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        options = {name: value for name, value in self.options().items() if name not in self.errors}
+        for problem in restore_problems(options, self.backup.name):
+            self.add_error(problem.field if problem.field in self.fields else None, problem.message)
+        return cleaned

@@ -360,6 +360,11 @@ class Backup(VeleroSpec):
     )
     gc_failure_detail = models.TextField(blank=True)
     imported = models.BooleanField(default=False, help_text="Found in a storage location, not run here.")
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
     # The form's one-time token: a second post of the same form (a double click) finds this
     # backup instead of creating another.
     request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
@@ -397,6 +402,8 @@ class RunRow(models.Model):
         super().__init__(*args, **kwargs)
         if self.run_id is None and getattr(self, "backup_id", None) is not None:
             self.run_id = self.backup_id  # a backup's row (saved or bulk-created): the run is the backup
+        elif self.run_id is None and getattr(self, "restore_id", None) is not None:
+            self.run_kind, self.run_id = "restore", self.restore_id
 
 
 class BlockBatch(RunRow):
@@ -414,6 +421,9 @@ class BlockBatch(RunRow):
 
     backup = models.ForeignKey(
         Backup, on_delete=models.CASCADE, related_name="batches", null=True, blank=True
+    )
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="batches", null=True, blank=True
     )
     number = models.PositiveIntegerField()
     first_block = models.PositiveIntegerField()
@@ -450,6 +460,9 @@ class BlockRun(RunRow):
         CANCELLED = "cancelled"
 
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="blocks", null=True, blank=True)
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="blocks", null=True, blank=True
+    )
     index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -493,6 +506,9 @@ class HookRun(RunRow):
     backup = models.ForeignKey(
         Backup, on_delete=models.CASCADE, related_name="hook_runs", null=True, blank=True
     )
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="hook_runs", null=True, blank=True
+    )
     block_index = models.PositiveIntegerField()
     phase = models.CharField(max_length=4)
     namespace = models.CharField(max_length=253)
@@ -526,6 +542,9 @@ class OwedPostHooks(RunRow):
 
     backup = models.ForeignKey(
         Backup, on_delete=models.CASCADE, related_name="owed_post_hooks", null=True, blank=True
+    )
+    restore = models.ForeignKey(
+        "Restore", on_delete=models.CASCADE, related_name="owed_post_hooks", null=True, blank=True
     )
     block_index = models.PositiveIntegerField()
     batch = models.PositiveIntegerField()
@@ -589,6 +608,7 @@ class Account(models.Model):
 
     def __str__(self):
         return f"account of {self.user}"
+
 
 class MetricTally(models.Model):
     """Counters that outlive their rows: what deleted backups had added to Velero's counters
@@ -770,3 +790,176 @@ class SsoIdentity(models.Model):
 
     def __str__(self):
         return f"{self.subject} ({self.issuer or 'SSO'})"
+
+
+class Restore(models.Model):
+    """A restore of a backup into a registered cluster, with Velero's restore options and phases;
+    a run of the machinery (`backups.runs.kinds`, kind "restore") whose batches are tiers' items."""
+
+    class Phase(models.TextChoices):
+        NEW = "New"
+        IN_PROGRESS = "InProgress"
+        FINALIZING = "Finalizing"  # post-restore hooks, results and files
+        COMPLETED = "Completed"
+        PARTIALLY_FAILED = "PartiallyFailed"
+        FAILED = "Failed"
+        FAILED_VALIDATION = "FailedValidation"
+        CANCELLING = "Cancelling"
+        CANCELLED = "Cancelled"
+
+    TERMINAL = (
+        Phase.COMPLETED,
+        Phase.PARTIALLY_FAILED,
+        Phase.FAILED,
+        Phase.FAILED_VALIDATION,
+        Phase.CANCELLED,
+    )
+    RUNNING = (Phase.NEW, Phase.IN_PROGRESS, Phase.FINALIZING, Phase.CANCELLING)
+    # the options, under the names of Velero's RestoreSpec, that `engine.restore.RestoreSpec` reads
+    OPTION_FIELDS = (
+        "included_namespaces",
+        "excluded_namespaces",
+        "included_resources",
+        "excluded_resources",
+        "include_cluster_resources",
+        "label_selector",
+        "or_label_selectors",
+        "namespace_mapping",
+        "restore_pvs",
+        "preserve_node_ports",
+        "existing_resource_policy",
+        "status_included_resources",
+        "status_excluded_resources",
+        "resource_modifiers",
+        "priorities",
+        "hooks",
+        "workers",
+    )
+
+    name = models.CharField(max_length=63, unique=True)
+    # a deleted backup keeps its restores' history: the name stays
+    backup = models.ForeignKey(
+        Backup, on_delete=models.SET_NULL, null=True, blank=True, related_name="restores"
+    )
+    backup_name = models.CharField(max_length=63)
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="restores")
+    storage_location = models.ForeignKey(
+        StorageLocation, on_delete=models.SET_NULL, null=True, blank=True, related_name="restores"
+    )
+    included_namespaces = models.JSONField(default=list, blank=True)
+    excluded_namespaces = models.JSONField(default=list, blank=True)
+    included_resources = models.JSONField(default=list, blank=True)
+    excluded_resources = models.JSONField(default=list, blank=True)
+    include_cluster_resources = models.BooleanField(null=True, blank=True)
+    label_selector = models.CharField(max_length=500, blank=True)
+    or_label_selectors = models.JSONField(default=list, blank=True)
+    namespace_mapping = models.JSONField(default=dict, blank=True, help_text="Velero's namespaceMapping.")
+    restore_pvs = models.BooleanField(null=True, blank=True, help_text="Velero's restorePVs.")
+    preserve_node_ports = models.BooleanField(null=True, blank=True)
+    existing_resource_policy = models.CharField(max_length=10, blank=True, help_text="'', none or update.")
+    status_included_resources = models.JSONField(default=list, blank=True)
+    status_excluded_resources = models.JSONField(default=list, blank=True)
+    resource_modifiers = models.TextField(blank=True, help_text="Velero's resource modifier rules (YAML).")
+    priorities = models.JSONField(default=list, blank=True, help_text="Restore priorities; empty: Velero's.")
+    hooks = models.JSONField(
+        default=dict, blank=True, help_text="Velero's restore spec.hooks: {resources: [...]}"
+    )
+    workers = models.PositiveSmallIntegerField(default=4)
+    # status
+    phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.NEW)
+    validation_errors = models.JSONField(default=list, blank=True)
+    failure_reason = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True, help_text="Who started it (CLI: login).")
+    started = models.DateTimeField(null=True, blank=True)
+    completed = models.DateTimeField(null=True, blank=True)
+    total_items = models.PositiveIntegerField(default=0)
+    items_restored = models.PositiveIntegerField(default=0)
+    items_skipped = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    items_excluded = models.PositiveIntegerField(default=0)
+    total_tiers = models.PositiveIntegerField(default=0)
+    current_tier = models.IntegerField(default=-1, help_text="The tier whose batches are handed out.")
+    blocks_done = models.PositiveIntegerField(default=0, help_text="Items done (each item is a block).")
+    errors = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+    hooks_attempted = models.PositiveIntegerField(default=0)
+    hooks_failed = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=0, help_text="Dispatch jobs enqueued.")
+    finalize_attempts = models.PositiveIntegerField(default=0, help_text="Finalize jobs enqueued.")
+    cancelled_by = models.CharField(max_length=150, blank=True)
+    job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job dispatching or finalizing it.")
+    request_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    metrics_folded = models.BooleanField(
+        default=False,
+        help_text="Its blocks', hooks' and batches' share of the metrics is in MetricTally "
+        "(backups.metrics.tally).",
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["phase"], name="backups_restore_phase")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.phase in self.TERMINAL
+
+    @property
+    def cancellable(self) -> bool:
+        return self.phase in (self.Phase.NEW, self.Phase.IN_PROGRESS)
+
+    def options(self) -> dict:
+        return {field: getattr(self, field) for field in self.OPTION_FIELDS}
+
+
+class RestoreTier(models.Model):
+    """One priority tier of a restore: its items are restored in parallel, the whole tier before
+    the next one starts; counters are added by the batches that finish."""
+
+    restore = models.ForeignKey(Restore, on_delete=models.CASCADE, related_name="tiers")
+    index = models.PositiveIntegerField()
+    label = models.CharField(max_length=400, help_text="The resources of the tier.")
+    item_count = models.PositiveIntegerField(default=0)
+    first_batch = models.PositiveIntegerField(default=0)
+    batch_count = models.PositiveIntegerField(default=0)
+    restored = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["restore", "index"]
+        constraints = [models.UniqueConstraint(fields=["restore", "index"], name="unique_restore_tier")]
+
+    def __str__(self):
+        return f"{self.restore_id} tier {self.index}"
+
+    @property
+    def done(self) -> int:
+        return self.restored + self.skipped + self.failed
+
+
+class RestoreLogEntry(models.Model):
+    """Warnings and errors of a restore (info lines go to its log file only)."""
+
+    restore = models.ForeignKey(Restore, on_delete=models.CASCADE, related_name="log_entries")
+    level = models.CharField(max_length=7)
+    message = models.TextField()
+    resource = models.CharField(max_length=253, blank=True)
+    namespace = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=253, blank=True)
+    time = models.FloatField()
+
+    class Meta:
+        ordering = ["restore", "time", "id"]
+        indexes = [models.Index(fields=["restore", "level"], name="backups_restorelog_level")]
+
+    def __str__(self):
+        return f"{self.level}: {self.message}"

@@ -24,7 +24,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backups.converters import MAX_ID
-from backups.models import Backup, BackupDefinition, BackupLogEntry, BlockRun, HookRun
+from backups.models import (
+    Backup,
+    BackupDefinition,
+    BackupLogEntry,
+    BlockRun,
+    HookRun,
+    Restore,
+    RestoreLogEntry,
+    RestoreTier,
+)
 
 BACKUPS_PER_PAGE = 25
 BLOCKS_PER_PAGE = 100
@@ -89,12 +98,25 @@ def backup_history(
     return _sorted(backups, history_sort(sort), now or timezone.now())
 
 
+MAX_NAMESPACE_SHAPES = 500  # distinct (included, excluded) lists decided one by one
+
+
 def _holding_namespace(backups: QuerySet, namespace: str) -> QuerySet:
     """The backups that may hold `namespace` (a name or a glob), decided by the engine's own
-    matching over the filtered rows' namespace lists, one pass, streamed; the smaller of the kept
-    and the dropped ids goes back to the database."""
+    matching. Backups share few namespace lists (a definition's backups all have its own), so each
+    distinct (included, excluded) pair is decided once and the database keeps the rows of the
+    pairs that match; past MAX_NAMESPACE_SHAPES pairs, each row is decided in one streamed pass
+    and the smaller of the kept and the dropped ids goes back to the database."""
     from backups.engine.planning.filters import NamespaceFilter
 
+    pairs = backups.order_by().values_list("included_namespaces", "excluded_namespaces").distinct()
+    shapes = list(pairs[: MAX_NAMESPACE_SHAPES + 1])
+    if len(shapes) <= MAX_NAMESPACE_SHAPES:
+        matching = Q(pk__in=[])
+        for includes, excludes in shapes:
+            if NamespaceFilter.of(includes, excludes).may_hold(namespace):
+                matching |= Q(included_namespaces=includes, excluded_namespaces=excludes)
+        return backups.filter(matching)
     kept, dropped = [], []
     rows = backups.values_list("pk", "included_namespaces", "excluded_namespaces")
     for pk, includes, excludes in rows.iterator(chunk_size=2000):
@@ -387,6 +409,105 @@ def browse_resources(listing: dict[str, list[str]], namespace: str = "", resourc
     return sorted(namespaces.items()), sorted(resources.items()), entries
 
 
+# --- restores -----------------------------------------------------------------------------------
+
+RESTORES_PER_PAGE = 25
+
+
+def restore_history(q: str = "", phase: str = "", backup: str = "") -> QuerySet:
+    """Restores newest first, by name, phase and backup."""
+    restores = Restore.objects.select_related("cluster").order_by("-created", "-id")
+    if q:
+        restores = restores.filter(name__icontains=q)
+    if phase:
+        restores = restores.filter(phase=phase)
+    if backup:
+        restores = restores.filter(backup_name=backup)
+    return restores
+
+
+def restore_tiers(restore: Restore) -> list[RestoreTier]:
+    return list(RestoreTier.objects.filter(restore=restore).order_by("index"))
+
+
+def restore_hooks(restore: Restore) -> list[HookRun]:
+    latest = HookRun.objects.filter(run_kind="restore", run_id=restore.pk).order_by("-started", "-id")
+    return list(reversed(latest[:HOOKS_SHOWN]))
+
+
+def restore_log_tail(restore: Restore) -> list[RestoreLogEntry]:
+    latest = RestoreLogEntry.objects.filter(restore=restore).order_by("-time", "-id")[:LOG_LINES_SHOWN]
+    return list(reversed(latest))
+
+
+def restore_problem_counts(restore: Restore) -> list[dict]:
+    """Errors and warnings counted per namespace ("" is cluster scope), most errors first."""
+    rows = (
+        RestoreLogEntry.objects.filter(restore=restore)
+        .values("namespace")
+        .annotate(
+            errors=Count("id", filter=Q(level="error")),
+            warnings=Count("id", filter=Q(level="warning")),
+        )
+        .order_by("-errors", "-warnings", "namespace")
+    )
+    return list(rows)
+
+
+def restore_problems_by_scope(restore: Restore, level: str, limit: int = 1000) -> dict[str, list[str]]:
+    """A level's messages as `velero restore describe` groups them: Velero, Cluster, then each
+    namespace (the first `limit` messages)."""
+    scopes: dict[str, list[str]] = {}
+    entries = RestoreLogEntry.objects.filter(restore=restore, level=level).order_by("namespace", "time", "id")
+    for entry in entries[:limit]:
+        if entry.resource == "velero":
+            scope = "Velero"
+        elif not entry.namespace:
+            scope = "Cluster"
+        else:
+            scope = f"Namespaces {entry.namespace}"
+        scopes.setdefault(scope, []).append(entry.message)
+    order = {"Velero": 0, "Cluster": 1}
+    return dict(sorted(scopes.items(), key=lambda kv: (order.get(kv[0], 2), kv[0])))
+
+
+def restore_progress(restore: Restore) -> Progress:
+    """Items done of the items to restore, as a percentage, with an ETA from the rate so far."""
+    now = timezone.now()
+    end = restore.completed or now
+    elapsed = (end - restore.started).total_seconds() if restore.started else None
+    done = restore.items_restored + restore.items_skipped + restore.items_failed
+    total = restore.total_items
+    ended = restore.is_terminal and restore.phase != Restore.Phase.CANCELLED
+    percent = 100 if ended else (int(100 * done / total) if total else 0)
+    eta = None
+    if not restore.is_terminal and elapsed and done and total > done:
+        eta = int(elapsed * (total - done) / done)
+    return Progress(
+        items_done=done,
+        items_total=total,
+        blocks_done=max(0, restore.current_tier + 1),
+        blocks_total=restore.total_tiers,
+        percent=min(100, percent),
+        eta_seconds=eta,
+        elapsed_seconds=int(elapsed) if elapsed is not None else None,
+    )
+
+
+def dry_run_items(items: list[dict], action: str = "", namespace: str = "", resource: str = "") -> list[dict]:
+    """A dry run's items filtered by action, namespace ("-" for cluster scope) and resource."""
+    wanted_ns = "" if namespace == "-" else namespace
+
+    def resource_of(item: dict) -> str:
+        return f"{item['resource']}.{item['group']}" if item["group"] else item["resource"]
+
+    return [
+        item
+        for item in items
+        if (not action or item["action"] == action)
+        and (not namespace or item["namespace"] == wanted_ns)
+        and (not resource or resource_of(item) == resource)
+    ]
 AUDIT_PER_PAGE = 50
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from backups.engine.durations import CSI_SNAPSHOT_TIMEOUT, TTL
 from backups.engine.planning.label_selectors import label_key_problem
 from backups.engine.planning.spec import DEFAULT_VOLUME_GROUP_LABEL_KEY, BackupSpec, spec_errors
+from backups.engine.restore import RestoreSpec, restore_spec_problems
 from backups.engine.running.hook_spec import parse_resource_hooks
 from backups.models import BackupDefinition
 
@@ -223,3 +224,112 @@ def spec_fields(backup) -> dict:
     """The options of a backup or definition as `validation.backup_problems` reads them."""
     names = (name for name in BackupDefinition.SPEC_FIELDS if name != "storage_location_id")
     return {**{name: getattr(backup, name) for name in names}, "storage_location": backup.storage_location}
+
+
+# --- restores ---------------------------------------------------------------------------------
+
+RESTORE_LIST_FIELDS = (
+    "included_namespaces",
+    "excluded_namespaces",
+    "included_resources",
+    "excluded_resources",
+    "or_label_selectors",
+    "status_included_resources",
+    "status_excluded_resources",
+    "priorities",
+)
+
+
+def restore_spec(fields: Mapping[str, Any], backup_name: str) -> RestoreSpec:
+    """The engine's view of a restore's options (the `Restore.OPTION_FIELDS`, selectors in
+    kubectl's text form). Raises InvalidSelector for a selector that does not parse."""
+    from backups.engine.planning.label_selectors import label_selector_object
+
+    status_in = list(fields.get("status_included_resources") or [])
+    status_out = list(fields.get("status_excluded_resources") or [])
+    hooks = (fields.get("hooks") or {}).get("resources")
+    priorities = fields.get("priorities") or []
+    return RestoreSpec(
+        backup_name=backup_name,
+        included_namespaces=tuple(fields.get("included_namespaces") or ["*"]),
+        excluded_namespaces=tuple(fields.get("excluded_namespaces") or []),
+        included_resources=tuple(fields.get("included_resources") or ["*"]),
+        excluded_resources=tuple(fields.get("excluded_resources") or []),
+        include_cluster_resources=fields.get("include_cluster_resources"),
+        label_selector=label_selector_object(fields.get("label_selector") or None),
+        or_label_selectors=tuple(
+            label_selector_object(s) or {} for s in fields.get("or_label_selectors") or []
+        ),
+        namespace_mapping=dict(fields.get("namespace_mapping") or {}),
+        restore_pvs=fields.get("restore_pvs"),
+        existing_resource_policy=fields.get("existing_resource_policy") or "none",
+        preserve_node_ports=fields.get("preserve_node_ports"),
+        restore_status={"included_resources": status_in, "excluded_resources": status_out}
+        if status_in or status_out
+        else None,
+        resource_modifiers=fields.get("resource_modifiers") or None,
+        priorities=tuple(priorities) if priorities else None,
+        hooks=tuple(hooks) if hooks is not None else None,
+        workers=fields.get("workers", 4),
+    )
+
+
+# the engine names a few fields after Velero's spec; the model (and the form) after the option
+_RESTORE_FIELD_OF = {"restore_status": "status_included_resources", "backup_name": "backup"}
+
+
+def restore_problems(fields: Mapping[str, Any], backup_name: str) -> list[Problem]:
+    """Every problem of a restore's options (`Restore.OPTION_FIELDS`), each under its field:
+    types here, Velero's refusals in the engine's `restore_spec_problems`."""
+    from backups.engine.planning.label_selectors import InvalidSelector, parse_selector
+
+    problems: list[Problem] = unstorable(fields)
+    typed = all([_strings(fields, name, problems) is not None for name in RESTORE_LIST_FIELDS])
+    for field in ("include_cluster_resources", "restore_pvs", "preserve_node_ports"):
+        if fields.get(field) not in (None, True, False):
+            typed = False
+            problems.append(
+                Problem(field, f"invalid {field.replace('_', ' ')}: expected true, false or unset")
+            )
+    for field in ("label_selector", "resource_modifiers", "existing_resource_policy"):
+        if not isinstance(fields.get(field) or "", str):
+            typed = False
+            problems.append(Problem(field, f"invalid {field.replace('_', ' ')}: expected text"))
+    mapping = fields.get("namespace_mapping") or {}
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        typed = False
+        problems.append(Problem("namespace_mapping", "invalid namespace mapping: expected old:new pairs"))
+    hooks = fields.get("hooks") or {}
+    if (
+        not isinstance(hooks, dict)
+        or set(hooks) - {"resources"}
+        or not isinstance(hooks.get("resources", []), list)
+    ):
+        typed = False
+        problems.append(Problem("hooks", 'invalid hooks: expected {"resources": [...]}'))
+    workers = fields.get("workers", 4)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        typed = False
+        problems.append(
+            Problem("workers", f"invalid workers {workers!r}: a whole number from 1 to {MAX_WORKERS}")
+        )
+    if not typed or problems:
+        return problems
+    selectors = [("label_selector", fields.get("label_selector") or "")]
+    selectors += [("or_label_selectors", text) for text in fields.get("or_label_selectors") or []]
+    for field, text in selectors:
+        try:
+            parse_selector(text)
+        except InvalidSelector as error:
+            problems.append(Problem(field, str(error)))
+    if problems:
+        return problems
+    seen = set()
+    for field, message in restore_spec_problems(restore_spec(fields, backup_name)):
+        field = _RESTORE_FIELD_OF.get(field, field)
+        if (field, message) not in seen:
+            seen.add((field, message))
+            problems.append(Problem(field, message))
+    return problems

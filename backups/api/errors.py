@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_handler
 
@@ -106,6 +106,4 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 def not_found_view(request, exception=None):
     """Unknown paths under /api/ answer in the same shape (not Django's HTML 404)."""
-    from django.http import JsonResponse
-
     return JsonResponse(error_body("not_found", f"no API endpoint at {request.path}"), status=404)

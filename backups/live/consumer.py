@@ -72,6 +72,12 @@ class RunProgressConsumer(AsyncWebsocketConsumer):
 
     run_kind = BACKUP
 
+    def __init__(self, *args, run_kind: str | None = None, **kwargs):
+        # Channels' as_asgi(**initkwargs) passes them here and sets nothing by itself
+        super().__init__(*args, **kwargs)
+        if run_kind is not None:
+            self.run_kind = run_kind
+
     async def connect(self):
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])

@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 BACKUP = "backup"  # the run kind of backups
+RESTORE = "restore"  # the run kind of restores
 HISTORY_GROUP = "history"  # every open history page: a backup's row changed (`history.changed`)
 SEND_TIMEOUT = 5.0  # seconds; a Redis that does not answer costs a job no more than this per message
 GATHER_SECONDS = 0.05  # after a send, changes noted within this long go out together

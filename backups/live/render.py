@@ -10,8 +10,8 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from backups import queries
-from backups.live.progress import BACKUP
-from backups.models import Backup
+from backups.live.progress import BACKUP, RESTORE
+from backups.models import Backup, Restore
 from backups.permissions import can_download, can_operate
 from backups.runs import timings
 from backups.templatetags.veloweb import phase_class
@@ -84,11 +84,50 @@ def live_fragments(
     return messages
 
 
-_NO_MATCH = '<tr><td colspan="9" class="empty">No block matches the filter.</td></tr>'
+def restore_context(restore: Restore, user) -> dict:
+    """What a restore's page and its live fragments show: phase, progress per tier and item
+    counts, warnings and errors per namespace, hooks, the log."""
+    return {
+        "restore": restore,
+        "progress": queries.restore_progress(restore),
+        "tiers": queries.restore_tiers(restore),
+        "hooks": queries.restore_hooks(restore),
+        "log_entries": queries.restore_log_tail(restore),
+        "problems": queries.restore_problem_counts(restore),
+        "warnings_by_scope": queries.restore_problems_by_scope(restore, "warning", limit=200),
+        "errors_by_scope": queries.restore_problems_by_scope(restore, "error", limit=200),
+        "can_operate": can_operate(user),
+        "can_download": can_download(user),
+    }
+
+
+RESTORE_PARTIALS = [
+    "backups/partials/restore_header.html",
+    "backups/partials/restore_progress.html",
+    "backups/partials/restore_outcome.html",
+    "backups/partials/restore_tiers.html",
+    "backups/partials/restore_results.html",
+    "backups/partials/hooks.html",
+    "backups/partials/restore_log.html",
+]
+
+
+def restore_fragments(
+    restore_id: int, user, page: int, indexes=None, details: bool = True
+) -> list[str] | None:
+    """A restore's page as OOB fragments, in one message (a restore has no block rows: its
+    tiers carry the counts). None when the restore no longer exists."""
+    restore = Restore.objects.select_related("cluster", "backup").filter(pk=restore_id).first()
+    if restore is None:
+        return None
+    context = {**restore_context(restore, user), "oob": True}
+    return ["\n".join(render_to_string(name, context) for name in RESTORE_PARTIALS)]
+
 
 # One renderer per run kind: (run id, user, blocks page, indexes=, details=) -> the WebSocket
-# messages, or None when the run no longer exists. A restore adds its own here.
-RENDERERS: dict[str, Callable[..., list[str] | None]] = {BACKUP: live_fragments}
+# messages, or None when the run no longer exists.
+RENDERERS: dict[str, Callable[..., list[str] | None]] = {BACKUP: live_fragments, RESTORE: restore_fragments}
+_NO_MATCH = '<tr><td colspan="9" class="empty">No block matches the filter.</td></tr>'
 
 
 def history_fragments(query: QueryDict, user, shown: list[int], changed) -> tuple[list[str], list[int]]:
@@ -111,6 +150,8 @@ def history_fragments(query: QueryDict, user, shown: list[int], changed) -> tupl
         for b in rows
         if b.pk in wanted
     ], ids
+
+
 LOG_LINES_SENT = 500  # at most this many new lines per message; the next message sends more
 
 

@@ -10,10 +10,11 @@ from backups.live.consumer import (
     RunProgressConsumer,
     UnknownPathConsumer,
 )
-from backups.live.progress import BACKUP
+from backups.live.progress import BACKUP, RESTORE
 
 websocket_urlpatterns = [
     path("ws/backups/<id:run_id>/", RunProgressConsumer.as_asgi(run_kind=BACKUP)),
+    path("ws/restores/<id:run_id>/", RunProgressConsumer.as_asgi(run_kind=RESTORE)),
     path("ws/history/", HistoryConsumer.as_asgi()),
     path("ws/backups/<id:run_id>/log/", LogFollowConsumer.as_asgi(run_kind=BACKUP)),
     re_path(r"", UnknownPathConsumer.as_asgi()),

@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from backups.metrics.counts import Key, backup_counters, run_row_counters
-from backups.models import Backup, MetricTally
+from backups.metrics.counts import Key, backup_counters, restore_counters, run_row_counters, summed
+from backups.models import Backup, MetricTally, Restore
 
 DELETION_ATTEMPT = "velero_backup_deletion_attempt_total"
 DELETION_SUCCESS = "velero_backup_deletion_success_total"
@@ -39,8 +39,42 @@ def totals() -> dict[Key, float]:
     return {(t.name, t.schedule, t.le): t.value for t in MetricTally.objects.all()}
 
 
+FOLD_PER_SCRAPE = 200
+
+
+def retire_restore(restore: Restore) -> None:
+    """Keep what a deleted restore counted (its pre_delete, in the deleting transaction)."""
+    rows = Restore.objects.filter(pk=restore.pk)
+    folded = rows.filter(metrics_folded=True).exists()
+    add(summed(restore_counters(rows), {} if folded else run_row_counters(rows)))
+
+
 def retire_backup(backup: Backup) -> None:
     """Keep what `backup` counted before its rows go (called on its pre_delete, inside the
     deleting transaction, while its blocks, hooks and batches still exist)."""
     rows = Backup.objects.filter(pk=backup.pk)
-    add({**backup_counters(rows), **run_row_counters(rows)})
+    folded = rows.filter(metrics_folded=True).exists()
+    add({**backup_counters(rows), **({} if folded else run_row_counters(rows))})
+
+
+def fold_ended(limit: int = FOLD_PER_SCRAPE) -> int:
+    """Move the block, hook and batch counters of ended backups and restores into the tally,
+    once each (a conditional UPDATE per run decides which process folds it; one aggregate for
+    them all), so that a scrape reads only running runs' rows however many ended ones are kept.
+    Returns how many were folded."""
+    folded = 0
+    for model in (Backup, Restore):
+        ended = model.objects.filter(phase__in=model.TERMINAL, metrics_folded=False).order_by("pk")
+        candidates = list(ended.values_list("pk", flat=True)[:limit])
+        if not candidates:
+            continue
+        with transaction.atomic():
+            won = [
+                pk
+                for pk in candidates
+                if model.objects.filter(pk=pk, metrics_folded=False).update(metrics_folded=True)
+            ]
+            if won:
+                add(run_row_counters(model.objects.filter(pk__in=won)))
+        folded += len(won)
+    return folded

@@ -18,7 +18,7 @@ from backups.engine.log import BackupLog
 from backups.engine.velero_format.volume_info import volume_info
 from backups.live import progress
 from backups.models import Backup, BackupLogEntry, BlockBatch, BlockRun
-from backups.runs import cancel, leases, queues, steps
+from backups.runs import leases, queues, steps
 from backups.runs.batch_sql import (
     RESULT_COLUMNS,
     add_to_run,
@@ -44,7 +44,7 @@ def enqueue_next_batches(backup_id: int, jobs: list[int], kind: RunKind = BACKUP
     handed: list[tuple[int, str, int]] = []
     pending = BlockBatch.objects.filter(run_kind=kind.name, run_id=backup_id, state=BlockBatch.State.PENDING)
     for pk, number, attempts in pending.values_list("pk", "number", "attempts")[: len(jobs) + 4]:
-        job_id = queues.batch_job_id(backup_id, number, attempts)
+        job_id = queues.batch_job_id(backup_id, number, attempts, kind=kind)
         if BlockBatch.objects.filter(pk=pk, state=BlockBatch.State.PENDING).update(
             state=BlockBatch.State.ENQUEUED, job_id=job_id
         ):
@@ -221,13 +221,17 @@ def give_up(batch: BlockBatch, reason: str, staging: Staging) -> None:
     maybe_finalize(backup.pk)
 
 
-def maybe_finalize(backup_id: int) -> None:
-    """The last batch to finish moves the backup to Finalizing and enqueues the finalize job once;
-    the last lane of a cancelled backup to stop makes it Cancelled."""
-    if cancel.finish(backup_id):
+def maybe_finalize(run_id: int, kind: RunKind = BACKUP) -> None:
+    """The last batch to finish moves the run to its finalize step and enqueues the finalize job
+    once (unless its kind hands more batches out first: a restore's next tier); the last lane of
+    a cancelled run to stop makes it Cancelled."""
+    ops = kind.ops()
+    if ops.cancel_finish(run_id):
         return
-    batches = BlockBatch.objects.filter(run_kind=BACKUP.name, run_id=backup_id)
+    batches = BlockBatch.objects.filter(run_kind=kind.name, run_id=run_id)
     if batches.exclude(state=BlockBatch.State.DONE).exists():
         return
-    if queues.start_step(backup_id, Phase.IN_PROGRESS, Phase.FINALIZING, "finalize"):
-        progress.backup_changed(backup_id)
+    if ops.batches_done(run_id):
+        return
+    if queues.start_step(run_id, kind.in_progress, kind.finalizing, "finalize", kind=kind):
+        progress.run_changed(run_id, kind.name)

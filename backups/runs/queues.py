@@ -30,13 +30,19 @@ def step_job_id(step: str, backup_id: int) -> str:
     return f"{step}-{backup_id}-{uuid.uuid4().hex[:12]}"
 
 
-def batch_job_id(backup_id: int, number: int, attempts: int, suffix: str = "") -> str:
-    """`batch-12-3-1`: the batch's backup, number and attempt; a retry or requeue adds a suffix."""
-    return f"batch-{backup_id}-{number}-{attempts}{suffix}"
+def batch_job_id(backup_id: int, number: int, attempts: int, suffix: str = "", kind: RunKind = BACKUP) -> str:
+    """`batch-12-3-1`: the batch's backup, number and attempt; a retry or requeue adds a suffix;
+    another kind's runs prefix theirs (`restore-batch-12-3-1`)."""
+    return f"{kind.job_prefix}batch-{backup_id}-{number}-{attempts}{suffix}"
 
 
 def start_step(
-    backup_id: int, phase_from: str, phase_to: str, job: str, replacing: str | None = None
+    backup_id: int,
+    phase_from: str,
+    phase_to: str,
+    job: str,
+    replacing: str | None = None,
+    kind: RunKind = BACKUP,
 ) -> bool:
     """Move a backup between phases and enqueue the job for the new phase, as one step.
 
@@ -46,11 +52,11 @@ def start_step(
     The job is enqueued once the change is committed, so it never starts before its phase.
     """
     job_id = step_job_id(job, backup_id)
-    rows = Backup.objects.filter(pk=backup_id, phase=phase_from)
+    rows = kind.model.objects.filter(pk=backup_id, phase=phase_from)
     if replacing is not None:
         rows = rows.filter(job_id=replacing)
     changes = {"phase": phase_to, "job_id": job_id}
-    if phase_to == Phase.READY:
+    if kind is BACKUP and phase_to == Phase.READY:
         changes["queue_position"] = None
     # each job enqueued for a step counts, whether it runs, fails or is lost with Redis: the
     # watchdog retries a step a bounded number of times (steps.MAX_STEP_ATTEMPTS)
@@ -58,7 +64,7 @@ def start_step(
     changes[counter] = F(counter) + 1
     if not rows.update(**changes):
         return False
-    func = {"dispatch": BACKUP.dispatch_task, "finalize": BACKUP.finalize_task}[job]
+    func = {"dispatch": kind.dispatch_task, "finalize": kind.finalize_task}[job]
     transaction.on_commit(
         lambda: django_rq.get_queue(DEFAULT_QUEUE).enqueue(
             func, backup_id, job_id=job_id, job_timeout=STEP_JOB_TIMEOUT

@@ -44,6 +44,11 @@ class Staging:
     def of(cls, backup) -> Staging:
         return cls(child_of(settings.VELOWEB_STAGING_DIR, f"{backup.name}-{backup.pk}"))
 
+    @classmethod
+    def of_restore(cls, restore) -> Staging:
+        """A restore's folder: the backup's tarball, the spool of its planned items, batch files."""
+        return cls(child_of(settings.VELOWEB_STAGING_DIR, f"restore-{restore.name}-{restore.pk}"))
+
     @property
     def spool(self) -> str:
         return str(self.root / "spool.jsonl")
@@ -87,6 +92,32 @@ class Staging:
         ]
         return data["first_block"], blocks
 
+    def write_tiers(self, tiers: list[dict]) -> None:
+        """A restore's tiers: label, item count, first batch and batch count, CRDs created."""
+        _write_json(self.root / "tiers.json", tiers)
+
+    def read_tiers(self) -> list[dict]:
+        return json.loads((self.root / "tiers.json").read_text())
+
+    def write_restore_batch(self, number: int, tier: int, items: list[dict]) -> None:
+        """A restore batch: its tier and its items (`key`, `target_namespace`, spool `at`, ...)."""
+        _write_json(self.batch_file(number), {"tier": tier, "items": items})
+
+    def read_restore_batch(self, number: int) -> tuple[int, list[dict]]:
+        data = json.loads(self.batch_file(number).read_text())
+        return data["tier"], data["items"]
+
+    def write_part(self, name: str, doc: dict) -> None:
+        """What one step of a restore found (a batch's results and pods' hooks, the wait for
+        CRDs...), rewritten whole by a retry; finalize merges every part."""
+        (self.root / "parts").mkdir(exist_ok=True)
+        _write_json(self.root / "parts" / f"{name}.json", doc)
+
+    def read_parts(self):
+        """(name, doc) of every part, in name order."""
+        for path in sorted((self.root / "parts").glob("*.json")):
+            yield path.stem, json.loads(path.read_text())
+
     def outcome_file(self, number: int) -> Path:
         """What a finished batch leaves for finalize: its items written (key, kind, added by the
         block itself), the VolumeSnapshotClasses its snapshots used and their volume info entries."""
@@ -129,7 +160,7 @@ class Staging:
     def log_files(self) -> list[Path]:
         """Dispatch log first, then batches in order, then finalize."""
         logs = self.root / "logs"
-        ordered = sorted(p for p in logs.glob("batch-*.jsonl"))
+        ordered = sorted(p for p in logs.glob("batch-*.jsonl")) + sorted(logs.glob("tier-*.jsonl"))
         return (
             [p for p in (logs / "dispatch.jsonl",) if p.exists()]
             + ordered

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 from backups.live import progress
-from backups.runs import finalize, planning, queues
+from backups.runs import finalize, planning, queues, restore_finalize, restore_lanes, restore_planning
 from backups.runs.lanes import run_job
 
 
@@ -43,3 +43,23 @@ def run_batch(backup_id: int, number: int, lanes: int = 1) -> None:
 def finalize_backup(backup_id: int) -> None:
     """Assemble, write and upload Velero's files (queue `default`)."""
     finalize.finalize(backup_id, queues.current_job_id())
+
+
+@_rq_task
+def dispatch_restore(restore_id: int) -> None:
+    """Fetch the backup, plan the restore's tiers and hand the first tier's batches out (queue
+    `default`)."""
+    restore_planning.dispatch(restore_id, queues.current_job_id())
+
+
+@_rq_task
+def run_restore_batch(restore_id: int, number: int, lanes: int = 1) -> None:
+    """Restore batch `number`'s items and go on with the tier's next batches on `lanes` lanes
+    (queue `blocks`)."""
+    restore_lanes.run_job(restore_id, number, lanes, queues.current_job_id() or "")
+
+
+@_rq_task
+def finalize_restore(restore_id: int) -> None:
+    """Post-restore hooks, results and Velero's files of the restore (queue `default`)."""
+    restore_finalize.finalize(restore_id, queues.current_job_id())

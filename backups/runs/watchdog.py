@@ -18,10 +18,10 @@ import time
 from django.db.models import F
 from django.utils import timezone
 
-from backups.models import Backup, BlockBatch, OwedPostHooks
+from backups.models import Backup, BlockBatch, OwedPostHooks, Restore
 from backups.runs import admission, batches, cancel, liveness, owed_hooks, queues, steps
+from backups.runs.kinds import BACKUP, RESTORE, RunKind
 from backups.runs.liveness import job_alive, last_error
-from backups.runs.staging import Staging
 
 Phase = Backup.Phase
 _dead_since: dict[str, float] = {}  # job id -> when this watchdog first found it not alive
@@ -39,14 +39,14 @@ def _dead(job_id: str) -> bool:
     return now - _dead_since.setdefault(job_id, now) >= 1.0
 
 
-def _retry(backup: Backup, phase_from: str, phase_to: str, step: str, attempts: int) -> None:
-    """Enqueue `step` again for a backup whose job died, or fail it after MAX_STEP_ATTEMPTS."""
-    _dead_since.pop(backup.job_id, None)
+def _retry(run, phase_from: str, phase_to: str, step: str, attempts: int, kind: RunKind = BACKUP) -> None:
+    """Enqueue `step` again for a run whose job died, or fail it after MAX_STEP_ATTEMPTS."""
+    _dead_since.pop(run.job_id, None)
     if attempts >= steps.MAX_STEP_ATTEMPTS:
-        reason = f"{step} did not finish after {attempts} attempts; last: {last_error(backup.job_id)}"
-        steps.fail(backup.pk, reason)
+        reason = f"{step} did not finish after {attempts} attempts; last: {last_error(run.job_id)}"
+        kind.ops().fail(run.pk, reason)
         return
-    queues.start_step(backup.pk, phase_from, phase_to, step, replacing=backup.job_id)
+    queues.start_step(run.pk, phase_from, phase_to, step, replacing=run.job_id, kind=kind)
 
 
 def tick() -> None:
@@ -82,6 +82,56 @@ def tick() -> None:
     for backup in Backup.objects.filter(phase=Phase.FINALIZING):
         if _dead(backup.job_id):
             _retry(backup, Phase.FINALIZING, Phase.FINALIZING, "finalize", backup.finalize_attempts)
+    tick_restores()
+
+
+def tick_restores() -> None:
+    """The same look at every running restore: a new one whose dispatch job died is dispatched
+    again; an in-progress one has its dead jobs' batches handed out again (a cancelling one ends
+    once nothing of it runs), is planned again when its dispatcher died while planning, and moves
+    on to its next tier or finalize; a finalizing one whose job died is finalized again."""
+    R = Restore.Phase
+    ops = RESTORE.ops()
+    for restore in Restore.objects.filter(phase=R.NEW).exclude(job_id=""):
+        if _dead(restore.job_id):
+            _retry(restore, R.NEW, R.NEW, "dispatch", restore.attempt, RESTORE)
+    for restore in Restore.objects.filter(phase__in=(R.IN_PROGRESS, R.CANCELLING)):
+        _release_dead_jobs(RESTORE, restore.pk)
+        if restore.phase == R.CANCELLING:
+            ops.cancel_finish(restore.pk)
+            continue
+        planned = restore.total_tiers > 0 or restore.current_tier >= 0
+        if not planned and restore.job_id.startswith("dispatch-") and _dead(restore.job_id):
+            _retry(restore, R.IN_PROGRESS, R.NEW, "dispatch", restore.attempt, RESTORE)
+            continue
+        if planned:
+            _recover_batches(restore, RESTORE)
+            _hand_out_pending(restore)
+            batches.maybe_finalize(restore.pk, RESTORE)
+    for restore in Restore.objects.filter(phase=R.FINALIZING):
+        if _dead(restore.job_id):
+            _retry(restore, R.FINALIZING, R.FINALIZING, "finalize", restore.finalize_attempts, RESTORE)
+
+
+def _hand_out_pending(restore: Restore) -> None:
+    """A tier's batches were inserted but its process died before handing them out: nothing of
+    the restore is enqueued or running while batches wait."""
+    rows = BlockBatch.objects.filter(run_kind=RESTORE.name, run_id=restore.pk)
+    if rows.filter(state__in=(BlockBatch.State.ENQUEUED, BlockBatch.State.RUNNING)).exists():
+        return
+    if rows.filter(state=BlockBatch.State.PENDING).exists():
+        lanes = queues.split_lanes(restore.workers, queues.block_worker_processes())
+        batches.enqueue_next_batches(restore.pk, lanes, kind=RESTORE)
+
+
+def _release_dead_jobs(kind: RunKind, run_id: int) -> None:
+    """Batches of a job that died lapse now (not after their lease): handed out again below."""
+    running = BlockBatch.objects.filter(
+        run_kind=kind.name, run_id=run_id, state=BlockBatch.State.RUNNING
+    ).exclude(job_id="")
+    dead = {job_id for job_id in set(running.values_list("job_id", flat=True)) if liveness.job_dead(job_id)}
+    if dead:
+        running.filter(job_id__in=dead).update(lease_until=timezone.now(), worker="")
 
 
 def _rescue_dead_jobs(backup: Backup) -> None:
@@ -101,34 +151,34 @@ def _rescue_dead_jobs(backup: Backup) -> None:
         running.filter(job_id__in=dead).update(lease_until=timezone.now(), worker="")
 
 
-def _recover_batches(backup: Backup) -> None:
+def _recover_batches(run, kind: RunKind = BACKUP) -> None:
+    """Hand out again the run's batches whose lease lapsed or whose job was lost, each at most
+    MAX_BATCH_ATTEMPTS times; then its kind gives the batch up (its items are errors)."""
     now = timezone.now()
-    for batch in BlockBatch.objects.filter(
-        backup=backup, state=BlockBatch.State.RUNNING, lease_until__lt=now
-    ):
+    rows = BlockBatch.objects.filter(run_kind=kind.name, run_id=run.pk)
+    for batch in rows.filter(state=BlockBatch.State.RUNNING, lease_until__lt=now):
         if batch.attempts >= batches.MAX_BATCH_ATTEMPTS:
-            batch.backup = backup
-            batches.give_up(batch, last_error(batch.job_id), Staging.of(backup))
+            setattr(batch, kind.row_fk or "run", run)
+            kind.ops().give_up(batch, last_error(batch.job_id))
             continue
-        job_id = queues.batch_job_id(backup.pk, batch.number, batch.attempts, "-retry")
+        job_id = queues.batch_job_id(run.pk, batch.number, batch.attempts, "-retry", kind=kind)
         if BlockBatch.objects.filter(pk=batch.pk, state=BlockBatch.State.RUNNING, lease_until__lt=now).update(
             state=BlockBatch.State.ENQUEUED, job_id=job_id, worker=""
         ):
-            queues.enqueue_batch_job(backup.pk, batch.number, job_id)
-    for batch in BlockBatch.objects.filter(backup=backup, state=BlockBatch.State.ENQUEUED):
+            queues.enqueue_batch_job(run.pk, batch.number, job_id, kind=kind)
+    for batch in rows.filter(state=BlockBatch.State.ENQUEUED):
         if not job_alive(batch.job_id):
             if batch.attempts >= batches.MAX_BATCH_ATTEMPTS:  # its jobs keep failing before they claim it
-                batch.backup = backup
-                reason = f"its job did not start it: {last_error(batch.job_id)}"
-                batches.give_up(batch, reason, Staging.of(backup))
+                setattr(batch, kind.row_fk or "run", run)
+                kind.ops().give_up(batch, f"its job did not start it: {last_error(batch.job_id)}")
                 continue
             suffix = f"-requeued-{int(time.time())}"
-            job_id = queues.batch_job_id(backup.pk, batch.number, batch.attempts, suffix)
+            job_id = queues.batch_job_id(run.pk, batch.number, batch.attempts, suffix, kind=kind)
             # a lost or failed job counts as an attempt, so this is not retried forever
             if BlockBatch.objects.filter(
                 pk=batch.pk, state=BlockBatch.State.ENQUEUED, job_id=batch.job_id
             ).update(job_id=job_id, attempts=F("attempts") + 1):
-                queues.enqueue_batch_job(backup.pk, batch.number, job_id)
+                queues.enqueue_batch_job(run.pk, batch.number, job_id, kind=kind)
 
 
 def run_forever(interval: float = 2.0) -> None:

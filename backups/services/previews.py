@@ -152,15 +152,11 @@ def _plan(path: Path, request: dict) -> dict:
         walk = stream_item_blocks(source, spec, log, spool=spool, hooks=spec_hooks, on_excluded=excluded)
         with SpoolReader(str(path / "spool")) as reader:
             for index, block in enumerate(walk):
-                spool.flush()
-
-                def read(item):
-                    wanted = (
-                        item.key.is_pod or item.key.is_claim or item.key.group_resource == "persistentvolumes"
-                    )
-                    return reader.get(item.offset, item.length) if wanted and item.offset >= 0 else None
-
-                objects = [(item.key, read(item)) for item in block.items]
+                looked_at = [i for i in block.items if _looked_at(i.key) and i.offset >= 0]
+                if looked_at:
+                    spool.flush()  # a related item may have been spooled just now
+                read = {id(i): reader.get(i.offset, i.length) for i in looked_at}
+                objects = [(item.key, read.get(id(item))) for item in block.items]
                 hooks = []
                 for key, pod in objects:
                     if not key.is_pod:
@@ -216,6 +212,11 @@ def _plan(path: Path, request: dict) -> dict:
             {"index": -i, "size": size, "first": first} for size, i, first in sorted(largest, reverse=True)
         ],
     }
+
+
+def _looked_at(key) -> bool:
+    """The items whose content the preview reads: pods (their hooks), claims and volumes (snapshots)."""
+    return key.is_pod or key.is_claim or key.group_resource == "persistentvolumes"
 
 
 def read_request(token: str) -> dict:

@@ -97,6 +97,7 @@ def phase_class(phase: str) -> str:
         "ReadyToStart": "run",
         "Cancelling": "run",
         "Cancelled": "cancelled",
+        "New": "run",
     }.get(phase, "idle")
 
 
@@ -106,6 +107,12 @@ def role_of(user) -> str:
     from backups.permissions import role_of as role
 
     return role(user) or ""
+
+
+@register.filter
+def get_item(mapping, key):
+    """`mapping[key]`, or None (a dry run's counts by action)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
 
 
 @register.filter

@@ -89,8 +89,8 @@ def user_role(request, pk):
     if (role or None) != current and not form.cleaned_data["confirm"]:
         context = {
             "account": account,
-            "current": current,
-            "role": role,
+            "old_role": current,  # not `role`: base.html's nav sets that one (the viewer's own)
+            "new_role": role,
             "downloader": downloader,
             "yourself": account.pk == request.user.pk,
         }

@@ -30,6 +30,24 @@ def finished_backup(stack_env):
 
 
 @pytest.fixture(scope="module")
+def finished_restore(stack_env, finished_backup, tmp_path_factory):
+    """The backup restored into an empty emulator of its own: a restore page with tiers."""
+    from emulator import KubeEmulator
+    from tests.browser.conftest import manage
+
+    with KubeEmulator([]) as emulator:
+        kubeconfig = emulator.write_kubeconfig(str(tmp_path_factory.mktemp("a11y-kube") / "kubeconfig"))
+        manage(stack_env, "cluster", "add", "a11y-target", "--kubeconfig", kubeconfig)
+        manage(
+            stack_env, "restore", "create", "a11y-r", "--from-backup", "a11y-1", "--cluster", "a11y-target",
+            "--wait", "--timeout", "180", timeout=240,
+        )  # fmt: skip
+        code = "from backups.models import Restore as R; print('ID', R.objects.get(name='a11y-r').pk)"
+        out = shell(stack_env, code)
+        yield int(re.search(r"ID (\d+)", out).group(1))
+
+
+@pytest.fixture(scope="module")
 def admin_context(browser, live_server_url, stack_env):
     """A signed-in admin whose pages accept axe's script (the CSP would refuse it)."""
     shell(
@@ -87,8 +105,11 @@ def overflow(page) -> int:
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
 
 
-def pages(backup_id: int, location_id: int) -> dict[str, str]:
+def pages(backup_id: int, location_id: int, restore_id: int) -> dict[str, str]:
     return {
+        "restores": "/restores/",
+        "restore-form": f"/backups/{backup_id}/restore/",
+        "restore-detail": f"/restores/{restore_id}/",
         "location": f"/locations/{location_id}/",
         "history": "/",
         "new-backup": "/backups/new/",
@@ -136,7 +157,7 @@ def check_once(page, name: str, problems: list[str]) -> None:
 
 
 def test_every_page_passes_axe_and_fits_a_phone(
-    admin_context, finished_backup, notification_target, live_server_url, browser
+    admin_context, finished_backup, finished_restore, notification_target, live_server_url, browser
 ):
     problems: list[str] = []
     page = admin_context.new_page()
@@ -146,7 +167,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.wait_for_selector("#new-token")
     check_once(page, "api-token-created", problems)
     every = {
-        **pages(*finished_backup),
+        **pages(*finished_backup, finished_restore),
         "notification-edit": f"/settings/notifications/{notification_target}/",
     }
     for name, url in every.items():
@@ -168,6 +189,11 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.locator("#preview-body a[href*='/blocks/']").first.click()
     page.wait_for_selector("#block-graph[data-ready]", timeout=15_000)
     check(page, "preview-block", problems)
+
+    page.goto(f"/backups/{finished_backup[0]}/restore/")  # a dry run of restoring it into the cluster
+    page.click("#dry-run-button")
+    page.wait_for_url(re.compile(r"/restores/dry-runs/"), timeout=60_000)
+    check(page, "restore-dry-run", problems)
     page.close()
 
     page = admin_context.new_page()  # on a phone the menu folds behind its button
@@ -207,4 +233,59 @@ def test_the_diff_of_two_backups_passes_axe(admin_context, finished_backup, stac
     page.wait_for_load_state("networkidle")
     check(page, "backup-diff", problems)
     page.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_operator_pages_pass_axe(admin_context, finished_backup, stack_env, live_server_url, browser):
+    """The history's bulk delete, Settings' user pages (add, reset, the one-time password, the role
+    confirmation), the friendly 403 and 404, storage that cannot be reached, the password change."""
+    out = shell(
+        stack_env,
+        "from django.contrib.auth.models import Group, User\n"
+        "from backups.models import Backup, StorageLocation\n"
+        "u, _ = User.objects.get_or_create(username='a11y-someone')\n"
+        "u.groups.add(Group.objects.get(name='viewer'))\n"
+        "v, _ = User.objects.get_or_create(username='a11y-viewer')\n"
+        "v.set_password('viewer-Pass-42'); v.save(); v.groups.add(Group.objects.get(name='viewer'))\n"
+        "gone, _ = StorageLocation.objects.get_or_create(name='a11y-gone', path='/nonexistent/a11y')\n"
+        "b, _ = Backup.objects.get_or_create(name='a11y-gone-1', defaults=dict(phase='Completed',"
+        " storage_location=gone))\n"
+        "print('IDS', u.pk, b.pk)",
+    )
+    user_id, unreachable = (int(n) for n in re.search(r"IDS (\d+) (\d+)", out).groups())
+    backup_id = finished_backup[0]
+    problems: list[str] = []
+    page = admin_context.new_page()
+    for name, url in {
+        "bulk-delete": f"/backups/delete/?ids={backup_id}&ids={unreachable}",
+        "user-new": "/settings/users/new/",
+        "user-password": f"/settings/users/{user_id}/password/",
+        "not-found": "/backups/999999/",
+        "storage-unreachable": f"/backups/{unreachable}/download/logs/",
+        "password-change": "/accounts/password_change/",
+    }.items():
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        check(page, name, problems)
+
+    page.goto("/settings/")
+    page.locator(f"#user-{user_id} select[name=role]").select_option("operator")
+    page.wait_for_selector("#role-change")
+    check_once(page, "confirm-role", problems)
+    page.goto(f"/settings/users/{user_id}/password/")
+    page.click("#user-password button[type=submit]")
+    page.wait_for_selector("#one-time-password")
+    check_once(page, "one-time-password", problems)
+    page.close()
+
+    viewer = browser.new_context(base_url=live_server_url, bypass_csp=True).new_page()
+    viewer.goto("/accounts/login/")
+    viewer.fill("#id_username", "a11y-viewer")
+    viewer.fill("#id_password", "viewer-Pass-42")
+    viewer.click("main button[type=submit]")
+    viewer.wait_for_url(f"{live_server_url}/")
+    viewer.goto("/settings/")
+    assert "This needs the admin role" in viewer.inner_text("#error-page")
+    check(viewer, "forbidden", problems)
+    viewer.context.close()
     assert problems == [], "\n".join(problems)

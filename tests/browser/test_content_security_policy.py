@@ -141,6 +141,16 @@ def test_every_page_runs_under_the_policy(browse, site, live_server_url):
     page.goto("/settings/clusters/new/")
     assert_clean(page, "cluster-new")
 
+    # API tokens (a new one shown once) and the API's docs page, rendered on the server
+    page.goto("/settings/tokens/")
+    page.fill("#token-name", "csp script")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#new-token")
+    assert_clean(page, "api-tokens")
+    page.goto("/api/v1/docs/")
+    assert page.locator("article.api-op").count() > 10
+    assert_clean(page, "api-docs")
+
     # a location's page: "Check access" is an htmx POST swapping the status panel
     page.goto(f"/locations/{site['location']}/")
     assert page.inner_text("#location-last-checked") == "never"
@@ -161,6 +171,10 @@ def test_the_role_select_submits_without_inline_script(browse, site, stack_env, 
     row = page.locator("#users tr", has_text="csp-someone")
     with page.expect_navigation():
         row.locator("select[name=role]").select_option("viewer")
+    assert "From no access to viewer" in page.inner_text("#role-change")  # the confirmation first
+    assert_clean(page, "settings-role-confirmation")
+    with page.expect_navigation():
+        page.click("#confirm-role")
     assert "csp-someone is now viewer" in page.inner_text(".messages")
     row = page.locator("#users tr", has_text="csp-someone")
     with page.expect_navigation():

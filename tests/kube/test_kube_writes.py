@@ -105,3 +105,37 @@ def test_delete_needs_name(source):
     cms = source.resources().resolve("configmaps")
     with pytest.raises(ValueError):
         source.delete(cms, "dev", "")
+
+
+def test_patch_merge_json_and_status(source, emu):
+    table = source.resources()
+    cms = table.resolve("configmaps")
+    source.create(cms, "dev", {"metadata": {"name": "patched"}, "data": {"a": "1", "b": "2"}})
+    try:
+        out = source.patch(cms, "dev", "patched", {"data": {"a": "9", "b": None}})
+        assert out["data"] == {"a": "9"} and out["kind"] == "ConfigMap"
+        out = source.patch(
+            cms,
+            "dev",
+            "patched",
+            [{"op": "add", "path": "/data/c", "value": "3"}],
+            patch_type="application/json-patch+json",
+        )
+        assert emu.get("configmaps", "dev", "patched")["data"] == {"a": "9", "c": "3"}
+    finally:
+        emu.delete("configmaps", "dev", "patched")
+    deployments = table.resolve("deployments.apps")
+    out = source.patch(deployments, "shop", "web", {"status": {"replicas": 7}}, subresource="status")
+    assert out["status"] == {"replicas": 7}
+    with pytest.raises(SourceError) as err:
+        source.patch(cms, "dev", "nope", {"data": {}})
+    assert err.value.status == 404 and "nope" in str(err.value)
+    with pytest.raises(SourceError) as err:
+        source.patch(
+            cms, "dev", "x", [{"op": "remove", "path": "/data/zz"}], patch_type="application/json-patch+json"
+        )
+    assert err.value.status == 404
+    with pytest.raises(TypeError):
+        source.patch(cms, "dev", "x", {"a": 1}, patch_type="application/json-patch+json")
+    with pytest.raises(ValueError, match="unknown patch type"):
+        source.patch(cms, "dev", "x", {}, patch_type="text/plain")

@@ -27,6 +27,7 @@ def test_the_database_pods_freeze_at_once_or_in_turn(manage, registered, cluster
             check=False,
         )  # fmt: skip
         assert "Phase:        Completed" in result.stdout, result.stdout + result.stderr
+        assert f"6 attempted, 0 failed ({mode}: " in result.stdout  # describe says which order ran
         found = freezes(cluster)
     finally:
         cluster.clear_exec_scripts()

@@ -141,6 +141,19 @@ def test_an_unknown_resource_in_a_hook_is_a_warning_under_hooks_not_an_error(ope
     assert Backup.objects.get().phase == Backup.Phase.QUEUED
 
 
+def test_hooks_concurrency_is_a_choice_of_the_form_stored_on_the_backup(operator, cluster):
+    with mock.patch("backups.services.backups.admit"):
+        post(operator, cluster)
+        post(operator, cluster, name_prefix="velero-order", hooks_concurrency="sequential")
+    assert dict(Backup.objects.values_list("name", "hooks_concurrency")) == {
+        Backup.objects.get(name__startswith="nightly").name: "concurrent",
+        Backup.objects.get(name__startswith="velero-order").name: "sequential",
+    }
+    response = post(operator, cluster, hooks_concurrency="whenever")
+    assert "hooks_concurrency" in response.context["form"].errors
+    assert Backup.objects.count() == 2
+
+
 def test_warnings_do_not_refuse_the_backup_and_are_shown_after_it(operator, live_cluster):
     with mock.patch("backups.services.backups.admit"):
         response = post(operator, live_cluster, included_namespaces="ghost", follow=True)

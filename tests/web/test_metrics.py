@@ -224,8 +224,96 @@ def test_veloweb_figures(client, open_metrics, make_backup):
         backup=backup, block_index=0, batch=0, job_id="j", worker="w",
         created=timezone.now() - timedelta(seconds=42),
     )  # fmt: skip
+    from backups.models import Restore
+
+    source = make_backup("src-r", phase=Phase.COMPLETED)
+    restore = Restore.objects.create(
+        name="rs-1", backup=source, backup_name=source.name, cluster=source.cluster, phase="InProgress"
+    )
+    BlockRun.objects.create(
+        run_kind="restore", run_id=restore.pk, restore=restore, index=0, batch=0, item_count=1,
+        first_item="configmaps shop/a", state="items",
+    )  # fmt: skip
     families = scrape(client)
-    assert sample(families, "veloweb_running_blocks") == 1
+    assert sample(families, "veloweb_running_blocks") == 2  # a backup's block and a restore's
     assert sample(families, "veloweb_longest_freeze_seconds") == pytest.approx(42, abs=5)
     assert sample(families, "veloweb_backups", phase="InProgress") == 1
     assert sample(families, "veloweb_queue_depth", queue="blocks") >= 0
+
+
+def test_ended_backups_are_folded_into_the_tally_once(client, open_metrics, make_backup, tmp_path):
+    """A scrape moves an ended backup's block and hook counts into the tally (later scrapes read
+    only running backups' rows); deleting it afterwards does not count them twice."""
+    location = StorageLocation.objects.create(name="here", path=str(tmp_path))
+    location.store().check(create=True)
+    done = ended(make_backup, "f-1", Phase.COMPLETED, 5, storage_location=location)
+    running = make_backup("f-2", phase=Phase.IN_PROGRESS, attempt=1, started=timezone.now())
+    for backup in (done, running):
+        BlockRun.objects.create(
+            backup=backup, index=0, batch=0, item_count=1, first_item="x", state="done",
+            started=done.started, finished=done.started + timedelta(seconds=2),
+        )  # fmt: skip
+    name = "veloweb_block_duration_seconds"
+    first = scrape(client)
+    assert (
+        Backup.objects.get(pk=done.pk).metrics_folded and not Backup.objects.get(pk=running.pk).metrics_folded
+    )
+    assert sample(first, name, f"{name}_count") == 2
+    assert sample(scrape(client), name, f"{name}_count") == 2  # folded once, read once
+    backup_services.delete_backup(Backup.objects.get(pk=done.pk))
+    after = scrape(client)
+    assert sample(after, name, f"{name}_count") == 2
+    assert sample(after, name, f"{name}_bucket", le="5.0") == 2
+    assert sample(after, "velero_backup_success", "velero_backup_success_total", schedule="") == 1
+
+
+def test_velero_s_restore_counters_come_from_restore_rows(client, open_metrics, make_backup, cluster):
+    """velero_restore_total and the outcome counters (a validation failure is an attempt too, as
+    Velero's restore controller counts it), kept when a restore is deleted."""
+    from backups.models import Restore
+
+    backup = make_backup("src-1", phase=Phase.COMPLETED)
+    phases = {
+        "r-ok": "Completed",
+        "r-part": "PartiallyFailed",
+        "r-bad": "Failed",
+        "r-invalid": "FailedValidation",
+    }
+    for name, phase in phases.items():
+        Restore.objects.create(
+            name=name, backup=backup, backup_name=backup.name, cluster=cluster, phase=phase,
+            attempt=0 if phase == "FailedValidation" else 1,
+        )  # fmt: skip
+    Restore.objects.create(name="r-new", backup=backup, backup_name=backup.name, cluster=cluster)
+    families = scrape(client)
+    assert sample(families, "velero_restore_total") == 5
+    expected = {"attempt": 4, "success": 1, "partial_failure": 1, "failed": 1, "validation_failed": 1}
+    for what, value in expected.items():
+        family = f"velero_restore_{what}"
+        assert sample(families, family, f"{family}_total", schedule="") == value, what
+    Restore.objects.get(name="r-ok").delete()
+    after = scrape(client)
+    assert sample(after, "velero_restore_total") == 4
+    assert sample(after, "velero_restore_success", "velero_restore_success_total", schedule="") == 1
+    assert sample(after, "velero_restore_attempt", "velero_restore_attempt_total", schedule="") == 4
+
+
+def test_restores_blocks_join_the_histograms_and_stay_after_deletion(client, open_metrics, make_backup):
+    from backups.models import Restore
+
+    source = make_backup("src-h", phase=Phase.COMPLETED)
+    restore = Restore.objects.create(
+        name="rh-1", backup=source, backup_name=source.name, cluster=source.cluster, phase="Completed"
+    )
+    start = timezone.now() - timedelta(minutes=5)
+    BlockRun.objects.create(
+        restore=restore, index=0, batch=0, item_count=1, first_item="configmaps shop/a", state="done",
+        started=start, finished=start + timedelta(seconds=0.3),
+    )  # fmt: skip
+    name = "veloweb_block_duration_seconds"
+    first = scrape(client)
+    assert Restore.objects.get(pk=restore.pk).metrics_folded
+    assert sample(first, name, f"{name}_bucket", le="0.5") == 1
+    assert sample(scrape(client), name, f"{name}_count") == 1
+    Restore.objects.get(pk=restore.pk).delete()
+    assert sample(scrape(client), name, f"{name}_count") == 1

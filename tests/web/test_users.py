@@ -132,6 +132,8 @@ def test_reset_password_one_time_or_chosen(admin, make_user):
 
 def test_a_role_change_is_confirmed_first(admin, make_user):
     user = make_user("viewer", username="vera")
+    other = admin.post(f"/settings/users/{user.pk}/role/", {"role": "operator"}).content.decode()
+    assert "From <b>viewer</b> to <b>operator</b>" in other and 'name="role" value="operator"' in other
     asked = admin.post(f"/settings/users/{user.pk}/role/", {"role": "admin"})
     html = asked.content.decode()
     assert asked.status_code == 200 and "From <b>viewer</b> to <b>admin</b>" in html

@@ -155,10 +155,15 @@ class RestoreContext:
             existing = self.target.get(NAMESPACES, None, target)
             created = False
             if existing is None and not dry_run:
-                self.target.create(NAMESPACES, None, self.namespace_object(source, target))
-                self.results.item("v1", "Namespace", "", target, CREATED)
-                self.log.info(f"created namespace {target}", resource="namespaces", name=target)
-                created = True
+                try:
+                    self.target.create(NAMESPACES, None, self.namespace_object(source, target))
+                except SourceError as exc:
+                    if exc.status != 409:  # 409: another worker of this restore was first
+                        raise
+                else:
+                    self.results.item("v1", "Namespace", "", target, CREATED)
+                    self.log.info(f"created namespace {target}", resource="namespaces", name=target)
+                    created = True
             if existing is not None and (existing.get("status") or {}).get("phase") == "Terminating":
                 raise SourceError(
                     f"namespace {target} is terminating: cannot restore into it", resource="namespaces"

@@ -246,7 +246,6 @@ def _restore_item(item: PlannedItem, ctx: RestoreContext) -> ItemOutcome:
         return _existing(item, ctx, resource, new, existing)
     result = ItemOutcome(item, CREATED)
     ctx.results.item(item.api_version, item.kind, item.namespace, item.name, CREATED)
-    ctx.log.info(f"restored {item.kind or gr}", **where)
     if prepared.has_status and actions.should_restore_status(
         new, gr, ctx.spec.status_includes, ctx.spec.status_excludes
     ):
@@ -259,8 +258,9 @@ def _restore_item(item: PlannedItem, ctx: RestoreContext) -> ItemOutcome:
             ctx.results.warn(item.namespace, message)
             ctx.log.warning(message, **where)
     if gr == "pods":
-        result.pod = created
         result.post_hooks = post_hooks_for(created, ctx.resource_hooks)
+        if result.post_hooks:  # kept only when hooks need it: a tier may hold 100,000 outcomes
+            result.pod = created
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
+from sys import intern
 
 from backups.engine.log import LogEntry
 from backups.engine.velero_format.backup_files import write_gzip_json, write_log_lines
@@ -53,8 +54,9 @@ class RestoreResults:
             self._add(self.errors, namespace, message)
 
     def item(self, api_version: str, kind: str, namespace: str, name: str, result: str) -> None:
+        entry = (intern(api_version), intern(kind), intern(namespace), name, intern(result))
         with self._lock:
-            self.items.append((api_version, kind, namespace, name, result))
+            self.items.append(entry)
 
     def merge(self, other: dict) -> None:
         """Add a results document (`as_json()` of another instance, e.g. a worker's part)."""

@@ -62,6 +62,9 @@ def _with_lines(problems: list[str], text: str) -> list[str]:
     return [f"line {line}: {p}" if text and (line := line_of(text, p)) else p for p in problems]
 
 
+HOOK_ORDER = {"concurrent": "a block's pods at once", "sequential": "pod after pod, as Velero"}
+
+
 class Command(BaseCommand):
     help = "Create, wait for, describe, read the logs of, list, cancel and delete backups."
 
@@ -230,7 +233,8 @@ class Command(BaseCommand):
             f"Expiration:   {b.expiration or '<n/a>'}",
             f"Items:        {b.items_backed_up} of {b.total_items}",
             f"Blocks:       {b.blocks_done} of {b.total_blocks}",
-            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed",
+            f"Hooks:        {b.hooks_attempted} attempted, {b.hooks_failed} failed"
+            f" ({b.hooks_concurrency}: {HOOK_ORDER[b.hooks_concurrency]})",
             f"Errors:       {b.errors}",
             f"Warnings:     {b.warnings}",
         ]
