@@ -210,12 +210,37 @@ def filtered_page_rows(backup_id: int, page_number: int, where: BlockFilter) -> 
     return list(filtered_blocks(backup_id, where)[start : start + BLOCKS_PER_PAGE])
 
 
-def running_hooks(backup: Backup, limit: int = 20) -> list[BlockRun]:
-    """Blocks in their hooks with the hook running now (pod, container, command, since)."""
+@dataclass(frozen=True)
+class RunningHook:
+    block: BlockRun
+    pod: str
+    container: str
+    command: list
+    since: float
+    timeout: float
+
+
+def running_hooks(backup: Backup, limit: int = 20) -> list[RunningHook]:
+    """The hooks running now, with their blocks (a block's pods run their hooks at once)."""
     in_hooks = BlockRun.objects.filter(
         backup=backup, state__in=(BlockRun.State.PRE_HOOKS, BlockRun.State.POST_HOOKS)
     ).exclude(step_detail=None)
-    return list(in_hooks.order_by("index")[:limit])
+    hooks = []
+    for block in in_hooks.order_by("index")[:limit]:
+        detail = block.step_detail
+        for hook in detail if isinstance(detail, list) else [detail]:
+            if isinstance(hook, dict):
+                hooks.append(
+                    RunningHook(
+                        block=block,
+                        pod=str(hook.get("pod", "")),
+                        container=str(hook.get("container", "")),
+                        command=list(hook.get("command") or []),
+                        since=float(hook.get("since") or 0.0),
+                        timeout=float(hook.get("timeout") or 0.0),
+                    )
+                )
+    return hooks[:limit]
 
 
 def page_range(page_number: int) -> range:
@@ -291,11 +316,9 @@ def hook_work_left(backup: Backup, now: float) -> HookWork | None:
     started = runs.values("namespace", "pod").distinct().count()
     observed = runs.aggregate(total=Sum("duration"))["total"] or 0.0
     running = running_hooks(backup, limit=1000)
-    timeouts = [float((b.step_detail or {}).get("timeout") or 0) for b in running]
+    timeouts = [hook.timeout for hook in running]
     per_pod = observed / started if started and observed else (max(timeouts) if timeouts else 30.0)
-    left_running = [
-        max(0.0, per_pod - (now - float((b.step_detail or {}).get("since") or now))) for b in running
-    ]
+    left_running = [max(0.0, per_pod - (now - (hook.since or now))) for hook in running]
     # pods of the blocks running now: their hooks began (hook runs are recorded with their batch)
     active = BlockRun.objects.filter(backup=backup, state__in=RUNNING_STATES, pods__gt=0)
     in_flight = min(max(0, hooked - started), active.aggregate(pods=Sum("pods"))["pods"] or 0)

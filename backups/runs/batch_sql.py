@@ -283,20 +283,27 @@ class LiveSteps:
                 while not self._steps:
                     self._changed.wait()
                 steps, self._steps = self._steps, {}
-            by_run: dict[tuple[RunKind, int], list[tuple]] = {}
-            detail_field = BlockRun._meta.get_field("step_detail")
-            for (kind, run_id, index), (step, detail) in steps.items():
-                value = detail_field.get_db_prep_save(detail, connection)
-                by_run.setdefault((kind, run_id), []).append((step, value, index))
-            for (kind, run_id), rows in by_run.items():
-                try:
-                    with write_turn:
-                        update_block_runs(kind, run_id, ("state", "step_detail"), rows, unfinished=True)
-                except Exception:  # noqa: BLE001 - the dashboard shows the block's outcome anyway
-                    logger.warning("steps of %s %s not recorded", kind.name, run_id, exc_info=True)
-                    connection.close()
-                    continue
-                progress.blocks_changed(run_id, [index for _, index in rows], kind=kind.name)
+            try:
+                self._write(steps)
+            except Exception:  # noqa: BLE001 - the writer outlives any one round: steps come all along
+                logger.warning("block steps not recorded", exc_info=True)
+
+    def _write(self, steps: dict) -> None:
+        """One statement per run for the steps noted since the last round, then the news."""
+        by_run: dict[tuple[RunKind, int], list[tuple]] = {}
+        detail_field = BlockRun._meta.get_field("step_detail")
+        for (kind, run_id, index), (step, detail) in steps.items():
+            value = detail_field.get_db_prep_save(detail, connection)
+            by_run.setdefault((kind, run_id), []).append((step, value, index))
+        for (kind, run_id), rows in by_run.items():
+            try:
+                with write_turn:
+                    update_block_runs(kind, run_id, ("state", "step_detail"), rows, unfinished=True)
+            except Exception:  # noqa: BLE001 - the dashboard shows the block's outcome anyway
+                logger.warning("steps of %s %s not recorded", kind.name, run_id, exc_info=True)
+                connection.close()
+                continue
+            progress.blocks_changed(run_id, [row[-1] for row in rows], kind=kind.name)
 
 
 live_steps = LiveSteps()

@@ -196,28 +196,46 @@ def _run_claimed(batch: BlockBatch, worker: str, staging: Staging, session: Batc
 
 class LiveBlock:
     """A block with hooks or claims shows each step live (plain blocks only their outcome), and
-    during its hooks the hook running now: which pod and container, the command, since when and
-    its timeout, noted as the exec starts (the backup page counts the seconds)."""
+    during its hooks the hooks running now (a block's pods run theirs at the same time): which
+    pod and container, the command, since when and its timeout, noted as each exec starts and
+    ends (the backup page counts the seconds)."""
 
     def __init__(self, backup_id: int, index: int, executor):
         self.backup_id, self.index, self._executor = backup_id, index, executor
         self.step = ""
+        self._lock = threading.Lock()
+        self._running: dict[int, dict] = {}
+        self._started = 0
 
     def phase(self, state: str) -> None:
         self.step = state
         live_steps.note(BACKUP, self.backup_id, self.index, state)
 
+    def _note(self) -> None:
+        running = list(self._running.values()) or None
+        live_steps.note(BACKUP, self.backup_id, self.index, self.step, running)
+
     def executor(self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float):
-        if self.step in ("pre-hooks", "post-hooks"):
-            running = {
-                "pod": f"{namespace}/{pod}",
-                "container": container or "",
-                "command": list(command),
-                "since": time.time(),
-                "timeout": timeout,
-            }
-            live_steps.note(BACKUP, self.backup_id, self.index, self.step, running)
-        return self._executor(namespace, pod, container, command, timeout)
+        if self.step not in ("pre-hooks", "post-hooks"):
+            return self._executor(namespace, pod, container, command, timeout)
+        hook = {
+            "pod": f"{namespace}/{pod}",
+            "container": container or "",
+            "command": list(command),
+            "since": time.time(),
+            "timeout": timeout,
+        }
+        with self._lock:
+            self._started += 1
+            key = self._started
+            self._running[key] = hook
+            self._note()
+        try:
+            return self._executor(namespace, pod, container, command, timeout)
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+                self._note()
 
 
 def _snapshotter(backup: Backup, source, table, policies: ResourcePolicies | None):

@@ -90,3 +90,25 @@ def test_a_run_not_in_progress_has_no_batch_claimed(backup):
     Backup.objects.filter(pk=backup.pk).update(phase=Backup.Phase.CANCELLING)
     lease = timezone.now() + timedelta(minutes=1)
     assert claim_pending_batch(BACKUP, backup.pk, "w", "job-1", lease) is None
+
+
+def test_a_running_hook_is_written_then_cleared_round_after_round(backup):
+    """The writer thread writes every round (it died after its first one, and the page never
+    showed a running hook again in that process)."""
+    hook = {"pod": "shop/db-0", "container": "db", "command": ["sleep"], "since": 1.0, "timeout": 30.0}
+
+    def row():
+        return BlockRun.objects.filter(backup=backup, index=0).values_list("state", "step_detail").get()
+
+    def wait_for(expected):
+        deadline = time.monotonic() + 10
+        while row() != expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert row() == expected
+
+    for _ in range(3):
+        live_steps.note(BACKUP, backup.pk, 0, "pre-hooks")
+        live_steps.note(BACKUP, backup.pk, 0, "pre-hooks", hook)
+        wait_for(("pre-hooks", hook))
+        live_steps.note(BACKUP, backup.pk, 0, "items")
+        wait_for(("items", None))

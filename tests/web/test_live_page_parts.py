@@ -56,7 +56,7 @@ def running(make_backup):
 
 def test_the_running_hook_is_on_the_page_with_its_seconds(client_as, running):
     html = client_as("viewer").get(f"/backups/{running.pk}/").content.decode()
-    hook = re.search(r'<li class="running-hook" id="running-2">(.*?)</li>', html, re.S).group(1)
+    hook = re.search(r'<li class="running-hook" id="running-2-1">(.*?)</li>', html, re.S).group(1)
     assert "shop/db-0" in hook and "postgres" in hook and "fsfreeze --freeze /data" in hook
     running_for = re.search(r'data-since="[\d.]+">(\d+)s</b>', hook)
     assert running_for and 4 <= int(running_for.group(1)) < 60 and "(timeout 30s)" in hook
