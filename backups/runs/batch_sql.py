@@ -296,7 +296,7 @@ class LiveSteps:
                     logger.warning("steps of %s %s not recorded", kind.name, run_id, exc_info=True)
                     connection.close()
                     continue
-                progress.blocks_changed(run_id, [index for _, index in rows], kind=kind.name)
+                progress.blocks_changed(run_id, [row[-1] for row in rows], kind=kind.name)
 
 
 live_steps = LiveSteps()

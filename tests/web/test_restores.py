@@ -203,7 +203,7 @@ def test_the_restore_page_shows_tiers_and_problems_per_namespace_and_renders_liv
     assert "<dt>Velero</dt>" in page and "shop → shop-copy" in page
     assert "cancel-restore" not in page  # a viewer
     viewer = User.objects.get(username="viewer-user")
-    (message,) = RENDERERS["restore"](restore.pk, viewer, 1)
+    (message,) = RENDERERS["restore"](restore.pk, viewer, 1, where=None)  # as the consumer calls it
     assert 'id="restore-tiers" class="panel" hx-swap-oob="true"' in message
     assert 'id="progress" class="panel progress" hx-swap-oob="true"' in message
     assert RENDERERS["restore"](restore.pk + 1000, viewer, 1) is None
