@@ -30,12 +30,18 @@ def _keep_counters_of_deleted_backups() -> None:
     from django.db.models.signals import pre_delete
 
     from backups.metrics import tally
-    from backups.models import Backup
+    from backups.models import Backup, Restore
 
     def retire(sender, instance, **kwargs):
         tally.retire_backup(instance)
 
+    def retire_restore(sender, instance, **kwargs):
+        tally.retire_restore(instance)
+
     pre_delete.connect(retire, sender=Backup, weak=False, dispatch_uid="backups.metrics.retire")
+    pre_delete.connect(
+        retire_restore, sender=Restore, weak=False, dispatch_uid="backups.metrics.retire_restore"
+    )
 
 
 def _import_channel_layer_backend() -> None:

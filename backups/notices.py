@@ -26,6 +26,8 @@ BACKUP_CANCELLED = "backup.cancelled"
 SCHEDULE_MISSED = "schedule.missed"
 EXPIRY_FAILED = "backup.expiry_failed"
 LOCATION_UNAVAILABLE = "location.unavailable"
+RESTORE_FAILED = "restore.failed"
+RESTORE_PARTIALLY_FAILED = "restore.partially_failed"
 TEST = "test"
 
 EVENTS = {
@@ -35,6 +37,8 @@ EVENTS = {
     SCHEDULE_MISSED: "A schedule missed its run",
     EXPIRY_FAILED: "An expired backup could not be deleted",
     LOCATION_UNAVAILABLE: "A storage location became unreachable",
+    RESTORE_FAILED: "Restore Failed (or FailedValidation)",
+    RESTORE_PARTIALLY_FAILED: "Restore PartiallyFailed",
     BACKUP_COMPLETED: "Backup Completed",
 }
 DEFAULT_EVENTS = [e for e in EVENTS if e != BACKUP_COMPLETED]
@@ -102,6 +106,38 @@ def backup_ended(backup_id: int) -> None:
     event = _PHASE_EVENTS.get(backup.phase)
     if event:
         emit(event, backup_payload(backup), once_key=f"ended:{_identity(backup)}:{backup.phase}")
+
+
+_RESTORE_EVENTS = {
+    "Failed": RESTORE_FAILED,
+    "FailedValidation": RESTORE_FAILED,
+    "PartiallyFailed": RESTORE_PARTIALLY_FAILED,
+}
+
+
+def restore_ended(restore_id: int) -> None:
+    """A restore reached a terminal phase: the event for a failed or partially failed one."""
+    from django.apps import apps
+
+    Restore = apps.get_model("backups", "Restore")
+    restore = Restore.objects.select_related("cluster", "backup").filter(pk=restore_id).first()
+    if restore is None or (event := _RESTORE_EVENTS.get(restore.phase)) is None:
+        return
+    payload = {
+        "restore": {
+            "id": restore.pk,
+            "name": restore.name,
+            "phase": restore.phase,
+            "backup": restore.backup_name,
+            "cluster": restore.cluster.name if restore.cluster_id else "",
+            "errors": restore.errors,
+            "warnings": restore.warnings,
+            "failure_reason": restore.failure_reason or "; ".join(restore.validation_errors or []),
+        },
+        "definition_id": restore.backup.definition_id if restore.backup_id else None,
+    }
+    created = restore.created.timestamp() if getattr(restore, "created", None) else ""
+    emit(event, payload, once_key=f"restore:{restore.pk}:{restore.name}:{created}:{restore.phase}")
 
 
 def schedule_missed(definition, due, reason: str) -> None:

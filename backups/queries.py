@@ -98,12 +98,25 @@ def backup_history(
     return _sorted(backups, history_sort(sort), now or timezone.now())
 
 
+MAX_NAMESPACE_SHAPES = 500  # distinct (included, excluded) lists decided one by one
+
+
 def _holding_namespace(backups: QuerySet, namespace: str) -> QuerySet:
     """The backups that may hold `namespace` (a name or a glob), decided by the engine's own
-    matching over the filtered rows' namespace lists, one pass, streamed; the smaller of the kept
-    and the dropped ids goes back to the database."""
+    matching. Backups share few namespace lists (a definition's backups all have its own), so each
+    distinct (included, excluded) pair is decided once and the database keeps the rows of the
+    pairs that match; past MAX_NAMESPACE_SHAPES pairs, each row is decided in one streamed pass
+    and the smaller of the kept and the dropped ids goes back to the database."""
     from backups.engine.planning.filters import NamespaceFilter
 
+    pairs = backups.order_by().values_list("included_namespaces", "excluded_namespaces").distinct()
+    shapes = list(pairs[: MAX_NAMESPACE_SHAPES + 1])
+    if len(shapes) <= MAX_NAMESPACE_SHAPES:
+        matching = Q(pk__in=[])
+        for includes, excludes in shapes:
+            if NamespaceFilter.of(includes, excludes).may_hold(namespace):
+                matching |= Q(included_namespaces=includes, excluded_namespaces=excludes)
+        return backups.filter(matching)
     kept, dropped = [], []
     rows = backups.values_list("pk", "included_namespaces", "excluded_namespaces")
     for pk, includes, excludes in rows.iterator(chunk_size=2000):
@@ -283,9 +296,12 @@ def hook_work_left(backup: Backup, now: float) -> HookWork | None:
     left_running = [
         max(0.0, per_pod - (now - float((b.step_detail or {}).get("since") or now))) for b in running
     ]
-    waiting = max(0, hooked - started - len(running))
+    # pods of the blocks running now: their hooks began (hook runs are recorded with their batch)
+    active = BlockRun.objects.filter(backup=backup, state__in=RUNNING_STATES, pods__gt=0)
+    in_flight = min(max(0, hooked - started), active.aggregate(pods=Sum("pods"))["pods"] or 0)
+    waiting = max(0, hooked - started - in_flight)
     return HookWork(
-        pods_left=waiting + len(running),
+        pods_left=waiting + in_flight,
         seconds=waiting * per_pod + sum(left_running),
         longest_running_left=max(left_running, default=0.0),
     )

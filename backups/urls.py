@@ -33,6 +33,7 @@ urlpatterns = [
     path("backups/<id:pk>/item/", content_pages.backup_item, name="item"),
     path("backups/<id:pk>/item/live/", content_pages.item_live, name="item_live"),
     path("backups/<id:pk>/diff/", content_pages.backup_diff, name="diff"),
+    path("backups/<id:pk>/index-status/", content_pages.index_status, name="index_status"),
     path("items/search/", content_pages.item_search, name="item_search"),
     path("compare/", content_pages.compare, name="compare"),
     path("backups/<id:pk>/delete/", detail.backup_delete, name="delete"),

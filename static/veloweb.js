@@ -110,7 +110,8 @@
     document.body.dataset.ws = "open";
     if (lost) {
       lost = false;
-      liveStatus("Live updates are back: the page shows the backup as it is now.", "restored");
+      const what = (document.getElementById("live-status") || {dataset: {}}).dataset.what || "the backup as it is";
+      liveStatus(`Live updates are back: the page shows ${what} now.`, "restored");
       clearTimeout(restoredTimer);
       restoredTimer = setTimeout(() => liveStatus("", ""), 6000);
     }

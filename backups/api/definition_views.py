@@ -133,7 +133,7 @@ class DefinitionDetail(APIView):
         responses={204: OpenApiResponse(description="Deleted; its backups are kept."), **READ_ERRORS}
     )
     def delete(self, request, pk):
-        _definition(pk).delete()
+        definitions.definition_delete(_definition(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

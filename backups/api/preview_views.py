@@ -63,6 +63,12 @@ class BlockPage(Pagination):
     """A page of a preview's blocks: the count is the summary's, the blocks are read by offset."""
 
     def paginate_blocks(self, request, token: str, total: int):
+        return self.paginate(
+            request, total, lambda start, size: previews.read_blocks(token, start, size), "blocks"
+        )
+
+    def paginate(self, request, total: int, read, noun: str):
+        """A page of `total` records read by `read(start, size)`."""
         self.request = request
         size = self.get_page_size(request) or self.page_size
         try:
@@ -71,8 +77,8 @@ class BlockPage(Pagination):
             raise NotFound("invalid page: a whole number from 1") from None
         start = (number - 1) * size
         if total and start >= total:
-            raise NotFound(f"invalid page {number}: there are {total} blocks")
-        blocks = previews.read_blocks(token, start, size)
+            raise NotFound(f"invalid page {number}: there are {total} {noun}")
+        blocks = read(start, size)
         url = request.build_absolute_uri()
 
         def link(n):
@@ -100,3 +106,24 @@ class PreviewBlocks(APIView):
         if body["state"] != "done":
             raise NotFound(f"preview {token} is {body['state']}: its blocks are not planned yet")
         return Response(BlockPage().paginate_blocks(request, token, body["summary"]["blocks"]))
+
+
+@extend_schema(tags=["previews"])
+class PreviewExcluded(APIView):
+    """The items the backup would leave out, each with the rule that does, in the order found."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: s.PreviewExcludedSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request, token):
+        body = _status(token)
+        if body["state"] != "done":
+            raise NotFound(f"preview {token} is {body['state']}: its exclusions are not known yet")
+        total = body["summary"].get("excluded", 0)
+        page = BlockPage().paginate(
+            request, total, lambda start, size: previews.read_excluded(token, start, size), "excluded items"
+        )
+        return Response(page)

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from backups import queries
 from backups.api.errors import invalid
 from backups.engine.cron_schedule import ScheduleError, parse_schedule
-from backups.models import ApiToken, Backup, BackupDefinition, BlockRun, Cluster, StorageLocation
+from backups.models import ApiToken, Backup, BackupDefinition, BlockRun, Cluster, Restore, StorageLocation
 from backups.validation import (
     BACKUP_NAME_MAX,
     DEFINITION_NAME_MAX,
@@ -19,6 +19,7 @@ from backups.validation import (
     Problem,
     backup_problems,
     name_problem,
+    restore_problems,
 )
 
 OPTION_FIELDS = (
@@ -362,6 +363,13 @@ class PreviewBlockSerializer(serializers.Serializer):
     first = serializers.CharField()
     items = serializers.ListField(child=serializers.ListField(), help_text="[key, reason, parent] per item.")
     hooks = serializers.ListField(child=serializers.DictField())
+    adds = serializers.IntegerField(help_text="Snapshot objects the block adds at run time.")
+
+
+class PreviewExcludedSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    key = serializers.CharField()
+    reason = serializers.CharField(help_text="The rule that leaves the item out.")
 
 
 class ErrorDetail(serializers.Serializer):
@@ -378,3 +386,92 @@ class TokenSerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "created", "last_used", "revoked"]
+
+
+# --- restores ---------------------------------------------------------------------------------------
+
+
+class RestoreCreateSerializer(StrictSerializer):
+    """Velero's restore options, as the `Restore` model names them; checked by
+    `validation.restore_problems`, the layer the restore form uses."""
+
+    backup = serializers.SlugRelatedField(
+        slug_field="name", queryset=Backup.objects.all(), help_text="The backup's name."
+    )
+    cluster = ClusterNamed(help_text="The registered cluster to restore into.")
+    name = serializers.CharField(required=False, max_length=200, help_text="Absent: BACKUP-YYYYmmddHHMMSS.")
+    included_namespaces = _names(help_text="Namespaces of the backup to restore; absent: all.")
+    excluded_namespaces = _names()
+    included_resources = _names()
+    excluded_resources = _names()
+    or_label_selectors = _names()
+    status_included_resources = _names(help_text="Resources whose status is restored too.")
+    status_excluded_resources = _names()
+    priorities = _names(help_text="Restore order; absent: Velero's.")
+    include_cluster_resources = serializers.BooleanField(required=False, allow_null=True, default=None)
+    label_selector = serializers.CharField(required=False, allow_blank=True, default="")
+    namespace_mapping = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="Velero's namespaceMapping: {old: new}."
+    )
+    restore_pvs = serializers.BooleanField(required=False, allow_null=True, default=None)
+    preserve_node_ports = serializers.BooleanField(required=False, allow_null=True, default=None)
+    existing_resource_policy = serializers.ChoiceField(
+        choices=["", "none", "update"], required=False, default=""
+    )
+    resource_modifiers = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Velero's resource modifier rules (YAML)."
+    )
+    hooks = serializers.JSONField(
+        required=False, help_text='Velero\'s restore spec.hooks: {"resources": [...]}.'
+    )
+    workers = serializers.IntegerField(required=False, default=4)
+
+    def options(self, data: dict) -> dict:
+        options = {name: data[name] for name in Restore.OPTION_FIELDS if name in data}
+        for name in (
+            "included_namespaces",
+            "excluded_namespaces",
+            "included_resources",
+            "excluded_resources",
+            "or_label_selectors",
+            "status_included_resources",
+            "status_excluded_resources",
+            "priorities",
+        ):
+            options.setdefault(name, [])
+        options.setdefault("namespace_mapping", {})
+        options.setdefault("hooks", {})
+        return options  # fmt: skip
+
+    def validate(self, data):
+        problems = restore_problems(self.options(data), data["backup"].name)
+        if "name" in data and (problem := name_problem(data["name"], "restore name")):
+            problems.append(Problem("name", problem))
+        if problems:
+            raise invalid(problems)
+        return data
+
+
+class RestoreSerializer(serializers.ModelSerializer):
+    cluster = serializers.CharField(source="cluster.name")
+    backup = serializers.CharField(source="backup_name", help_text="The restored backup's name.")
+    storage_location = serializers.CharField(source="storage_location.name", allow_null=True, default=None)
+
+    class Meta:
+        model = Restore
+        fields = [
+            "id", "name", "backup", "cluster", "storage_location", "phase", "created", "started",
+            "completed", "total_items", "items_restored", "items_skipped", "items_failed",
+            "items_excluded", "total_tiers", "errors", "warnings", "hooks_attempted", "hooks_failed",
+            "validation_errors", "failure_reason", "cancelled_by", "created_by_name",
+            "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
+            "include_cluster_resources", "label_selector", "or_label_selectors", "namespace_mapping",
+            "restore_pvs", "preserve_node_ports", "existing_resource_policy", "status_included_resources",
+            "status_excluded_resources", "resource_modifiers", "priorities", "hooks", "workers",
+        ]  # fmt: skip
+
+
+class RestoreCancelSerializer(serializers.Serializer):
+    changed = serializers.BooleanField()
+    message = serializers.CharField()
+    restore = RestoreSerializer()

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from backups import converters  # noqa: F401 - registers <id:...>
-from backups.api import backup_views, catalog_views, definition_views, docs, preview_views
+from backups.api import backup_views, catalog_views, definition_views, docs, preview_views, restore_views
 from backups.api.errors import not_found_view
 
 app_name = "api"
@@ -28,6 +28,10 @@ urlpatterns = [
     path("previews/", preview_views.PreviewCreate.as_view(), name="previews"),
     path("previews/<str:token>/", preview_views.PreviewDetail.as_view(), name="preview"),
     path("previews/<str:token>/blocks/", preview_views.PreviewBlocks.as_view(), name="preview_blocks"),
+    path("previews/<str:token>/excluded/", preview_views.PreviewExcluded.as_view(), name="preview_excluded"),
+    path("restores/", restore_views.RestoreList.as_view(), name="restores"),
+    path("restores/<id:pk>/", restore_views.RestoreDetail.as_view(), name="restore"),
+    path("restores/<id:pk>/cancel/", restore_views.RestoreCancel.as_view(), name="restore_cancel"),
     path("locations/", catalog_views.LocationList.as_view(), name="locations"),
     path("locations/<id:pk>/", catalog_views.LocationDetail.as_view(), name="location"),
     path("clusters/", catalog_views.ClusterList.as_view(), name="clusters"),

@@ -11,8 +11,9 @@ How each of Velero's figures maps onto Veloweb's rows:
   ended backup, the last successful timestamp from its latest Completed one;
 - velero_csi_snapshot_*_total{schedule, backupName}: each ended backup that took CSI snapshots;
 - velero_backup_location_status_gauge: each checked location's last check (1 available).
-Velero's native volume snapshots do not exist here: their counters stay at zero. Restores are not
-run by Veloweb yet: velero_restore_* are absent.
+Velero's native volume snapshots do not exist here: their counters stay at zero. Restores:
+velero_restore_total and the per-outcome counters, all under schedule "" (a restore names a
+backup, not a schedule: Velero's spec.scheduleName is set only by --from-schedule).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 
 import django_rq
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -35,6 +36,7 @@ from backups.models import (
     BlockBatch,
     BlockRun,
     OwedPostHooks,
+    Restore,
     StorageLocation,
 )
 
@@ -55,6 +57,13 @@ VELERO_COUNTERS = {
     "velero_volume_snapshot_attempt_total": "Total number of attempted volume snapshots",
     "velero_volume_snapshot_success_total": "Total number of successful volume snapshots",
     "velero_volume_snapshot_failure_total": "Total number of failed volume snapshots",
+}
+RESTORE_COUNTERS = {
+    "velero_restore_attempt_total": "Total number of attempted restores",
+    "velero_restore_success_total": "Total number of successful restores",
+    "velero_restore_partial_failure_total": "Total number of partially failed restores",
+    "velero_restore_failed_total": "Total number of failed restores",
+    "velero_restore_validation_failed_total": "Total number of failed restores failing validations",
 }
 CSI_COUNTERS = {
     "velero_csi_snapshot_attempt_total": "Total number of CSI attempted volume snapshots",
@@ -109,6 +118,7 @@ def live_counters() -> dict[counts.Key, float]:
     return {
         **counts.backup_counters(Backup.objects.all()),
         **counts.run_row_counters(Backup.objects.filter(metrics_folded=False)),
+        **counts.restore_counters(Restore.objects.all()),
     }
 
 
@@ -139,6 +149,14 @@ def velero_metrics(values: dict[counts.Key, float], schedules: dict[str, str]) -
             family.add_metric([schedule], value)
         yield family
     yield from csi_counters(known)
+    restores = GaugeMetricFamily("velero_restore_total", "Current number of existent restores")
+    restores.add_metric([], Restore.objects.count())
+    yield restores
+    for name, help_text in RESTORE_COUNTERS.items():  # "" has the counts; schedules their zero series
+        family = CounterMetricFamily(name, help_text, labels=[SCHEDULE])
+        for schedule in sorted(known):
+            family.add_metric([schedule], values.get((name, schedule, ""), 0.0))
+        yield family
     status = GaugeMetricFamily(
         "velero_backup_location_status_gauge",
         "The status of backup location.  A value of 1 is available, 0 is unavailable",
@@ -221,32 +239,36 @@ def veloweb_metrics(values: dict[counts.Key, float]) -> Iterator[Metric]:
         depth.add_metric([queue], django_rq.get_queue(queue).count)
     yield depth
     running = GaugeMetricFamily(
-        "veloweb_running_blocks", "ItemBlocks running now (hooks, items or snapshots)"
+        "veloweb_running_blocks", "Blocks of backups and restores running now (hooks, items or snapshots)"
     )
-    running_backups = Backup.objects.filter(phase__in=Backup.RUNNING).values("pk")  # by index, not a scan
-    blocks = BlockRun.objects.filter(backup__in=running_backups, state__in=RUNNING_BLOCK_STATES)
+    # the runs' rows by their run's phase (indexed), not a scan of every block kept
+    running_backups = Backup.objects.filter(phase__in=Backup.RUNNING).values("pk")
+    running_restores = Restore.objects.filter(phase__in=Restore.RUNNING).values("pk")
+    of_running = Q(backup__in=running_backups) | Q(restore__in=running_restores)
+    blocks = BlockRun.objects.filter(of_running, state__in=RUNNING_BLOCK_STATES)
     running.add_metric([], blocks.count())
     yield running
-    lanes = GaugeMetricFamily(
-        "veloweb_lanes_busy", "Lanes running a batch now (batches in the running state)"
-    )
-    batches = BlockBatch.objects.filter(backup__in=running_backups, state=BlockBatch.State.RUNNING)
+    lanes = GaugeMetricFamily("veloweb_lanes_busy", "Lanes running a batch of a backup or restore now")
+    batches = BlockBatch.objects.filter(of_running, state=BlockBatch.State.RUNNING)
     lanes.add_metric([], batches.count())
     yield lanes
     handovers = CounterMetricFamily(
         "veloweb_lease_handovers_total",
-        "Batches taken over by another job after their lease lapsed or job died",
+        "Backup batches taken over by another job after their lease lapsed or job died",
     )
     handovers.add_metric([], values.get(("veloweb_lease_handovers_total", "", ""), 0.0))
     yield handovers
     yield plain_histogram(
         values,
         "veloweb_block_duration_seconds",
-        "Time an ItemBlock took, hooks included",
+        "Time a backup's ItemBlock took, hooks included",
         counts.BLOCK_DURATION_BUCKETS,
     )
     yield plain_histogram(
-        values, "veloweb_hook_duration_seconds", "Time a hook command took", counts.HOOK_DURATION_BUCKETS
+        values,
+        "veloweb_hook_duration_seconds",
+        "Time a backup hook command took",
+        counts.HOOK_DURATION_BUCKETS,
     )
     freeze = GaugeMetricFamily(
         "veloweb_longest_freeze_seconds",

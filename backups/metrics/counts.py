@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db.models import Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.lookups import LessThan, LessThanOrEqual
 
-from backups.models import Backup, BlockBatch, BlockRun, HookRun
+from backups.models import Backup, BlockBatch, BlockRun, HookRun, Restore
 
 Key = tuple[str, str, str]
 Phase = Backup.Phase
@@ -154,3 +154,25 @@ def run_row_counters(backups: QuerySet) -> dict[Key, float]:
         **hook_counters(HookRun.objects.filter(backup__in=ids)),
         **handover_counters(BlockBatch.objects.filter(backup__in=ids)),
     }
+
+
+# Velero's restore counters (pkg/controller/restore_controller.go, restore_finalizer_controller.go):
+# an attempt as the controller takes the restore up (a failed validation too), then its outcome.
+RESTORE_OUTCOMES = {
+    "velero_restore_success_total": Restore.Phase.COMPLETED,
+    "velero_restore_partial_failure_total": Restore.Phase.PARTIALLY_FAILED,
+    "velero_restore_failed_total": Restore.Phase.FAILED,
+    "velero_restore_validation_failed_total": Restore.Phase.FAILED_VALIDATION,
+}
+
+
+def restore_counters(restores: QuerySet) -> dict[Key, float]:
+    """Velero's restore counters over `restores`. Their `schedule` label is Velero's
+    restore.spec.scheduleName, set only by `velero restore create --from-schedule`: a Veloweb
+    restore names a backup, never a schedule, so it is always ""."""
+    taken_up = Q(attempt__gt=0) | Q(phase=Restore.Phase.FAILED_VALIDATION)
+    row = restores.order_by().aggregate(
+        velero_restore_attempt_total=Count("pk", filter=taken_up),
+        **{name: Count("pk", filter=Q(phase=phase)) for name, phase in RESTORE_OUTCOMES.items()},
+    )
+    return {(name, "", ""): float(value) for name, value in row.items()}

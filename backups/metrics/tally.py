@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from backups.metrics.counts import Key, backup_counters, run_row_counters
-from backups.models import Backup, MetricTally
+from backups.metrics.counts import Key, backup_counters, restore_counters, run_row_counters
+from backups.models import Backup, MetricTally, Restore
 
 DELETION_ATTEMPT = "velero_backup_deletion_attempt_total"
 DELETION_SUCCESS = "velero_backup_deletion_success_total"
@@ -40,6 +40,11 @@ def totals() -> dict[Key, float]:
 
 
 FOLD_PER_SCRAPE = 200
+
+
+def retire_restore(restore: Restore) -> None:
+    """Keep what a deleted restore counted (its pre_delete, in the deleting transaction)."""
+    add(restore_counters(Restore.objects.filter(pk=restore.pk)))
 
 
 def retire_backup(backup: Backup) -> None:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.log import BackupLog, LogEntry
 from backups.engine.restore import PostHook, RestoreResults, run_post_restore_hooks, write_restore_files
 from backups.engine.source import SourceError
@@ -98,6 +99,7 @@ def _finalize(restore: Restore) -> None:
         )
     staging.remove()
     changed(restore.pk)
+    notices.restore_ended(restore.pk)
 
 
 def run_hooks(restore: Restore, pods: list[dict], results: RestoreResults, log: BackupLog) -> None:

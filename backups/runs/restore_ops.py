@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.log import BackupLog
 from backups.engine.restore import RestoreResults
 from backups.engine.restore.results import FAILED
@@ -39,6 +40,7 @@ def fail(run_id: int, reason: str, phase: str = Phase.FAILED) -> None:
     if restore is not None:
         Staging.of_restore(restore).remove()
     changed(run_id)
+    notices.restore_ended(run_id)
 
 
 def fail_unexpected(run_id: int, error: BaseException, step: str) -> None:

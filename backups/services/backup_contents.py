@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from backups.engine.item_diff import (
@@ -43,7 +44,9 @@ from backups.services.backup_indexes import (
     ContentsUnavailable,
     NotIndexed,
     StorageUnreachable,
+    cache_dir,
     open_index,
+    open_or_request,
 )
 
 PER_PAGE = 100
@@ -114,8 +117,22 @@ def items_page(
     needle = q.strip().lower().encode()
     scope = None if namespace == "" else ("" if namespace == "-" else namespace).encode()
 
+    if not needle and scope is None:  # the count is in the header: read up to the page only
+        total = index.types.get(resource, 0) if resource else index.items
+        last = max(1, -(-total // PER_PAGE))
+        number = min(number, last)
+        start = (number - 1) * PER_PAGE
+        kept = [parse_line(line) for line in islice(index.lines(resource or None), start, start + PER_PAGE)]
+        return Page(kept, number, PER_PAGE, total)
+    ranged = resource and scope is not None  # one namespace of one type: a range of the index
+
     def rows() -> Iterator[bytes]:
-        for line in index.lines(resource or None):  # filtered on raw fields, parsed when kept
+        lines = (
+            index.lines(resource, scope.decode())
+            if ranged and scope is not None
+            else index.lines(resource or None)
+        )
+        for line in lines:  # filtered on raw fields, parsed when kept
             _, ns, name, _ = line.split(b"\t", 3)
             if scope is not None and ns != scope:
                 continue
@@ -146,23 +163,46 @@ def shown(entry: IndexEntry, obj: Any, reveal: bool) -> Any:
 def find_item(
     backup: Backup, resource: str, namespace: str, name: str
 ) -> tuple[IndexEntry | None, TarballIndex]:
-    index = open_index(backup)
+    index = open_or_request(backup)
     return index.find(resource, namespace, name), index
 
 
 # --- which backups hold an item --------------------------------------------------------------------
 
 
-def resolve_resource(text: str) -> str:
-    """`configmap`, `ConfigMap`, `cm`, `configmaps` -> `configmaps`; `deployments.apps` as is;
-    names no built-in resource has are taken as the `resource.group` they spell."""
+def resolve_resource(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
+    """`configmap`, `ConfigMap`, `cm`, `configmaps` -> `configmaps`; `deployments.apps` as is; a
+    custom resource's kind or plural (`widget`, `widgets`) -> the `widgets.example.com` of the
+    indexes at hand (`known`); anything else as the `resource.group` it spells."""
     text = text.strip()
     if not text:
         return ""
     try:
         return builtin_resource_table().resolve(text).group_resource
     except UnknownResource:
-        return text.lower()
+        pass
+    lowered = text.lower()
+    if lowered in known:
+        return lowered
+    plurals = {
+        lowered,
+        lowered + "s",
+        lowered + "es",
+        lowered[:-1] + "ies" if lowered.endswith("y") else lowered,
+    }
+    matches = sorted(gr for gr in known if gr.split(".", 1)[0] in plurals)
+    return matches[0] if len(matches) == 1 else lowered
+
+
+def known_types() -> set[str]:
+    """The resource types of the indexes this dashboard holds locally (their headers only)."""
+    types: set[str] = set()
+    for path in cache_dir().glob("*.tsv"):
+        try:
+            types.update(TarballIndex(str(path)).types)
+        except (IndexError_, OSError):
+            continue
+    return types
 
 
 @dataclass
@@ -245,7 +285,7 @@ def diff_backups(
 ) -> BackupDiff:
     """Items added, removed and changed from `old` to `new` (a merge of the two indexes), the
     counts of each, and one page of them with the field-level changes of the changed ones."""
-    old_index, new_index = open_index(old), open_index(new)
+    old_index, new_index = open_or_request(old), open_or_request(new)
     counts: dict[str, int] = {}
 
     def rows() -> Iterator[ItemChange]:

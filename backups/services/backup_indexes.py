@@ -47,6 +47,16 @@ class NotIndexed(ContentsUnavailable):
     """The backup has no index yet and the caller did not ask to build one."""
 
 
+class Indexing(ContentsUnavailable):
+    """A job builds the backup's index now (a page says so and reloads when it is done)."""
+
+    status = 202
+
+    def __init__(self, message: str, backup: Backup):
+        super().__init__(message)
+        self.backup = backup
+
+
 def cache_dir() -> Path:
     return Path(settings.DATA_DIR) / "indexes"
 
@@ -144,8 +154,74 @@ def _fetch_or_build(backup: Backup, path: Path, build: bool) -> None:
         unpack_index(packed, str(path))
 
 
+INDEX_JOB_TIMEOUT = 3600
+
+
+def index_job_id(backup_id: int) -> str:
+    return f"veloweb-index-{backup_id}"
+
+
+def _error_path(backup: Backup) -> Path:
+    return Path(f"{cache_path(backup)}.error")
+
+
+def build(backup_id: int) -> None:
+    """The RQ job: fetch or build a backup's index (a tarball streamed once); a failure is kept
+    beside the cache for the page to show once."""
+    backup = Backup.objects.select_related("storage_location").filter(pk=backup_id).first()
+    if backup is None:
+        return
+    try:
+        open_index(backup)
+    except ContentsUnavailable as error:
+        os.makedirs(cache_dir(), mode=0o700, exist_ok=True)
+        _error_path(backup).write_text(str(error))
+    else:
+        _error_path(backup).unlink(missing_ok=True)
+
+
+def _request_build(backup: Backup) -> None:
+    import django_rq
+    from rq.job import JobStatus
+
+    queue = django_rq.get_queue("default")
+    job = queue.fetch_job(index_job_id(backup.pk))
+    if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED):
+        return
+    queue.enqueue(
+        "backups.services.backup_indexes.build", backup.pk, job_id=index_job_id(backup.pk),
+        job_timeout=INDEX_JOB_TIMEOUT, result_ttl=0, failure_ttl=60,
+    )  # fmt: skip
+
+
+def open_or_request(backup: Backup) -> TarballIndex:
+    """For pages: the index when it is at hand (the local copy, or the location's, downloaded);
+    else a job builds it (streaming the tarball can take a minute for 300,000 items) and Indexing
+    is raised. A build that failed says why, once; the next open tries again."""
+    check_readable(backup)
+    failed = _error_path(backup)
+    if failed.exists():
+        message = failed.read_text()
+        failed.unlink(missing_ok=True)
+        raise ContentsUnavailable(message)
+    try:
+        return open_index(backup, build=False)
+    except NotIndexed:
+        _request_build(backup)
+        raise Indexing(
+            f"Backup {backup.name} has no index yet (imported, or older than the index): it is being "
+            "built now by reading the tarball once. This page reloads when it is ready.",
+            backup,
+        ) from None
+
+
+def index_ready(backup: Backup) -> bool:
+    """Whether a page waiting for the index can reload: it is built, or its build failed."""
+    return cached(backup) is not None or _error_path(backup).exists()
+
+
 def forget(backup: Backup) -> None:
     """Drop the local copy (the backup is deleted)."""
     path = cache_path(backup)
-    path.unlink(missing_ok=True)
-    Path(f"{path}.lock").unlink(missing_ok=True)
+    for leftover in (path, Path(f"{path}.lock"), _error_path(backup)):
+        leftover.unlink(missing_ok=True)

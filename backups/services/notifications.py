@@ -308,6 +308,15 @@ def summary(payload: dict[str, Any]) -> tuple[str, str]:
         if message:
             lines.append(message)
         return title, "\n".join(lines)
+    restore = payload.get("restore")
+    if restore:
+        lines = [
+            f"Backup: {restore['backup']}; cluster: {restore['cluster'] or '—'}",
+            f"Errors: {restore['errors']}; warnings: {restore['warnings']}",
+        ]
+        if restore.get("failure_reason"):
+            lines.append(f"Reason: {restore['failure_reason']}")
+        return f"Restore {restore['name']} {restore['phase']}", "\n".join(lines)
     if event == notices.SCHEDULE_MISSED:
         return f"Schedule {payload['schedule']['name']} missed its run", message
     if event == notices.LOCATION_UNAVAILABLE:

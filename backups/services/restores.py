@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backups import notices
 from backups.engine.restore import BackupReadError, RestorePlan, plan_restore
 from backups.engine.source import SourceError
 from backups.engine.storage import StorageError
@@ -28,6 +29,7 @@ from backups.runs import queues, restore_ops
 from backups.runs.kinds import RESTORE
 from backups.runs.restore_planning import RESTORABLE, fetch_contents
 from backups.runs.staging import Staging
+from backups.services import audit
 from backups.validation import (
     BACKUP_NAME_MAX,
     UnstorableValue,
@@ -120,6 +122,12 @@ def create_restore(
             return winner
         raise RestoreExists(f"a restore named {name!r} already exists") from None
     log.info("restore %s of backup %s into cluster %s: %s", name, backup.name, cluster.name, restore.phase)
+    details = {"backup": backup.name, "cluster": cluster.name, "phase": restore.phase}
+    if restore.validation_errors:
+        details["validation_errors"] = restore.validation_errors
+    audit.record(audit.RESTORE_CREATED, restore, details=details)
+    if problems:
+        notices.restore_ended(restore.pk)  # FailedValidation: it ended as it was made
     return restore
 
 
@@ -216,8 +224,14 @@ def delete_restore(restore: Restore) -> None:
         for kind in ("log", "results", "resource-list"):
             store.delete(restore_file_key(kind, restore.name))
     Staging.of_restore(restore).remove()
+    pk, phase = restore.pk, restore.phase
     restore.delete()
+    audit.record(audit.RESTORE_DELETED, restore, object_id=str(pk), details={"phase": phase})
 
 
 def cancel_restore(restore: Restore, by: str = ""):
-    return restore_ops.request_cancel(restore, by=by)
+    """Cancel a restore (`runs.restore_ops.request_cancel`); recorded when it changed something."""
+    outcome = restore_ops.request_cancel(restore, by=by)
+    if outcome.changed:
+        audit.record(audit.RESTORE_CANCELLED, restore, details={"message": outcome.message})
+    return outcome

@@ -40,6 +40,10 @@ def active_admins():
 
 
 def _refuse_last_admin(user, doing: str) -> None:
+    """Raise LastAdmin when `user` is the only active admin left. Called inside the change's
+    transaction; the admin group's row is locked first, so that two admins demoting each other at
+    once are counted one after the other (PostgreSQL; SQLite's transactions already are)."""
+    Group.objects.select_for_update().filter(name=ADMIN).first()
     if role_of(user) == ADMIN and not active_admins().exclude(pk=user.pk).exists():
         raise LastAdmin(
             f"{user.get_username()} is the last active admin: {doing} would leave nobody to manage Veloweb"

@@ -113,6 +113,9 @@ def role_of(user) -> str:
 def get_item(mapping, key):
     """`mapping[key]`, or None (a dry run's counts by action)."""
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
 def audit_details(details) -> str:
     """An audit entry's details as compact JSON, cut at 300 characters (the export has them whole)."""
     import json

@@ -8,14 +8,15 @@ import json
 from functools import wraps
 
 import yaml
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from backups import queries
 from backups.models import Backup, Cluster
 from backups.permissions import can_download, viewer_required
 from backups.services import backup_contents as contents
-from backups.services.backup_indexes import ContentsUnavailable, open_index
+from backups.services import backup_indexes
+from backups.services.backup_indexes import ContentsUnavailable, Indexing, open_or_request
 
 FORMATS = ("json", "yaml")
 
@@ -39,6 +40,9 @@ def _explained(view):
             return view(request, *args, **kwargs)
         except Http404 as error:
             problem, status = str(error) or "not found", 404
+        except Indexing as error:
+            context = {"backup": error.backup, "message": str(error)}
+            return render(request, "backups/indexing.html", context, status=error.status)
         except ContentsUnavailable as error:
             problem, status = str(error), error.status
         context = {"backup": getattr(request, "_contents_backup", None), "problem": problem}
@@ -54,7 +58,10 @@ def _item_key(request) -> tuple[str, str, str]:
         raise Http404(
             "an item is named by its resource and name (and namespace): ?resource=&namespace=&name="
         )
-    return resource, request.GET.get("namespace", "").strip(), name
+    namespace = request.GET.get("namespace", "").strip()
+    if any(c in part for part in (resource, namespace, name) for c in "\t\n\r\x00/"):
+        raise Http404("a resource, namespace or name holds no tab, line break or '/'")
+    return resource, namespace, name
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -84,7 +91,7 @@ def backup_items(request, pk):
     backup = _backup(pk, request)
     resource, namespace = request.GET.get("resource", ""), request.GET.get("namespace", "")
     q = request.GET.get("q", "").strip()
-    index = open_index(backup)
+    index = open_or_request(backup)
     page = contents.items_page(index, resource, namespace, q, contents.page_number(request.GET.get("page")))
     query = request.GET.copy()
     query.pop("page", None)
@@ -168,7 +175,7 @@ def item_search(request):
     raw_resource = request.GET.get("resource", "").strip()
     namespace, name = request.GET.get("namespace", "").strip(), request.GET.get("name", "").strip()
     cluster_id = queries.object_id(request.GET.get("cluster"))
-    resource = contents.resolve_resource(raw_resource)
+    resource = contents.resolve_resource(raw_resource, contents.known_types() if raw_resource else set())
     holders = None
     if resource and name:
         holders = contents.backups_holding(resource, namespace, name, cluster_id)
@@ -230,7 +237,7 @@ def backup_diff(request, pk):
         "resource": resource,
         "same_cluster": old.cluster_id is not None and old.cluster_id == new.cluster_id,
         "query": query.urlencode(),
-        "types": sorted(set(open_index(old).types) | set(open_index(new).types)),
+        "types": sorted(set(open_or_request(old).types) | set(open_or_request(new).types)),
     }
     return render(request, "backups/diff.html", context)
 
@@ -256,3 +263,14 @@ def compare(request):
     before = next((b for b in finished[1:] if newest and b.cluster_id == newest.cluster_id), None)
     context = {"backups": finished, "newest": newest, "before": before}
     return render(request, "backups/compare.html", context)
+
+
+@viewer_required
+def index_status(request, pk):
+    """Polled by the "being indexed" page: 204 while the job runs, then htmx reloads the page."""
+    backup = _backup(pk)
+    response = HttpResponse(status=204)
+    if backup_indexes.index_ready(backup):
+        response = HttpResponse(status=200)
+        response["HX-Refresh"] = "true"
+    return response

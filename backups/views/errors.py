@@ -20,7 +20,8 @@ def _message(exception, fallback: str) -> str:
     text = str(exception or "").strip()
     if not text or text.startswith("No ") and text.endswith("matches the given query."):
         return fallback
-    return text[0].upper() + text[1:]
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?:" else f"{text}."
 
 
 def _answer(request, template: str, context: dict, status: int):

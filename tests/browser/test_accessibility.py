@@ -234,3 +234,58 @@ def test_the_diff_of_two_backups_passes_axe(admin_context, finished_backup, stac
     check(page, "backup-diff", problems)
     page.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_the_operator_pages_pass_axe(admin_context, finished_backup, stack_env, live_server_url, browser):
+    """The history's bulk delete, Settings' user pages (add, reset, the one-time password, the role
+    confirmation), the friendly 403 and 404, storage that cannot be reached, the password change."""
+    out = shell(
+        stack_env,
+        "from django.contrib.auth.models import Group, User\n"
+        "from backups.models import Backup, StorageLocation\n"
+        "u, _ = User.objects.get_or_create(username='a11y-someone')\n"
+        "u.groups.add(Group.objects.get(name='viewer'))\n"
+        "v, _ = User.objects.get_or_create(username='a11y-viewer')\n"
+        "v.set_password('viewer-Pass-42'); v.save(); v.groups.add(Group.objects.get(name='viewer'))\n"
+        "gone, _ = StorageLocation.objects.get_or_create(name='a11y-gone', path='/nonexistent/a11y')\n"
+        "b, _ = Backup.objects.get_or_create(name='a11y-gone-1', defaults=dict(phase='Completed',"
+        " storage_location=gone))\n"
+        "print('IDS', u.pk, b.pk)",
+    )
+    user_id, unreachable = (int(n) for n in re.search(r"IDS (\d+) (\d+)", out).groups())
+    backup_id = finished_backup[0]
+    problems: list[str] = []
+    page = admin_context.new_page()
+    for name, url in {
+        "bulk-delete": f"/backups/delete/?ids={backup_id}&ids={unreachable}",
+        "user-new": "/settings/users/new/",
+        "user-password": f"/settings/users/{user_id}/password/",
+        "not-found": "/backups/999999/",
+        "storage-unreachable": f"/backups/{unreachable}/download/logs/",
+        "password-change": "/accounts/password_change/",
+    }.items():
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        check(page, name, problems)
+
+    page.goto("/settings/")
+    page.locator(f"#user-{user_id} select[name=role]").select_option("operator")
+    page.wait_for_selector("#role-change")
+    check_once(page, "confirm-role", problems)
+    page.goto(f"/settings/users/{user_id}/password/")
+    page.click("#user-password button[type=submit]")
+    page.wait_for_selector("#one-time-password")
+    check_once(page, "one-time-password", problems)
+    page.close()
+
+    viewer = browser.new_context(base_url=live_server_url, bypass_csp=True).new_page()
+    viewer.goto("/accounts/login/")
+    viewer.fill("#id_username", "a11y-viewer")
+    viewer.fill("#id_password", "viewer-Pass-42")
+    viewer.click("main button[type=submit]")
+    viewer.wait_for_url(f"{live_server_url}/")
+    viewer.goto("/settings/")
+    assert "This needs the admin role" in viewer.inner_text("#error-page")
+    check(viewer, "forbidden", problems)
+    viewer.context.close()
+    assert problems == [], "\n".join(problems)

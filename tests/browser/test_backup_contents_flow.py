@@ -48,6 +48,10 @@ def two_backups(stack_env, sample_emulator):
 def test_browse_search_and_open_one_item(page, two_backups):
     _, second = two_backups
     page.goto(f"/backups/{second}/")
+    page.click("#describe summary")  # velero backup describe's content, folded until asked
+    assert page.locator("#describe dd").first.is_visible()
+    assert "shop" in page.locator("#describe").inner_text()
+    screenshot(page, "inside-describe")
     page.click("#items-link")
     page.wait_for_selector("#items tbody tr")
     total = int(page.locator("#items-found").inner_text().split()[0])
@@ -125,4 +129,23 @@ def test_the_diff_of_two_backups(page, two_backups):
     page.click("#count-added")
     page.wait_for_url("**status=added**")
     assert page.locator("#diff-items article").count() == 1
+    assert page.problems == []
+
+
+def test_a_backup_without_an_index_is_indexed_by_a_worker_while_the_page_waits(page, stack_env, two_backups):
+    """As an imported backup or one from before the index: the page says it is being indexed,
+    a real RQ worker builds the index, and the page reloads by itself with the items."""
+    from pathlib import Path
+
+    backup_id = back_up(stack_env, "inside-3")
+    data = Path(stack_env["VELOWEB_DATA_DIR"])
+    (data / "storage" / "backups" / "inside-3" / "inside-3-veloweb-index.tsv.gz").unlink()
+    for cached in (data / "indexes").glob(f"{backup_id}-inside-3-*"):
+        cached.unlink()
+    page.goto(f"/backups/{backup_id}/items/")
+    assert page.locator("#indexing").is_visible()
+    screenshot(page, "inside-indexing")
+    page.wait_for_selector("#items tbody tr", timeout=60_000)  # reloaded once the job finished
+    assert int(page.locator("#items-found").inner_text().split()[0]) > 10
+    assert (data / "storage" / "backups" / "inside-3" / "inside-3-veloweb-index.tsv.gz").exists()
     assert page.problems == []

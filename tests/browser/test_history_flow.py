@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.browser.conftest import manage, screenshot, shell
+from tests.browser.test_live_backup_page import own_server  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("rq_workers", "sample_cluster")
 
@@ -93,3 +94,46 @@ def test_glob_filter_back_button_and_bulk_delete(page, stack_env):
     assert page.input_value("#id_namespace") == "pay*"
     assert not {"hist-glob", "hist-named"} & set(names(page))
     screenshot(page, "history-after-bulk-delete")
+
+
+def test_a_dropped_connection_shows_a_sign_and_the_rows_catch_up(
+    browser,
+    stack_env,
+    own_server,  # noqa: F811 - the fixture imported above
+    operator_user,
+):
+    url, start, halt = own_server
+    shell(
+        stack_env,
+        "from backups.models import Backup\n"
+        "Backup.objects.create(name='hist-dropped', phase='InProgress', total_items=10, items_backed_up=2)",
+    )
+    context = browser.new_context(base_url=url)
+    page = context.new_page()
+    try:
+        page.goto("/accounts/login/")
+        page.fill("#id_username", operator_user[0])
+        page.fill("#id_password", operator_user[1])
+        page.click("main button[type=submit]")
+        page.wait_for_url(f"{url}/")
+        page.wait_for_selector("body[data-ws=open]", timeout=10_000)
+        assert page.locator("#live-status").is_hidden()
+        halt()
+        page.wait_for_selector("#live-status[data-state=lost]", timeout=15_000)
+        shell(
+            stack_env,
+            "from backups.models import Backup as B\n"
+            "B.objects.filter(name='hist-dropped').update(phase='Completed', items_backed_up=10)",
+        )
+        start()
+        page.wait_for_selector("#live-status[data-state=restored]", timeout=30_000)
+        assert "the backups as they are now" in page.inner_text("#live-status")
+        row = page.locator("#history-body tr", has_text="hist-dropped")
+        row.locator(".badge:text-is('Completed')").wait_for(timeout=10_000)  # the snapshot on reconnect
+        screenshot(page, "history-connection-back")
+    finally:
+        context.close()
+        shell(
+            stack_env,
+            "from backups.models import Backup\nBackup.objects.filter(name='hist-dropped').delete()",
+        )

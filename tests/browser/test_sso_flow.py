@@ -167,3 +167,15 @@ def test_sign_in_with_the_role_of_the_groups_claim_and_sign_out(browser, sso_url
               "print(json.dumps(User.objects.get(username='otto.sso').has_usable_password()))").strip().splitlines()[-1]
     )  # fmt: skip
     assert local is True
+
+
+def test_a_sign_in_refused_at_the_provider_says_so(browser, sso_url):
+    page = browser.new_page()
+    page.goto(f"{sso_url}/accounts/login/?next=/definitions/")
+    page.click("#sso-login")
+    page.wait_for_url("**/oauth2/authorize**")
+    page.click("button[name=action][value=deny]")
+    page.wait_for_url("**/accounts/login/?sso=failed")
+    assert "Single sign-on did not sign you in" in page.inner_text("#sso-failed")
+    assert page.goto(f"{sso_url}/definitions/").url.startswith(f"{sso_url}/accounts/login/")
+    page.close()

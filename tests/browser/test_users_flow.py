@@ -43,17 +43,23 @@ def test_add_a_user_change_the_role_disable(admin_page, browser, live_server_url
     uma.wait_for_url(re.compile(r"/accounts/password_change/done/"))
     uma.goto("/")
     assert uma.locator("a:text-is('New backup')").count() >= 1  # an operator now
-    uma.context.close()
 
     page.goto("/settings/")
     row = page.locator("#users tr", has_text="uma")
-    row.locator("select[name=role]").select_option("viewer")  # sends the form: the confirmation
+    row.locator("select[name=role]").select_option("")  # sends the form: the confirmation
     page.wait_for_selector("#role-change")
-    assert "From operator to viewer" in page.inner_text("#role-change")
+    assert "From operator to no access" in page.inner_text("#role-change")
     screenshot(page, "users-confirm-role")
     page.click("#confirm-role")
     page.wait_for_url(re.compile(r"/settings/$"))
-    assert "uma is now viewer." in page.inner_text(".messages")
+    assert "uma is now without access." in page.inner_text(".messages")
+
+    uma.fill("#id_q", "anything")  # her open history asks for rows (htmx): the 403 fragment in main
+    uma.wait_for_selector("main #error-page")
+    assert "This needs the viewer role" in uma.inner_text("#error-page")
+    assert uma.locator("main form.filters").count() == 0 and uma.locator("header nav").count() == 1
+    screenshot(uma, "users-htmx-forbidden")
+    uma.context.close()
 
     row = page.locator("#users tr", has_text="uma")
     row.locator("button:text-is('Disable')").click()

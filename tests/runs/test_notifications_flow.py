@@ -179,3 +179,33 @@ def test_a_cancelled_backup_notifies_its_definitions_targets_only(
     assert body["backup"]["definition"] == f"nd-{tag}"
     wait_for_states(manage, backup, {f"mine-{tag}": "sent"})
     assert not receiver.at(f"/theirs-{tag}")
+
+
+@pytest.mark.usefixtures("rq_workers")
+def test_a_backup_that_ends_partially_failed_on_the_workers_is_notified(
+    notify_workers, receiver, manage, registered, cluster
+):
+    """A real run (the emulated cluster refuses the CRD reads finalize makes) ends PartiallyFailed
+    in the finalize job; the notification goes out from the notifications queue."""
+    tag = uuid.uuid4().hex[:6]
+    backup = f"partial-{tag}"
+    shell(
+        manage,
+        IMPORTS
+        + target(f"p-{tag}", f"{receiver.url}/p-{tag}", events=["backup.partially_failed"])
+        + "print(1)",
+    )
+    cluster.fail(500, resource="customresourcedefinitions", verb="get")
+    try:
+        result = manage(
+            "backup", "create", backup, "--cluster", registered, "--include-namespaces", "shop", "--wait",
+            check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        cluster.clear_faults()
+    assert "Phase:        PartiallyFailed" in result.stdout, result.stdout + result.stderr
+    (request,) = about(receiver.wait_for(f"/p-{tag}"), backup)
+    assert request.signature_ok(SECRET) and request.headers["x-veloweb-event"] == "backup.partially_failed"
+    body = request.json()["backup"]
+    assert body["phase"] == "PartiallyFailed" and body["errors"] > 0 and body["cluster"] == registered
+    assert wait_for_states(manage, backup, {f"p-{tag}": "sent"})[f"p-{tag}"][1] == 1

@@ -117,6 +117,7 @@ WRITES = [
     ("POST", "/previews/", {"cluster": "sample"}),
     ("GET", "/previews/0123456789abcdef0123456789abcdef/", None),
     ("GET", "/previews/0123456789abcdef0123456789abcdef/blocks/", None),
+    ("GET", "/previews/0123456789abcdef0123456789abcdef/excluded/", None),
 ]
 READS = [
     "/backups/",
@@ -165,6 +166,7 @@ def test_operators_and_admins_reach_every_endpoint(api, token_for, objects, role
         "/definitions/{definition}/pause/": 200, "/definitions/{definition}/resume/": 200,
         "/previews/": 202, "/previews/0123456789abcdef0123456789abcdef/": 404,
         "/previews/0123456789abcdef0123456789abcdef/blocks/": 404,
+        "/previews/0123456789abcdef0123456789abcdef/excluded/": 404,
     }  # fmt: skip
     deletes_last = [w for w in WRITES if w[0] != "DELETE"] + [w for w in WRITES if w[0] == "DELETE"]
     for method, path, body in deletes_last:
@@ -401,6 +403,17 @@ def test_a_preview_is_planned_and_read_page_by_page(api, token_for, emulator, se
     assert page["results"][0]["index"] == 0 and page["results"][0]["items"]
     _, last, _ = api("GET", f"/previews/{preview}/blocks/?page_size=2&page={(total + 1) // 2}", token)
     assert last["next"] is None and last["results"][-1]["index"] == total - 1
+    assert page["results"][0]["adds"] == 6  # the database block's snapshots
+    _, excluded, _ = api("GET", f"/previews/{preview}/excluded/?page_size=1", token)
+    assert excluded["count"] == body["summary"]["excluded"] >= 1
+    assert excluded["results"] == [
+        {
+            "position": 0,
+            "key": "pods shop/debug-shell",
+            "reason": "has label velero.io/exclude-from-backup=true",
+        }
+    ]
+    assert set(body["summary"]["dry_run"]) >= {"types", "added", "total"}
 
 
 def test_locations_are_read_without_credentials(api, token_for, db):
@@ -429,6 +442,8 @@ def test_the_openapi_schema_is_valid_and_covers_every_endpoint(client, db):
         )
         templated = templated.replace("0123456789abcdef0123456789abcdef", "{token}")
         assert f"{API}{templated}" in paths, templated
+    for path in ("/restores/", "/restores/{id}/", "/restores/{id}/cancel/"):
+        assert f"{API}{path}" in paths, path
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     create = schema["paths"][f"{API}/backups/"]["post"]
     assert {"201", "400", "401", "403", "409"} <= set(create["responses"])

@@ -328,3 +328,39 @@ def test_settings_user_management_is_recorded_without_passwords(admin, make_user
     assert only(audit.USER_PASSWORD).details == {"one_time": False}
     dumped = json.dumps([e.details for e in AuditEntry.objects.all()])
     assert "Chosen-Pass-55" not in dumped and "one-time-password" in shown
+
+
+def test_a_definition_deleted_through_the_api_is_recorded(client, make_user, cluster):
+    from backups.services import api_tokens
+
+    _, token = api_tokens.create_token(make_user("operator", "bot"), "cleanup")
+    definition = BackupDefinition.objects.create(name="old-def", cluster=cluster)
+    response = client.delete(f"/api/v1/definitions/{definition.pk}/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 204
+    deleted = only(audit.DEFINITION_DELETED)
+    assert (deleted.object_name, deleted.object_id, deleted.username, deleted.via) == (
+        "old-def",
+        str(definition.pk),
+        "bot",
+        "api",
+    )
+
+
+def test_restores_created_cancelled_and_deleted(operator, make_backup, tmp_path, settings):
+    from backups.models import Restore
+
+    settings.VELOWEB_STAGING_DIR = tmp_path / "staging"
+    location = StorageLocation.objects.create(name="local", path=str(tmp_path / "storage"), default=True)
+    backup = make_backup("nightly-1", phase=Backup.Phase.COMPLETED, storage_location=location)
+    data = {"cluster": backup.cluster_id, "name": "r-web", "workers": "4", "restore": "1"}
+    operator.post(f"/backups/{backup.pk}/restore/", data)
+    restore = Restore.objects.get()
+    created = only(audit.RESTORE_CREATED)
+    assert (created.object_type, created.object_name, created.username) == ("restore", "r-web", "otto")
+    assert created.details == {"backup": "nightly-1", "cluster": "sample", "phase": "New"}
+    operator.post(f"/restores/{restore.pk}/cancel/")
+    operator.post(f"/restores/{restore.pk}/cancel/")  # ended already: nothing to record
+    assert only(audit.RESTORE_CANCELLED).address == "198.51.100.9"
+    operator.post(f"/restores/{restore.pk}/delete/")
+    deleted = only(audit.RESTORE_DELETED)
+    assert (deleted.object_id, deleted.details) == (str(restore.pk), {"phase": "Cancelled"})

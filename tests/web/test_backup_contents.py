@@ -136,14 +136,34 @@ def test_secrets_are_redacted_unless_the_user_may_download(client_as, two_backup
     assert f"password: {PASSWORD}" in secret_text(client, first)
 
 
-def test_an_imported_backup_is_indexed_on_first_open_and_the_index_stored(
-    client_as, make_backup, location, tmp_path
+def test_an_imported_backup_is_indexed_by_a_job_on_first_open_and_the_index_stored(
+    client_as, make_backup, location, tmp_path, django_capture_on_commit_callbacks
 ):
+    import django_rq
+
+    from backups.services import backup_indexes
+
     folder = write_backup(str(tmp_path / "store"), "old-1", objects_v1(), index=False)
     backup = make_backup("old-1", phase=Backup.Phase.COMPLETED, storage_location=location, imported=True)
     stored = os.path.join(folder, "old-1-veloweb-index.tsv.gz")
-    assert not os.path.exists(stored)
-    html = client_as("viewer").get(f"/backups/{backup.pk}/items/").content.decode()
+    client = client_as("viewer")
+    with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
+        response = client.get(f"/backups/{backup.pk}/items/")
+    assert response.status_code == 202 and "is being built now" in response.content.decode()
+    assert f"/backups/{backup.pk}/index-status/" in response.content.decode()  # polled until ready
+    queue = django_rq.get_queue("default")
+    job = queue.fetch_job(backup_indexes.index_job_id(backup.pk))
+    assert job is not None and job.args == (backup.pk,)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(f"/backups/{backup.pk}/items/").status_code == 202  # one job, not two
+    assert len([j for j in queue.get_job_ids() if j == job.id]) == 1
+    assert client.get(f"/backups/{backup.pk}/index-status/").status_code == 204
+    job.cancel()
+    job.delete()
+    backup_indexes.build(backup.pk)  # what the worker runs
+    ready = client.get(f"/backups/{backup.pk}/index-status/")
+    assert ready.status_code == 200 and ready["HX-Refresh"] == "true"
+    html = client.get(f"/backups/{backup.pk}/items/").content.decode()
     assert "5 items" in html
     with gzip.open(stored, "rt") as f:  # stored beside the backup for the next install
         assert '"items":5' in f.readline()
@@ -151,6 +171,7 @@ def test_an_imported_backup_is_indexed_on_first_open_and_the_index_stored(
     ro = StorageLocation.objects.create(name="ro", path=str(tmp_path / "ro"), read_only=True)
     folder = write_backup(str(tmp_path / "ro"), "ro-1", objects_v1(), index=False)
     backup = make_backup("ro-1", phase=Backup.Phase.COMPLETED, storage_location=ro, imported=True)
+    backup_indexes.build(backup.pk)
     url, query = item_url(backup, "configmaps", "shop", "web-config")
     assert "blue" in client_as("operator").get(url, query).content.decode()
     assert sorted(os.listdir(folder)) == sorted(f for f in os.listdir(folder) if "index" not in f)
@@ -177,6 +198,11 @@ def test_bad_ids_and_missing_items_are_404_with_a_clear_message(client_as, two_b
             {"resource": "configmaps", "namespace": "shop", "name": "web-config", "format": "xml"},
             "unknown format",
         ),
+        (
+            f"/backups/{first.pk}/item/",
+            {"resource": "configmaps", "namespace": "shop", "name": "web-config\tv1"},
+            "holds no tab, line break",
+        ),
         (f"/backups/{first.pk}/diff/", {"with": "junk"}, "&#x27;with&#x27; must be a backup id"),
         (f"/backups/{first.pk}/diff/", {"with": "987654"}, "there is no backup with id 987654"),
         (f"/backups/{first.pk}/diff/", {"with": str(first.pk)}, "compared with itself"),
@@ -191,12 +217,19 @@ def test_bad_ids_and_missing_items_are_404_with_a_clear_message(client_as, two_b
     assert client.get("/backups/99999999999999999999/items/").status_code == 404  # no such id at all
 
 
-def test_unreachable_storage_says_so(client_as, make_backup, tmp_path):
+def test_a_failed_index_build_says_why_once(client_as, make_backup, tmp_path):
+    from backups.services import backup_indexes
+
     gone = StorageLocation.objects.create(name="gone", path=str(tmp_path / "never-made"))
     backup = make_backup("lost-1", phase=Backup.Phase.COMPLETED, storage_location=gone)
-    response = client_as("viewer").get(f"/backups/{backup.pk}/items/")
+    client = client_as("viewer")
+    assert client.get(f"/backups/{backup.pk}/items/").status_code == 202
+    backup_indexes.build(backup.pk)  # the tarball is not there
+    assert client.get(f"/backups/{backup.pk}/index-status/")["HX-Refresh"] == "true"
+    response = client.get(f"/backups/{backup.pk}/items/")
     assert response.status_code == 404
     assert "the tarball of lost-1 is missing from gone" in response.content.decode()
+    assert client.get(f"/backups/{backup.pk}/items/").status_code == 202  # asked again: tried again
 
 
 def test_pages_need_a_role(client, make_user, two_backups):
@@ -299,7 +332,7 @@ def test_one_item_against_the_live_cluster(client_as, make_backup, location, tmp
     assert 'id="not-live"' in html
     imported = make_backup("imp-1", phase=Backup.Phase.COMPLETED, storage_location=location, imported=True)
     Backup.objects.filter(pk=imported.pk).update(cluster=None)
-    write_backup(str(tmp_path / "store"), "imp-1", [gone])
+    write_backup(str(tmp_path / "store"), "imp-1", [gone])  # with its index
     response = client.get(
         f"/backups/{imported.pk}/item/live/",
         {"resource": "configmaps", "namespace": "shop", "name": "deleted-since"},
@@ -340,3 +373,40 @@ def test_deleting_a_backup_drops_its_cached_index(client_as, two_backups):
     assert cached.exists()
     assert client.post(f"/backups/{first.pk}/delete/").status_code == 302
     assert not cached.exists() and not Backup.objects.filter(pk=first.pk).exists()
+
+
+def test_pages_of_one_namespace_of_one_type_and_unfiltered_pages(
+    client_as, make_backup, location, tmp_path, monkeypatch
+):
+    """The unfiltered pages take their count from the index's header; one namespace of one type
+    is a range of the index: the same rows as a full pass would give."""
+    monkeypatch.setattr(backup_contents, "PER_PAGE", 3)
+    objects = [configmap(ns, f"cm-{n}", {"n": str(n)}) for ns in ("a", "b", "c") for n in range(4)]
+    objects += [secret("b", "s-1", {"x": "eQ=="})]
+    write_backup(str(tmp_path / "store"), "ranges-1", objects)
+    backup = make_backup("ranges-1", phase=Backup.Phase.COMPLETED, storage_location=location)
+    client = client_as("viewer")
+
+    def names(**query):
+        html = client.get(f"/backups/{backup.pk}/items/", query).content.decode()
+        body = html.split("<tbody>")[1].split("</tbody>")[0]
+        return [cell.split("</a>")[0].rsplit(">", 1)[1] for cell in body.split('class="key"><a')[1:]], html
+
+    found, html = names(resource="configmaps", namespace="b", page="2")
+    assert found == ["cm-3"] and "Page 2 of 2 (4)" in html
+    found, html = names(page="5")  # past the end: the last page
+    assert found == ["s-1"] and "Page 5 of 5 (13)" in html
+    found, html = names(resource="configmaps", page="1")
+    assert found == ["cm-0", "cm-1", "cm-2"] and "(12)" in html
+    found, _ = names(namespace="b", page="2")
+    assert found == ["cm-3", "s-1"]
+
+
+def test_resource_names_resolve_as_kubectl_and_custom_kinds_by_the_indexes():
+    resolve = backup_contents.resolve_resource
+    assert resolve("cm") == resolve("ConfigMap") == resolve("configmap") == "configmaps"
+    assert resolve("deploy") == "deployments.apps" and resolve("") == ""
+    known = {"widgets.example.com", "gadgets.example.com", "gadgets.other.io"}
+    assert resolve("Widget", known) == resolve("widgets", known) == "widgets.example.com"
+    assert resolve("gadget", known) == "gadget"  # two groups serve it: the user names one
+    assert resolve("gadgets.other.io", known) == "gadgets.other.io"

@@ -2,8 +2,10 @@
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
+from backups import queries
 from backups.models import Backup, Cluster
 
 
@@ -106,16 +108,27 @@ def test_the_pager_keeps_filters_and_sort(client_as, make_backup):
     assert 'href="?q=p-&amp;sort=-name&amp;page=2"' in html
 
 
-def test_namespace_filter_matches_globs_as_the_backup_does(client_as, make_backup):
+@pytest.mark.parametrize("shapes_at_once", [500, 2])  # each list decided once, or each row (many lists)
+def test_namespace_filter_matches_globs_as_the_backup_does(
+    client_as, make_backup, monkeypatch, shapes_at_once
+):
+    monkeypatch.setattr(queries, "MAX_NAMESPACE_SHAPES", shapes_at_once)
     make_backup("glob", included_namespaces=["pay*"])
     make_backup("named", included_namespaces=["payments"])
     make_backup("all")
     make_backup("shop", included_namespaces=["shop"])
     make_backup("all-but", excluded_namespaces=["payments"])
     make_backup("wider", included_namespaces=["p*"], excluded_namespaces=["pay*"])
+    make_backup("named-too", included_namespaces=["payments"])  # a list shared by two backups
     client = client_as("viewer")
-    assert set(names(client.get("/", {"namespace": "payments"}))) == {"glob", "named", "all"}
-    assert set(names(client.get("/", {"namespace": "pay*"}))) == {"glob", "named", "all", "all-but"}
+    assert set(names(client.get("/", {"namespace": "payments"}))) == {"glob", "named", "named-too", "all"}
+    assert set(names(client.get("/", {"namespace": "pay*"}))) == {
+        "glob",
+        "named",
+        "named-too",
+        "all",
+        "all-but",
+    }
     assert set(names(client.get("/", {"namespace": "shop"}))) == {"all", "shop", "all-but"}
     assert set(names(client.get("/", {"namespace": "pay*", "q": "all"}))) == {"all", "all-but"}
 

@@ -42,13 +42,14 @@ def running(make_backup):
     ]
     BlockRun.objects.bulk_create(rows)
     BlockRun.objects.filter(backup=backup, index=2).update(
+        pods=1,
         step_detail={
             "pod": "shop/db-0",
             "container": "postgres",
             "command": ["/bin/sh", "-c", "fsfreeze --freeze /data"],
             "since": time.time() - 4,
             "timeout": 30.0,
-        }
+        },
     )
     return backup
 
@@ -132,3 +133,22 @@ def test_the_timing_breakdown_after_the_backup(client_as, make_backup):
     expected = [("Planning", "1.2s"), ("Blocks", "20.0s"), ("Longest freeze", "9.5s <small>shop/db-0")]
     for label, value in [*expected, ("Upload", "0.2s")]:
         assert f"<dt>{label}</dt><dd>{value}" in section, label
+
+
+def test_pods_of_blocks_past_their_pre_hooks_are_not_waiting(make_backup):
+    backup = make_backup(
+        "flight-1", phase=Backup.Phase.IN_PROGRESS, started=timezone.now() - timedelta(seconds=10),
+        total_items=10, items_backed_up=0, workers=1, timings={"planning": 1.0, "hooked_pods": 3},
+    )  # fmt: skip
+    BlockRun.objects.create(
+        backup=backup,
+        run_id=backup.pk,
+        index=0,
+        batch=0,
+        item_count=4,
+        first_item="pods a/p",
+        state="items",
+        pods=2,
+    )
+    work = queries.hook_work_left(backup, time.time())
+    assert (work.pods_left, work.seconds) == (3, 30.0)  # one pod waits (30 s: no hook seen yet), two are past

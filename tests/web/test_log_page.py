@@ -127,7 +127,7 @@ def test_an_imported_backups_stored_log_is_read_once_by_a_job(
     client = client_as("viewer")
     with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
         html = client.get(f"/backups/{backup.pk}/log/").content.decode()
-    assert "its log is being read from its storage location" in html
+    assert "its log is being read from its storage location" in html and 'hx-trigger="load delay:2s"' in html
     job = django_rq.get_queue("default").fetch_job(f"stored-log-{backup.pk}")
     assert job is not None and job.func_name == "backups.services.stored_logs.load_stored_log"
     with django_capture_on_commit_callbacks(execute=True):

@@ -224,8 +224,18 @@ def test_veloweb_figures(client, open_metrics, make_backup):
         backup=backup, block_index=0, batch=0, job_id="j", worker="w",
         created=timezone.now() - timedelta(seconds=42),
     )  # fmt: skip
+    from backups.models import Restore
+
+    source = make_backup("src-r", phase=Phase.COMPLETED)
+    restore = Restore.objects.create(
+        name="rs-1", backup=source, backup_name=source.name, cluster=source.cluster, phase="InProgress"
+    )
+    BlockRun.objects.create(
+        run_kind="restore", run_id=restore.pk, restore=restore, index=0, batch=0, item_count=1,
+        first_item="configmaps shop/a", state="items",
+    )  # fmt: skip
     families = scrape(client)
-    assert sample(families, "veloweb_running_blocks") == 1
+    assert sample(families, "veloweb_running_blocks") == 2  # a backup's block and a restore's
     assert sample(families, "veloweb_longest_freeze_seconds") == pytest.approx(42, abs=5)
     assert sample(families, "veloweb_backups", phase="InProgress") == 1
     assert sample(families, "veloweb_queue_depth", queue="blocks") >= 0
@@ -255,3 +265,34 @@ def test_ended_backups_are_folded_into_the_tally_once(client, open_metrics, make
     assert sample(after, name, f"{name}_count") == 2
     assert sample(after, name, f"{name}_bucket", le="5.0") == 2
     assert sample(after, "velero_backup_success", "velero_backup_success_total", schedule="") == 1
+
+
+def test_velero_s_restore_counters_come_from_restore_rows(client, open_metrics, make_backup, cluster):
+    """velero_restore_total and the outcome counters (a validation failure is an attempt too, as
+    Velero's restore controller counts it), kept when a restore is deleted."""
+    from backups.models import Restore
+
+    backup = make_backup("src-1", phase=Phase.COMPLETED)
+    phases = {
+        "r-ok": "Completed",
+        "r-part": "PartiallyFailed",
+        "r-bad": "Failed",
+        "r-invalid": "FailedValidation",
+    }
+    for name, phase in phases.items():
+        Restore.objects.create(
+            name=name, backup=backup, backup_name=backup.name, cluster=cluster, phase=phase,
+            attempt=0 if phase == "FailedValidation" else 1,
+        )  # fmt: skip
+    Restore.objects.create(name="r-new", backup=backup, backup_name=backup.name, cluster=cluster)
+    families = scrape(client)
+    assert sample(families, "velero_restore_total") == 5
+    expected = {"attempt": 4, "success": 1, "partial_failure": 1, "failed": 1, "validation_failed": 1}
+    for what, value in expected.items():
+        family = f"velero_restore_{what}"
+        assert sample(families, family, f"{family}_total", schedule="") == value, what
+    Restore.objects.get(name="r-ok").delete()
+    after = scrape(client)
+    assert sample(after, "velero_restore_total") == 4
+    assert sample(after, "velero_restore_success", "velero_restore_success_total", schedule="") == 1
+    assert sample(after, "velero_restore_attempt", "velero_restore_attempt_total", schedule="") == 4

@@ -260,3 +260,28 @@ def test_targets_are_picked_by_event_and_definition(cluster):
     }
     assert names == {"global", "mine"}
     assert {t.name for t in notifications.targets_for({"event": "backup.failed"})} == {"global"}
+
+
+def test_a_restore_that_fails_raises_restore_failed(queued, make_backup, tmp_path, settings):
+    from backups.models import Restore, StorageLocation
+    from backups.runs import restore_ops
+    from backups.services import restores
+
+    settings.VELOWEB_STAGING_DIR = tmp_path / "staging"
+    location = StorageLocation.objects.create(name="local", path=str(tmp_path / "storage"), default=True)
+    backup = make_backup("nightly-9", phase=Backup.Phase.COMPLETED, storage_location=location)
+    with queued() as payloads:
+        bad = restores.create_restore("r-bad", backup, backup.cluster, namespace_mapping={"a": "x", "b": "x"})
+        running = Restore.objects.create(
+            name="r-run", backup=backup, backup_name=backup.name, cluster=backup.cluster,
+            phase=Restore.Phase.IN_PROGRESS,
+        )  # fmt: skip
+        restore_ops.fail(running.pk, "the cluster went away")
+    mine = {p["restore"]["name"]: p for p in payloads if "restore" in p}
+    assert set(mine) == {"r-bad", "r-run"} and {p["event"] for p in mine.values()} == {"restore.failed"}
+    assert (
+        bad.phase == "FailedValidation" and "both mapped to 'x'" in mine["r-bad"]["restore"]["failure_reason"]
+    )
+    assert mine["r-run"]["restore"]["failure_reason"] == "the cluster went away"
+    title, body = notifications.summary(mine["r-run"])
+    assert title == "Restore r-run Failed" and "Reason: the cluster went away" in body

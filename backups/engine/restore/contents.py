@@ -119,7 +119,10 @@ class BackupContents:
         """
         os.makedirs(work_dir, exist_ok=True)
         spool_path = os.path.join(work_dir, OBJECTS_FILE)
-        chosen: dict[tuple[str, str, str], tuple[int, BackupEntry]] = {}
+        # "<gr>/<ns>/<name>" -> index in `found`; `ranks` parallel: compact for 300,000 objects
+        chosen: dict[str, int] = {}
+        found: list[BackupEntry] = []
+        ranks = bytearray()
         format_version = ""
         try:
             raw: BinaryIO = open(tarball, "rb") if isinstance(tarball, str) else tarball  # noqa: SIM115
@@ -137,6 +140,7 @@ class BackupContents:
                 offset = 0
                 try:
                     for member in tar:
+                        tar.members = []  # type: ignore[attr-defined]  # stream mode keeps every header read
                         if not member.isfile():
                             continue
                         if member.name == VERSION_ENTRY:
@@ -150,13 +154,12 @@ class BackupContents:
                         rank = (
                             _UNVERSIONED if not version_dir else _PREFERRED if parsed["preferred"] else _OTHER
                         )
-                        key = (parsed["group_resource"], parsed["namespace"], parsed["name"])
-                        have = chosen.get(key)
-                        if have is not None and have[0] < rank:
+                        key = f"{parsed['group_resource']}/{parsed['namespace']}/{parsed['name']}"
+                        at = chosen.get(key)
+                        if at is not None and ranks[at] < rank:
                             continue
-                        if have is not None and have[0] == rank == _OTHER:
-                            wanted = version_dir
-                            if _kube_version_key(wanted) >= _kube_version_key(have[1].version):
+                        if at is not None and ranks[at] == rank == _OTHER:
+                            if _kube_version_key(version_dir) >= _kube_version_key(found[at].version):
                                 continue
                         body = tar.extractfile(member)
                         data = body.read() if body else b""
@@ -183,7 +186,12 @@ class BackupContents:
                             len(line),
                         )
                         offset += len(line)
-                        chosen[key] = (rank, entry)
+                        if at is None:
+                            chosen[key] = len(found)
+                            found.append(entry)
+                            ranks.append(rank)
+                        else:
+                            found[at], ranks[at] = entry, rank
                 except (tarfile.TarError, EOFError, zlib.error) as exc:
                     raise BackupReadError(f"the backup tarball is damaged: {exc}") from exc
         except (gzip.BadGzipFile, OSError) as exc:
@@ -197,10 +205,9 @@ class BackupContents:
             raise BackupReadError("no metadata/version entry: not a Velero backup tarball")
         if format_version.split(".")[0] != SUPPORTED_FORMAT_MAJOR:
             raise BackupReadError(f"backup format {format_version} is not supported (1.x is)")
-        entries = sorted(
-            (e for _rank, e in chosen.values()), key=lambda e: (e.group_resource, e.namespace, e.name)
-        )
-        del chosen
+        del chosen, ranks
+        found.sort(key=lambda e: (e.group_resource, e.namespace, e.name))
+        entries = found
         contents = cls(
             work_dir, entries, format_version=format_version, backup=backup, volume_infos=volume_infos
         )
@@ -216,7 +223,7 @@ class BackupContents:
                         "format_version": self.format_version,
                         "backup": self.backup,
                         "volume_infos": self.volume_infos,
-                        "entries": [list(e) for e in self._entries],
+                        "entries": [tuple(e) for e in self._entries],
                     }
                 )
             )

@@ -8,10 +8,12 @@ three files of the restore.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from backups.engine.log import BackupLog
 
@@ -25,6 +27,8 @@ from .planner import plan_restore
 from .results import CREATED, UPDATED, RestoreResults, write_restore_files
 from .spec import RestoreSpec, restore_spec_problems
 from .target import RestoreTarget
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,6 +48,38 @@ class LocalRestoreResult:
     @property
     def restored(self) -> int:
         return sum(1 for o in self.outcomes if o.result in (CREATED, UPDATED))
+
+
+def run_lanes(items: list[T], workers: int, work: Callable[[T], None]) -> None:
+    """`work(item)` for every item on `workers` threads that each take the next item when done
+    (memory stays flat: no future per item, as a pool's map would make for 100,000 pods)."""
+    if not items:
+        return
+    source = iter(items)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        while not errors:
+            with lock:
+                item = next(source, None)
+            if item is None:
+                return
+            try:
+                work(item)
+            except BaseException as exc:  # a bug: stop the lanes, raise in the caller
+                errors.append(exc)
+                return
+
+    threads = [
+        threading.Thread(target=lane, name=f"restore-lane-{i}") for i in range(min(workers, len(items)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def run_local_restore(
@@ -76,15 +112,14 @@ def run_local_restore(
     outcomes: list[ItemOutcome] = []
     hook_futures: list[Future] = []
     tier_seconds: list[tuple[str, int, float]] = []
-    with (
-        ThreadPoolExecutor(max_workers=spec.workers, thread_name_prefix="restore") as lanes,
-        ThreadPoolExecutor(max_workers=8, thread_name_prefix="restore-hooks") as hook_pool,
-    ):
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="restore-hooks") as hook_pool:
         for tier in plan.tiers:
             items = tier.to_restore()
             t0 = time.monotonic()
-            tier_outcomes = list(lanes.map(lambda i: restore_item(i, ctx), items)) if items else []
-            for outcome in tier_outcomes:
+            done: list[str] = []  # names restored (created or updated)
+            lock = threading.Lock()
+
+            def handle(outcome: ItemOutcome, done: list[str] = done, lock: threading.Lock = lock) -> None:
                 if outcome.pod is not None and outcome.post_hooks:
                     hook_futures.append(
                         hook_pool.submit(
@@ -96,15 +131,18 @@ def run_local_restore(
                             max_wait=hook_wait,
                         )
                     )
+                with lock:
+                    if outcome.result in (CREATED, UPDATED):
+                        done.append(outcome.item.name)
+                    if keep_outcomes:
+                        outcomes.append(outcome)
+
+            run_lanes(items, spec.workers, lambda item: handle(restore_item(item, ctx)))
             if tier.waits_for_crds:
-                created = [o.item.name for o in tier_outcomes if o.result in (CREATED, UPDATED)]
-                wait_for_crds(created, ctx, timeout=crd_timeout)
+                wait_for_crds(done, ctx, timeout=crd_timeout)
             tier_seconds.append((tier.name, len(items), time.monotonic() - t0))
             if items:  # one line per tier, not per item: the log of 300,000 items stays small
-                done = sum(1 for o in tier_outcomes if o.result in (CREATED, UPDATED))
-                ctx.log.info(f"tier {tier.name}: restored {done} of {len(items)} items")
-            if keep_outcomes:
-                outcomes.extend(tier_outcomes)
+                ctx.log.info(f"tier {tier.name}: restored {len(done)} of {len(items)} items")
         hooks: list[HookRun] = []
         for future in hook_futures:
             hooks.extend(future.result())

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from itertools import groupby
+from sys import intern
 
 from backups.engine.planning.resources import ResourceTable, UnknownResource
 from backups.engine.source import SourceError
@@ -219,7 +220,7 @@ def _plan_resource(
         name = entry.name
         if gr == "namespaces":
             target_ns, name = "", spec.namespace_mapping.get(entry.name, entry.name)
-        item_kind = (obj or {}).get("kind") or kind
+        item_kind = intern((obj or {}).get("kind") or kind)
         reason = resource_reason
         if not reason and not must_have:
             if entry.namespace:

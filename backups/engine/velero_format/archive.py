@@ -11,6 +11,10 @@ replaces the old one. `assemble_tarball` then concatenates, byte for byte:
 A concatenation of gzip members is one valid gzip stream (RFC 1952 section 2.2) whose content is one
 valid tar stream, which Go's, Python's and GNU gzip/tar readers all read.
 
+Beside each member, `<member>.entries` (written after it, with the member's size and gzip trailer
+so a rewritten member is never paired with an old one) says where each object's body is in the
+decompressed member and its content hash: the rows of the tarball index (`tarball_index`).
+
 Usage by a block worker and the finalize step::
 
     with BlockArchiveWriter(block_member_path(staging, index)) as writer:

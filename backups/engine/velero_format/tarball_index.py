@@ -1,7 +1,7 @@
 """An index of a backup's tarball, so one item is read with one ranged read of the tarball.
 
 The tarball is a concatenation of gzip members (`archive.assemble_tarball`; Velero's own tarballs
-are one member). Scanning it once gives, per object, where its bytes are:
+are one member). Per object, the index says where its bytes are:
 
     member_offset  where the gzip member holding the entry starts in the tarball
     read_length    compressed bytes to read from there to have the whole entry decompressed
@@ -9,11 +9,15 @@ are one member). Scanning it once gives, per object, where its bytes are:
     entry_offset   where the entry's body starts in the decompressed member
     size, digest   the body's size and a content hash (to compare backups without reading them)
 
+At finalize (`write_index_of_members`) the rows come from the members' entries files, which each
+`BlockArchiveWriter` writes as it writes its member; a member without a matching one is scanned.
+A tarball with no index (imported, or older) is scanned once, streaming (`write_index`).
+
 The index is one line per object, tab-separated, sorted by (resource, namespace, name), behind
 a JSON header line with the counts by resource and namespace. Sorted, it is binary-searched for
 one item, range-scanned for one resource and merge-joined with another backup's index for a diff,
-all in constant memory. It is kept as a file and not as database rows: 300,000 items are ~30 MB of
-text (~4 MB gzip) written and read sequentially, which a table would hold as 300,000 rows to insert
+all in constant memory. It is kept as a file and not as database rows: 300,000 items are ~25 MB of
+text (~8 MB gzip) written and read sequentially, which a table would hold as 300,000 rows to insert
 at finalize and to delete with the backup. The copy in the storage location
 (`<name>-veloweb-index.tsv.gz`, a file Velero does not know and ignores) is gzip; a reader keeps an
 uncompressed copy locally to seek in.
@@ -21,7 +25,6 @@ uncompressed copy locally to seek in.
 Each object appears once: the `-preferredversion` copy (which names the version), else the
 unversioned copy, else its first `<version>/` copy.
 """
-
 from __future__ import annotations
 
 import gzip
@@ -463,10 +466,13 @@ class TarballIndex:
                 lo = mid + 1
         f.seek(line_start(lo))
 
-    def lines(self, group_resource: str | None = None) -> Iterator[bytes]:
-        """Every line in order (bytes, newline included), or those of one resource type: for
-        passes that look at a few fields of every line and parse only the lines they keep."""
+    def lines(self, group_resource: str | None = None, namespace: str | None = None) -> Iterator[bytes]:
+        """Every line in order (bytes, newline included), or those of one resource type (and one
+        namespace of it): for passes that look at a few fields of every line and parse only the
+        lines they keep. A type, or a type's namespace, is a range found by binary search."""
         prefix = (group_resource + "\t").encode() if group_resource is not None else b""
+        if prefix and namespace is not None:
+            prefix += (namespace + "\t").encode()
         with open(self.path, "rb") as f:
             if prefix:
                 self._seek_first(f, prefix)

@@ -9,6 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backups.audit_context import acting_as
 from backups.engine.planning.spec import parse_bool, parse_or_selectors
 from backups.engine.restore import parse_priorities
 from backups.engine.storage import StorageError
@@ -17,6 +18,7 @@ from backups.models import Backup, Cluster, Restore
 from backups.queries import restore_problems_by_scope
 from backups.runs.watchdog import tick
 from backups.services import restores as restore_services
+from backups.services.audit import cli_actor
 from backups.validation import name_problem
 
 Phase = Restore.Phase
@@ -94,7 +96,8 @@ class Command(BaseCommand):
         sub.add_parser("list")
 
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        with acting_as(cli_actor()):
+            return getattr(self, f"_{action}")(**options)
 
     def _restore(self, name: str) -> Restore:
         try:

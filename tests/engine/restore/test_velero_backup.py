@@ -176,3 +176,14 @@ def test_a_future_format_is_refused(tmp_path):
         tar.addfile(info, io.BytesIO(b"2.0.0\n"))
     with pytest.raises(BackupReadError, match="format 2.0.0 is not supported"):
         BackupContents.open(str(path), str(tmp_path / "idx"))
+
+
+def test_a_file_object_is_read_as_a_path_is(tmp_path):
+    tarball = velero_tarball(str(tmp_path / "b.tar.gz"))
+    with open(tarball, "rb") as f:
+        stream = io.BytesIO(f.read())
+    from_stream = BackupContents.open(stream, str(tmp_path / "idx"))
+    assert [e[:5] for e in from_stream.entries()] == [
+        e[:5] for e in BackupContents.open(tarball, str(tmp_path / "i2")).entries()
+    ]
+    assert not stream.closed  # the caller's file stays open

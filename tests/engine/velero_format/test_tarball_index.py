@@ -301,3 +301,41 @@ def test_finalize_builds_the_index_from_the_members_entries_files_as_a_scan_woul
     for entry in from_members:  # the whole member is read: one ranged read still
         data = store.read_range("again.tar.gz", entry.member_offset, entry.read_length)
         assert json.loads(extract_entry(data, entry)) == expected[entry.key]
+
+
+def test_binary_search_finds_every_key_and_no_other(tmp_path):
+    """Names that are prefixes of others, types that are prefixes of others, cluster scope: every
+    key is found, every near miss is not, and a type's range is exactly its lines."""
+    import random
+
+    rng = random.Random(5)
+    types = ["configmaps", "configmaps.x", "pods", "podsx", "secrets"]
+    keys = sorted(
+        {
+            (
+                rng.choice(types),
+                rng.choice(["", "a", "ab", "b"]),
+                rng.choice(["n", "n-1", "n-10", "m"]) + str(i % 7),
+            )
+            for i in range(400)
+        }
+    )
+    lines = [tarball_index.IndexEntry(*k, "v1", 0, 1, 0, 1, "0" * 16).line() for k in keys]
+    path = tmp_path / "index"
+    path.write_text(
+        json.dumps({"format": tarball_index.FORMAT, "items": len(lines)}) + "\n" + "\n".join(lines) + "\n"
+    )
+    index = TarballIndex(str(path))
+    for key in keys:
+        assert index.find(*key).key == key
+    present = set(keys)
+    for gr in types + ["config", "zzz", ""]:
+        for ns in ["", "a", "ab", "b", "c"]:
+            for name in ["n", "n-1", "n-10", "m", "n0", "m6", "x"]:
+                found = index.find(gr, ns, name)
+                assert (found is not None) == ((gr, ns, name) in present)
+        assert [e.key for e in index.entries(gr)] == [k for k in keys if k[0] == gr]
+        for ns in ["", "a", "ab"]:
+            assert [line.split(b"\t")[2].decode() for line in index.lines(gr, ns)] == [
+                k[2] for k in keys if k[:2] == (gr, ns)
+            ]
