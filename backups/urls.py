@@ -44,6 +44,7 @@ urlpatterns = [
     path("restores/<id:pk>/", restore_pages.restore_detail, name="restore_detail"),
     path("restores/<id:pk>/cancel/", restore_pages.restore_cancel, name="restore_cancel"),
     path("restores/<id:pk>/delete/", restore_pages.restore_delete, name="restore_delete"),
+    path("restores/<id:pk>/download/<str:kind>/", restore_pages.restore_download, name="restore_download"),
     path("restores/dry-runs/<str:token>/", restore_pages.restore_dry_run, name="restore_dry_run"),
     path(
         "restores/dry-runs/<str:token>/restore/",

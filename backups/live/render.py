@@ -113,7 +113,7 @@ RESTORE_PARTIALS = [
 
 
 def restore_fragments(
-    restore_id: int, user, page: int, indexes=None, details: bool = True
+    restore_id: int, user, page: int, indexes=None, details: bool = True, where=None
 ) -> list[str] | None:
     """A restore's page as OOB fragments, in one message (a restore has no block rows: its
     tiers carry the counts). None when the restore no longer exists."""

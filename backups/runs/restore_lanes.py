@@ -52,6 +52,11 @@ def _run_lanes(restore_id: int, number: int, names: list[str], job_id: str) -> N
     staging = Staging.of_restore(restore)
     try:
         ctx = open_context(restore, staging)
+        # what the context derives from the backup, once per job: each batch's copy of the
+        # context (`_run_claimed`) shares it instead of reading the backup's claims again
+        ctx.table()
+        ctx.pv_decision("")
+        ctx.service_accounts("")
     except (SourceError, ValueError, OSError, BackupReadError, *steps.TRANSIENT) as error:
         if first.attempts < batches.MAX_BATCH_ATTEMPTS:
             batches.release(first, names[0])

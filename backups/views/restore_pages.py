@@ -4,12 +4,13 @@ dry run, a restore's live page, the restores history; operators restore, viewers
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from backups import queries
 from backups.engine.storage import StorageError
+from backups.engine.velero_format.layout import restore_file_key, restore_file_name
 from backups.forms import RestoreForm, RestoreHistoryFilterForm
 from backups.live.render import restore_context
 from backups.models import Backup, Cluster, Restore
@@ -175,3 +176,22 @@ def restore_delete(request, pk):
         messages.success(request, f"Restore {restore.name} deleted (the restored objects stay).")
         return redirect("backups:restores")
     return render(request, "backups/confirm_restore.html", {"restore": restore, "what": "delete"})
+
+
+RESTORE_DOWNLOADS = {"logs": "log", "results": "results", "resource-list": "resource-list"}
+
+
+@viewer_required
+def restore_download(request, pk, kind):
+    """A finished restore's log, results or resource list from its storage location (Velero's
+    `restores/<name>/` files: names and messages, no object's content)."""
+    restore = _restore(pk)
+    finished = restore.phase in (Restore.Phase.COMPLETED, Restore.Phase.PARTIALLY_FAILED)
+    if kind not in RESTORE_DOWNLOADS or not finished or restore.storage_location is None:
+        raise Http404("no such file")
+    file_kind = RESTORE_DOWNLOADS[kind]
+    try:
+        stream = restore.storage_location.store().open(restore_file_key(file_kind, restore.name))
+    except (StorageError, OSError) as error:
+        raise Http404(f"{kind} not found in {restore.storage_location.name}") from error
+    return FileResponse(stream, as_attachment=True, filename=restore_file_name(file_kind, restore.name))

@@ -203,7 +203,7 @@ def test_the_restore_page_shows_tiers_and_problems_per_namespace_and_renders_liv
     assert "<dt>Velero</dt>" in page and "shop → shop-copy" in page
     assert "cancel-restore" not in page  # a viewer
     viewer = User.objects.get(username="viewer-user")
-    (message,) = RENDERERS["restore"](restore.pk, viewer, 1)
+    (message,) = RENDERERS["restore"](restore.pk, viewer, 1, where=None)  # as the consumer calls it
     assert 'id="restore-tiers" class="panel" hx-swap-oob="true"' in message
     assert 'id="progress" class="panel progress" hx-swap-oob="true"' in message
     assert RENDERERS["restore"](restore.pk + 1000, viewer, 1) is None
@@ -253,3 +253,20 @@ def test_the_restore_socket_route_serves_the_restore_kind():
             kinds[str(pattern.pattern)] = app.consumer_class(**app.consumer_initkwargs).run_kind
     assert kinds["ws/backups/<id:run_id>/"] == "backup"
     assert kinds["ws/restores/<id:run_id>/"] == "restore"
+
+
+def test_a_finished_restore_s_files_download_for_viewers(client_as, restore, location):
+    folder = Path(location.path)
+    for kind in ("log", "results", "resource-list"):
+        path = folder / restore_file_key(kind, restore.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(kind.encode())
+    client = client_as("viewer")
+    assert client.get(f"/restores/{restore.pk}/download/logs/").status_code == 404  # still running
+    Restore.objects.filter(pk=restore.pk).update(phase=Phase.COMPLETED)
+    page = client.get(f"/restores/{restore.pk}/").content.decode()
+    assert f'href="/restores/{restore.pk}/download/results/"' in page
+    response = client.get(f"/restores/{restore.pk}/download/results/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"results"
+    assert f"restore-{restore.name}-results.gz" in response["Content-Disposition"]
+    assert client.get(f"/restores/{restore.pk}/download/tarball/").status_code == 404
