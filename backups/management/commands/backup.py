@@ -13,26 +13,13 @@ from backups.engine.planning.spec import parse_bool, parse_or_selectors, parse_o
 from backups.engine.running.hooks_text import HooksTextError, line_of, parse_hooks_text
 from backups.engine.velero_format.layout import backup_file_key
 from backups.engine.velero_format.log_text import format_line
+from backups.management import cli
 from backups.models import Backup, Cluster, StorageLocation
 from backups.runs.steps import wait_for
 from backups.runs.watchdog import tick
 from backups.services import backups as backup_services
 from backups.services.audit import cli_actor
 from backups.validation import name_problem
-
-
-def _who() -> str:
-    """Who cancels from a shell: the login name, for the backup's record."""
-    import getpass
-
-    try:
-        return f"{getpass.getuser()} (CLI)"
-    except (KeyError, OSError):
-        return "CLI"
-
-
-def _list(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def _hooks_text(text: str | None, path: str | None) -> tuple[str, str]:
@@ -175,19 +162,19 @@ class Command(BaseCommand):
                 parse_resource_policies(policy)
             hooks = _hooks(hooks_text, hooks_option)
             fields = dict(
-                included_namespaces=_list(o["include_namespaces"]),
-                excluded_namespaces=_list(o["exclude_namespaces"]),
-                included_resources=_list(o["include_resources"]),
-                excluded_resources=_list(o["exclude_resources"]),
+                included_namespaces=cli.comma_list(o["include_namespaces"]),
+                excluded_namespaces=cli.comma_list(o["exclude_namespaces"]),
+                included_resources=cli.comma_list(o["include_resources"]),
+                excluded_resources=cli.comma_list(o["exclude_resources"]),
                 include_cluster_resources=parse_bool(
                     o["include_cluster_resources"], "--include-cluster-resources"
                 ),
                 label_selector=o["selector"],
                 or_label_selectors=parse_or_selectors(o["or_selector"]),
-                included_cluster_scoped_resources=_list(o["include_cluster_scoped_resources"]),
-                excluded_cluster_scoped_resources=_list(o["exclude_cluster_scoped_resources"]),
-                included_namespace_scoped_resources=_list(o["include_namespace_scoped_resources"]),
-                excluded_namespace_scoped_resources=_list(o["exclude_namespace_scoped_resources"]),
+                included_cluster_scoped_resources=cli.comma_list(o["include_cluster_scoped_resources"]),
+                excluded_cluster_scoped_resources=cli.comma_list(o["exclude_cluster_scoped_resources"]),
+                included_namespace_scoped_resources=cli.comma_list(o["include_namespace_scoped_resources"]),
+                excluded_namespace_scoped_resources=cli.comma_list(o["exclude_namespace_scoped_resources"]),
                 resource_policy=policy,
                 ordered_resources=parse_ordered_resources(o["ordered_resources"]),
                 hooks=hooks,
@@ -305,13 +292,13 @@ class Command(BaseCommand):
     def _delete(self, name, **_):
         b = self._backup(name)
         try:
-            deferred = backup_services.delete_backup(b, by=_who())
+            deferred = backup_services.delete_backup(b, by=cli.who())
         except Exception as error:  # noqa: BLE001 - storage or state errors, reported in one line
             raise CommandError(f"cannot delete backup {name}: {error}") from None
         self.stdout.write(deferred or f"Backup {name} deleted.")
 
     def _cancel(self, name, wait, timeout, **_):
-        outcome = backup_services.cancel_backup(self._backup(name), by=_who())
+        outcome = backup_services.cancel_backup(self._backup(name), by=cli.who())
         self.stdout.write(outcome.message)  # a no-op (already ended) is not an error: exit 0
         if wait and outcome.changed:
             b = wait_for(self._backup(name).pk, timeout, tick=tick)

@@ -14,6 +14,7 @@ from backups.engine.planning.spec import parse_bool, parse_or_selectors
 from backups.engine.restore import parse_priorities
 from backups.engine.storage import StorageError
 from backups.engine.velero_format.layout import restore_file_key
+from backups.management import cli
 from backups.models import Backup, Cluster, Restore
 from backups.queries import restore_problems_by_scope
 from backups.runs.watchdog import tick
@@ -24,23 +25,12 @@ from backups.validation import name_problem
 Phase = Restore.Phase
 
 
-def _who() -> str:
-    import getpass
-
-    try:
-        return f"{getpass.getuser()} (CLI)"
-    except (KeyError, OSError):
-        return "CLI"
-
-
-def _list(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def parse_mappings(text: str | None) -> dict[str, str]:
     """Velero's `--namespace-mappings src1:dst1,src2:dst2`."""
     mapping: dict[str, str] = {}
-    for pair in _list(text):
+    for pair in cli.comma_list(text):
         source, sep, target = pair.partition(":")
         if not sep or not source.strip() or not target.strip():
             raise CommandError(f"invalid --namespace-mappings {pair!r}: expected OLD:NEW[,OLD:NEW...]")
@@ -135,10 +125,10 @@ class Command(BaseCommand):
             raise CommandError(f"invalid --existing-resource-policy {policy!r}: expected none or update")
         try:
             return dict(
-                included_namespaces=_list(o["include_namespaces"]),
-                excluded_namespaces=_list(o["exclude_namespaces"]),
-                included_resources=_list(o["include_resources"]),
-                excluded_resources=_list(o["exclude_resources"]),
+                included_namespaces=cli.comma_list(o["include_namespaces"]),
+                excluded_namespaces=cli.comma_list(o["exclude_namespaces"]),
+                included_resources=cli.comma_list(o["include_resources"]),
+                excluded_resources=cli.comma_list(o["exclude_resources"]),
                 include_cluster_resources=parse_bool(
                     o["include_cluster_resources"], "--include-cluster-resources"
                 ),
@@ -148,8 +138,8 @@ class Command(BaseCommand):
                 restore_pvs=parse_bool(o["restore_pvs"], "--restore-pvs"),
                 preserve_node_ports=parse_bool(o["preserve_nodeports"], "--preserve-nodeports"),
                 existing_resource_policy=policy,
-                status_included_resources=_list(o["status_include_resources"]),
-                status_excluded_resources=_list(o["status_exclude_resources"]),
+                status_included_resources=cli.comma_list(o["status_include_resources"]),
+                status_excluded_resources=cli.comma_list(o["status_exclude_resources"]),
                 resource_modifiers=modifiers,
                 priorities=list(parse_priorities(o["priorities"] or "")),
                 hooks=hooks,
@@ -171,7 +161,7 @@ class Command(BaseCommand):
         if problem:
             raise CommandError(problem)
         try:
-            restore = restore_services.create_restore(name, backup, target, by=_who(), **options)
+            restore = restore_services.create_restore(name, backup, target, by=cli.who(), **options)
         except ValueError as error:  # RestoreExists, NotRestorable, InvalidName: nothing was saved
             raise CommandError(str(error)) from None
         if restore.phase == Phase.FAILED_VALIDATION:
